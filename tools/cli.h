@@ -1,0 +1,40 @@
+/* The `halograph` command-line program: one subcommand per tools/cmd_*.c.
+ * Each file registers its subcommand with HG_COMMAND; tools/main.c
+ * dispatches. Exit codes: 0 success, 1 failure, 2 usage error. */
+#ifndef HG_CLI_H
+#define HG_CLI_H
+
+#include "ir/ir.h"
+
+#define HG_EXIT_OK 0
+#define HG_EXIT_FAIL 1
+#define HG_EXIT_USAGE 2
+
+typedef struct {
+    const char *name;    /* "train" */
+    const char *summary; /* one line for `halograph --help` */
+    int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
+} hg_command;
+
+void hg_command_register(const hg_command *c);
+
+/* Registers a subcommand at program start (static constructor). */
+#define HG_COMMAND(ident, cname, csummary, fn)                                \
+    static const hg_command hg_cmd_##ident = {cname, csummary, fn};           \
+    __attribute__((constructor)) static void hg_cmd_reg_##ident(void) {       \
+        hg_command_register(&hg_cmd_##ident);                                 \
+    }
+
+/* Prints "halograph CMD: message" to stderr; returns `code`. */
+int hg_cli_fail(const char *cmd, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Prints a failed status as "halograph CMD: msg" and returns 1 (or 130 for
+ * HG_ERR_INTERRUPTED). */
+int hg_cli_status(const char *cmd, hg_status s);
+/* True if argv contains -h or --help. */
+int hg_cli_wants_help(int argc, char **argv);
+/* Strict number parsing: 0 ok, -1 not a number / out of range. */
+int hg_cli_parse_int(const char *s, long lo, long hi, long *out);
+int hg_cli_parse_double(const char *s, double *out);
+
+#endif

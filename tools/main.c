@@ -1,0 +1,91 @@
+/* halograph: entry point and subcommand dispatch. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tools/cli.h"
+
+#define HG_MAX_COMMANDS 64
+static const hg_command *commands[HG_MAX_COMMANDS];
+static int n_commands;
+
+void hg_command_register(const hg_command *c) {
+    if (n_commands < HG_MAX_COMMANDS) commands[n_commands++] = c;
+}
+
+int hg_cli_fail(const char *cmd, int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "halograph %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return code;
+}
+
+int hg_cli_status(const char *cmd, hg_status s) {
+    fprintf(stderr, "halograph %s: %s\n", cmd, s.msg);
+    return s.code == HG_ERR_INTERRUPTED ? 130 : HG_EXIT_FAIL;
+}
+
+int hg_cli_wants_help(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return 1;
+    return 0;
+}
+
+int hg_cli_parse_int(const char *s, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+int hg_cli_parse_double(const char *s, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v)) return -1;
+    *out = v;
+    return 0;
+}
+
+static int cmp_cmd(const void *a, const void *b) {
+    return strcmp((*(const hg_command *const *)a)->name,
+                  (*(const hg_command *const *)b)->name);
+}
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: halograph [--version] [--help] COMMAND [ARGS]\n\n"
+               "Graph compiler and runtime for point-cloud diffusion models of the cosmic web.\n\n"
+               "commands:\n");
+    for (int i = 0; i < n_commands; i++)
+        fprintf(f, "  %-14s %s\n", commands[i]->name, commands[i]->summary);
+    fprintf(f, "\n`halograph COMMAND --help` describes one command.\n");
+}
+
+int main(int argc, char **argv) {
+    qsort(commands, n_commands, sizeof commands[0], cmp_cmd);
+    if (argc < 2) {
+        usage(stderr);
+        return HG_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        printf("halograph %s\n", HG_VERSION);
+        return HG_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return HG_EXIT_OK;
+    }
+    for (int i = 0; i < n_commands; i++)
+        if (!strcmp(argv[1], commands[i]->name)) return commands[i]->run(argc - 1, argv + 1);
+    fprintf(stderr, "halograph: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return HG_EXIT_USAGE;
+}
