@@ -327,7 +327,11 @@ hg_dtype hg_value_dtype(const hg_graph *g, hg_value v);
  * passes use it; models use the typed helpers below. */
 hg_value hg_add_node(hg_graph *g, hg_op op, hg_dtype dtype, hg_shape shape,
                      int n_in, const hg_value *in, const hg_attrs *attrs);
-/* Output dtype/shape inferred by the op's shape rule: 0 ok, -1 with msg set. */
+/* The op's shape rule: 0 ok, -1 with msg set. For ops whose output is not
+ * determined by the inputs (leaves, reshape, broadcast_to, slice, iota,
+ * cast, random_*), *dtype and *shape hold the requested output on entry and
+ * are checked against the inputs and attributes; for all other ops they are
+ * outputs. */
 int hg_infer(const hg_graph *g, hg_op op, int n_in, const hg_value *in,
              const hg_attrs *attrs, hg_dtype *dtype, hg_shape *shape,
              char *msg, size_t msgn);
