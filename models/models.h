@@ -113,9 +113,12 @@ void hg_mb_pop(hg_mb *mb);
  * for the same path returns the same node, shape must match). */
 hg_value hg_mb_param(hg_mb *mb, const char *name, hg_shape shape, hg_init init,
                      double a, int64_t fan_in, int64_t fan_out);
-/* Fills `state` with initial values for every parameter, from the
- * counter-based RNG: parameter i uses seed `seed` and stream
- * (0x40000000 + i), element j its j-th draw; same seed -> same bits. */
+/* Fills `state` with initial values for every parameter (existing entries
+ * are replaced), in the builder's dtype, from the counter-based RNG: the
+ * parameter with path P uses seed `seed` and stream 0x40000000 | (FNV-1a(P)
+ * & 0x3fffffff) (so its values do not depend on build order or graph kind),
+ * element j its j-th draw (truncated normal: redraw at step 1, 2, ... of
+ * the counter until within +-2 sd); same seed -> same bits. */
 hg_status hg_mb_init_params(const hg_mb *mb, uint32_t seed, hg_tensor_map *state);
 int64_t hg_mb_param_count(const hg_mb *mb); /* total scalars */
 
@@ -152,7 +155,127 @@ hg_value hg_score_cond(hg_mb *mb, const hg_config *c, const hg_score_in *in);
 hg_value hg_transformer_score(hg_mb *mb, const hg_config *c, const hg_score_in *in, hg_value cc);
 /* SPEC 4.2 graph network; returns e_hat [B, N, F]. Parameters under "score/". */
 hg_value hg_gnn_score(hg_mb *mb, const hg_config *c, const hg_score_in *in, hg_value cc);
-/* Dispatch on c->score (calls hg_score_cond then the network). */
+/* Dispatch on c->score (calls hg_score_cond then the network).
+ * Path convention: hg_score, hg_score_cond, hg_transformer_score and
+ * hg_gnn_score are called with the builder at the model root (prefix "")
+ * and each pushes "score" itself (and pops it before returning). */
 hg_value hg_score(hg_mb *mb, const hg_config *c, const hg_score_in *in);
+
+/* --------------------------------------------------------- more layers */
+
+/* Multi-head attention (SPEC 4.1): xq [B, Nq, Dq], xkv [B, Nk, Dk] ->
+ * [B, Nq, d_model]; "query", "key", "value", "out" Dense layers with bias,
+ * Xavier-uniform kernels (fan_in = input width, fan_out = d_model), biases
+ * zero; logits scaled by 1/sqrt(d_model / n_heads). mask: float, broadcastable
+ * to [B, 1, Nq, Nk] (nonzero = attend), or HG_NONE for none. */
+hg_value hg_mha(hg_mb *mb, const char *name, hg_value xq, hg_value xkv, hg_value mask,
+                int64_t d_model, int n_heads);
+/* The conditioned residual MLP of the encoder/decoder (SPEC 3.4), z [B, N, D],
+ * cond [B, dc] or HG_NONE: n_layers times (per layer l under "layer_l":
+ * h = gelu(LN(z)); h = Dense(d_hidden)(h) [+ Dense(d_hidden, no bias)(cond)];
+ * h = gelu(LN(h)); h = Dense(D, zero-init)(h); z += h). As the reference,
+ * each layer has its own conditioning projection. */
+hg_value hg_resnet_cond(hg_mb *mb, const char *name, hg_value z, hg_value cond,
+                        int64_t d_hidden, int n_layers);
+
+/* ----------------------------------------------------------- VDM (SPEC 3) */
+
+/* Log-SNR schedule gamma(t) (SPEC 3.1) for t of any shape (same shape out);
+ * learned parameters under "vdm/gamma" ("w", "b" for learned_linear;
+ * "l1/kernel" [1,1], "l1/bias" [1], "l2/kernel" [1,1024], "l2/bias" [1024],
+ * "l3/kernel" [1024,1] for learned_net). */
+hg_value hg_vdm_gamma(hg_mb *mb, const hg_config *c, hg_value t);
+/* d gamma / d t, exact (closed form of the same parameters), shape of t. */
+hg_value hg_vdm_gamma_dt(hg_mb *mb, const hg_config *c, hg_value t);
+/* SPEC 3.3: theta [B, C] -> c [B, d_context_embedding] ("cond_embed" Dense)
+ * if embed_context, theta itself otherwise; HG_NONE if C = 0. */
+hg_value hg_vdm_embed_cond(hg_mb *mb, const hg_config *c, hg_value theta);
+/* Width of the embedded conditioning (0 without conditioning). */
+int hg_vdm_cond_width(const hg_config *c);
+/* Width of the diffused features: encdec_d_embedding with use_encdec, else F. */
+int hg_vdm_latent_width(const hg_config *c);
+/* SPEC 3.4 encoder x [B,N,F] -> f [B,N,D] (identity without use_encdec) and
+ * decoder mean z [B,N,D] -> [B,N,F] (identity without use_encdec); paths
+ * "encoder", "decoder". cemb: the embedded conditioning or HG_NONE. */
+hg_value hg_vdm_encode(hg_mb *mb, const hg_config *c, hg_value x, hg_value cemb);
+hg_value hg_vdm_decode(hg_mb *mb, const hg_config *c, hg_value z, hg_value cemb);
+
+/* Data normalisation (SPEC 1) the graphs need: per-feature train mean/std
+ * (normalised x' = (x - mean + 1e-7) / (std + 1e-7)) and the box side L. */
+#define HG_MAX_FEATURES 7
+typedef struct {
+    int n_features;
+    double mean[HG_MAX_FEATURES], std[HG_MAX_FEATURES];
+    double box; /* Mpc/h */
+} hg_norm;
+/* mean 0, std 1 for F features, box side `box`. */
+void hg_norm_identity(hg_norm *n, int n_features, double box);
+
+/* Batch loss of SPEC 3.2. x [B,N,F] normalised, theta [B,C] raw (HG_NONE if
+ * C = 0), mask [B,N]. Random draws (in this order of streams): e0 [B,N,D],
+ * t0 (scalar, antithetic) or t [B], e [B,N,D], from mb's seed/step/replica.
+ * Outputs rank-0 batch means: loss = diff + klz + recon, each part being
+ * mean_b of (masked sum over n, f) / sum_n m. */
+typedef struct {
+    hg_value loss, diff, klz, recon; /* rank 0 */
+    hg_value t;                      /* [B] the sampled times (after discretisation) */
+} hg_vdm_loss_out;
+hg_status hg_vdm_loss(hg_mb *mb, const hg_config *c, const hg_norm *norm, hg_value x,
+                      hg_value theta, hg_value mask, hg_vdm_loss_out *out);
+
+/* One ancestral step (SPEC 3.5) as pure math on graph values (any shapes
+ * that broadcast against z_t): a = sigmoid(g_s), b = sigmoid(g_t),
+ * k = -expm1(g_t - g_s), z_s = sqrt(a/b) (z_t - sigma(g_t) k e_hat)
+ * + sqrt((1 - a) k) eps. Lets tests drive the sampler with any e_hat. */
+hg_value hg_vdm_ancestral_step(hg_graph *g, hg_value z_t, hg_value g_t, hg_value g_s,
+                               hg_value e_hat, hg_value eps);
+
+/* ---------------------------------------------------- graph kinds (DESIGN) */
+
+/* A built model graph and its parameter list. */
+typedef struct {
+    hg_graph *g;
+    hg_mb mb;
+    char kind[16];
+    int batch;
+} hg_model;
+
+typedef struct {
+    hg_norm norm;            /* data normalisation; box needed by the graph net */
+    int nelbo_steps;         /* S of SPEC 3.6 (50 if 0) */
+} hg_model_opts;
+/* Defaults: identity normalisation of c->n_features features, box 1000,
+ * nelbo_steps 50. */
+void hg_model_opts_default(hg_model_opts *o, const hg_config *c);
+
+/* Builds one graph kind for batch size `batch` (B), dtype F32 (F64 for
+ * gradient checks). Every graph has i32 scalar inputs "seed", "step",
+ * "replica" (the RNG counter) and parameters as state nodes named by path.
+ * Kinds, inputs -> outputs (N = c->n_particles, F = c->n_features,
+ * C = c->n_cond; cond is omitted when C = 0):
+ *  "loss"          x [B,N,F], cond [B,C], mask [B,N] -> "loss", "loss_diff",
+ *                  "loss_klz", "loss_recon" (rank 0; SPEC 3.2), "t" [B].
+ *  "train"         the loss graph plus gradients, elementwise clipping and
+ *                  AdamW (SPEC 5) through hg_train_step_graph: same inputs,
+ *                  the same outputs, parameters and optimiser state updated.
+ *  "score"         z [B,N,D], gamma [B], cond, mask -> "e_hat" [B,N,D].
+ *  "sample-step"   z [B,N,D], t, s (f32 scalars), cond, mask -> "z_next"
+ *                  (SPEC 3.5; noise e from random_normal with the step input:
+ *                  feed step = i for step i).
+ *  "sample-decode" z [B,N,D] (= z_0), cond, mask -> "x" [B,N,F] normalised
+ *                  (z_0 / alpha(gamma(0)) through the decoder mean) and
+ *                  "x_phys" (un-normalised, positions wrapped into [0, L)).
+ *  "nelbo"         x, cond, mask -> "nelbo" [B] per cloud (SPEC 3.6, S =
+ *                  opts->nelbo_steps terms at t = i/S in one call), and its
+ *                  parts "nelbo_recon", "nelbo_klz", "nelbo_diff" [B].
+ *                  Common random numbers: the noise of cloud row b and term
+ *                  i is element (i, b, ...) of draws keyed by (seed, replica
+ *                  input, stream) only, never by x or theta: feed the same
+ *                  seed/replica at every theta; rows of a batch are distinct
+ *                  replicas (K replicas = K rows, or replica = call index).
+ * out->mb lists the parameters. Errors: unknown kind, invalid config. */
+hg_status hg_model_build(const hg_config *c, const char *kind, int batch, hg_dtype dtype,
+                         const hg_model_opts *opts, hg_model *out);
+void hg_model_free(hg_model *m);
 
 #endif
