@@ -9,6 +9,7 @@
 #define HG_MODELS_H
 
 #include "ir/ir.h"
+#include "runtime/runtime.h"
 
 /* ------------------------------------------------------------ config (SPEC 7) */
 
@@ -203,11 +204,8 @@ hg_value hg_vdm_decode(hg_mb *mb, const hg_config *c, hg_value z, hg_value cemb)
 /* Data normalisation (SPEC 1) the graphs need: per-feature train mean/std
  * (normalised x' = (x - mean + 1e-7) / (std + 1e-7)) and the box side L. */
 #define HG_MAX_FEATURES 7
-typedef struct {
-    int n_features;
-    double mean[HG_MAX_FEATURES], std[HG_MAX_FEATURES];
-    double box; /* Mpc/h */
-} hg_norm;
+/* hg_norm (per-feature train mean/std, n_features, and the box side `box`
+ * in Mpc/h) is the runtime's type, declared in runtime/runtime.h. */
 /* mean 0, std 1 for F features, box side `box`. */
 void hg_norm_identity(hg_norm *n, int n_features, double box);
 

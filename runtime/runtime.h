@@ -19,11 +19,11 @@
  * tensor (*out is overwritten; free with hg_tensor_free).
  * Accepted: little-endian or byte-order-free '<f4' -> HG_F32, '<f8' ->
  * HG_F64, '<i4' -> HG_I32, '|b1' -> HG_BOOL; C order; rank 0..HG_MAX_RANK.
- * Errors: HG_ERR_IO (missing/unreadable, or truncated: fewer data bytes
- * than the shape needs), HG_ERR_UNSUPPORTED (big-endian '>..', Fortran
- * order, other dtypes: named in the message), HG_ERR_FORMAT (bad magic,
- * unknown version, malformed header dictionary). Messages start with the
- * path. */
+ * Errors: HG_ERR_IO (missing/unreadable), HG_ERR_UNSUPPORTED (big-endian
+ * '>..', Fortran order, other dtypes: named in the message), HG_ERR_FORMAT
+ * (bad magic, unknown version, malformed header dictionary, truncated:
+ * fewer data bytes than the shape needs, or trailing bytes). Messages
+ * start with the path. */
 hg_status hg_npy_read(const char *path, hg_tensor *out);
 
 /* Writes t as a .npy v1.0 file (little-endian, C order). Atomic: writes
@@ -173,6 +173,7 @@ typedef struct {
     int n_features;
     double mean[HG_DS_MAX_FEATURES];
     double std[HG_DS_MAX_FEATURES];
+    double box; /* box side L (Mpc/h) of the data, for wrapping positions (0: unknown) */
 } hg_norm;
 
 /* x' = (x - mean + 1e-7) / (std + 1e-7), elementwise over rows of F values
