@@ -428,6 +428,25 @@ char *hg_print_string(const hg_graph *g);
 hg_status hg_parse(const char *text, hg_graph **out);
 hg_status hg_parse_file(const char *path, hg_graph **out);
 
+/* ------------------------------------------------------ cost model */
+
+/* FLOPs of one execution of node v, SPEC 7 convention: 2 per multiply-add
+ * in matmul/attention contractions, 1 per elementwise operation (a
+ * transcendental, and gelu_tanh, count 1). Per op: elementwise, where,
+ * random ops: 1 per output element; sum/mean/max: 1 per input element
+ * (+1 per output for mean); matmul: 2 M N K per batch matrix; scatter_*:
+ * 1 per source element; layer_norm: 7 per element (mean, centre, square,
+ * variance, eps+rsqrt amortised, scale); softmax: 5 per element (max,
+ * subtract, exp, sum, divide); attention: 2 B H Nq Nk (D + Dv) for the two
+ * contractions + 7 B H Nq Nk (scale, mask, softmax); knn: 9 per candidate
+ * pair (3 sub, 3 wrap, 3 mul-add) over all B N N pairs; data movement
+ * (leaves, reshape, transpose, broadcast_to, slice, concat, pad, gather,
+ * iota, cast, stop_gradient): 0. */
+int64_t hg_node_flops(const hg_graph *g, hg_value v);
+/* Bytes a naive kernel moves for node v: every input read once plus the
+ * output written once (leaves: 0). */
+int64_t hg_node_bytes(const hg_graph *g, hg_value v);
+
 /* ------------------------------------------- counter-based RNG (Philox) */
 
 /* Philox4x32-10 (Salmon et al., SC'11): one block of 4 random words from a

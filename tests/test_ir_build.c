@@ -151,3 +151,19 @@ HG_TEST(tensor_map) {
     HG_CHECK(hg_map_get(&m, "a/b")->dtype == HG_I32 && hg_tensor_get(hg_map_get(&m, "a/b"), 1) == 7);
     hg_map_free(&m);
 }
+
+HG_TEST(cost_model) {
+    hg_graph *g = hg_graph_new();
+    hg_value a = hg_input(g, "a", HG_F32, S(3, (int64_t)2, (int64_t)3, (int64_t)5));
+    hg_value b = hg_input(g, "b", HG_F32, S(2, (int64_t)5, (int64_t)4));
+    hg_value m = hg_matmul(g, a, b, 0, 0);     /* 2 batches x 3x4 outputs x 5 MACs */
+    HG_CHECK(hg_node_flops(g, m) == 2 * 2 * 3 * 4 * 5);
+    HG_CHECK(hg_node_bytes(g, m) == 4 * (30 + 20 + 24));
+    hg_value e = hg_exp(g, m);
+    HG_CHECK(hg_node_flops(g, e) == 24);
+    int ax[1] = {2};
+    HG_CHECK(hg_node_flops(g, hg_reduce(g, HG_OP_mean, e, 1, ax, 0)) == 24 + 6);
+    HG_CHECK(hg_node_flops(g, hg_reshape(g, e, S(1, (int64_t)24))) == 0);
+    HG_CHECK(hg_node_flops(g, a) == 0 && hg_node_bytes(g, a) == 0);
+    hg_graph_free(g);
+}
