@@ -1,0 +1,206 @@
+/* `halograph ir-check` and `halograph ir-run`: check a graph text file
+ * (ir/ir.h "text format") and run one with the reference interpreter on
+ * tensors read from .npy files. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "codegen/codegen.h"
+#include "runtime/runtime.h"
+#include "tools/cli.h"
+
+/* ------------------------------------------------------------- ir-check */
+
+static void check_usage(FILE *f) {
+    fprintf(f,
+            "usage: halograph ir-check FILE\n\n"
+            "Parses and verifies a graph text file (one node per line:\n"
+            "  %%3 = add f32[2,3] %%1 %%2\n"
+            "see ir/ir.h and ir/text.c for the format).\n"
+            "Prints `ok` and exits 0 when the graph is valid; otherwise prints\n"
+            "FILE:LINE: node %%N: message to stderr and exits 1 (2 on a usage error).\n");
+}
+
+static int cmd_ir_check(int argc, char **argv) {
+    if (hg_cli_wants_help(argc, argv)) {
+        check_usage(stdout);
+        return HG_EXIT_OK;
+    }
+    if (argc != 2 || argv[1][0] == '-') {
+        check_usage(stderr);
+        return HG_EXIT_USAGE;
+    }
+    hg_graph *g = NULL;
+    hg_status s = hg_parse_file(argv[1], &g);
+    if (s.code == HG_ERR_FORMAT || s.code == HG_ERR_INVALID) {
+        fprintf(stderr, "%s\n", s.msg);
+        return HG_EXIT_FAIL;
+    }
+    if (s.code != HG_OK) return hg_cli_status("ir-check", s);
+    hg_graph_free(g);
+    printf("ok\n");
+    return HG_EXIT_OK;
+}
+
+HG_COMMAND(ir_check, "ir-check", "parse and verify a graph text file", cmd_ir_check)
+
+/* --------------------------------------------------------------- ir-run */
+
+static void run_usage(FILE *f) {
+    fprintf(f,
+            "usage: halograph ir-run FILE --input NAME=PATH.npy ... [--state NAME=PATH.npy ...]\n"
+            "                        --out DIR [--state-out DIR]\n\n"
+            "Runs the graph in FILE (text format, see `halograph ir-check --help`) once with\n"
+            "the reference interpreter.\n"
+            "  --input NAME=PATH   the tensor fed to input node NAME (.npy, dtype and shape\n"
+            "                      exactly as the node's); one per input node\n"
+            "  --state NAME=PATH   the value of state node NAME; one per state node\n"
+            "  --out DIR           writes each graph output as DIR/NAME.npy (created)\n"
+            "  --state-out DIR     also writes every state after the updates as DIR/NAME.npy\n"
+            "Names containing '/' become subdirectories. Exit 0 ok, 1 failure, 2 usage.\n");
+}
+
+/* mkdir -p of `path` (all of it). 0 ok, -1 with errno. */
+static int make_dirs(const char *path) {
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = buf + (buf[0] == '/');; p++) {
+        if (*p == '/' || *p == 0) {
+            char save = *p;
+            *p = 0;
+            if (p > buf && mkdir(buf, 0777) && errno != EEXIST) return -1;
+            *p = save;
+            if (!save) break;
+        }
+    }
+    return 0;
+}
+
+/* Writes t as DIR/NAME.npy, creating the subdirectories a '/' in NAME implies. */
+static hg_status write_named(const char *dir, const char *name, const hg_tensor *t) {
+    if (strstr(name, "..") || name[0] == '/')
+        return hg_error(HG_ERR_INVALID, "name \"%s\" cannot be used as a file name", name);
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/%s.npy", dir, name) >= (int)sizeof path)
+        return hg_error(HG_ERR_IO, "%s/%s.npy: path too long", dir, name);
+    char *slash = strrchr(path, '/');
+    *slash = 0;
+    if (make_dirs(path)) return hg_error(HG_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    *slash = '/';
+    return hg_npy_write(path, t);
+}
+
+/* Reads "NAME=PATH" into map `m` (after checking NAME names a node of kind op). */
+static int load_arg(const char *opt, const char *arg, const hg_graph *g, hg_op op,
+                    hg_tensor_map *m) {
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg || !eq[1])
+        return hg_cli_fail("ir-run", HG_EXIT_USAGE, "%s expects NAME=PATH.npy, got '%s'", opt, arg);
+    char name[HG_NAME_MAX];
+    size_t n = (size_t)(eq - arg);
+    if (n >= sizeof name) return hg_cli_fail("ir-run", HG_EXIT_USAGE, "%s: name too long", opt);
+    memcpy(name, arg, n);
+    name[n] = 0;
+    hg_value v = op == HG_OP_input ? hg_find_input(g, name) : hg_find_state(g, name);
+    if (v == HG_NONE)
+        return hg_cli_fail("ir-run", HG_EXIT_FAIL, "the graph has no %s named \"%s\"",
+                           hg_op_table[op].name, name);
+    if (hg_map_get(m, name))
+        return hg_cli_fail("ir-run", HG_EXIT_USAGE, "%s %s given twice", opt, name);
+    hg_tensor t;
+    hg_status s = hg_npy_read(eq + 1, &t);
+    if (s.code) return hg_cli_status("ir-run", s);
+    s = hg_map_put(m, name, &t);
+    if (s.code) {
+        hg_tensor_free(&t);
+        return hg_cli_status("ir-run", s);
+    }
+    return HG_EXIT_OK;
+}
+
+static int cmd_ir_run(int argc, char **argv) {
+    if (hg_cli_wants_help(argc, argv)) {
+        run_usage(stdout);
+        return HG_EXIT_OK;
+    }
+    const char *file = NULL, *out = NULL, *state_out = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--input") || !strcmp(a, "--state")) {
+            if (++i >= argc) return hg_cli_fail("ir-run", HG_EXIT_USAGE, "%s needs NAME=PATH.npy", a);
+        } else if (!strcmp(a, "--out") || !strcmp(a, "--state-out")) {
+            if (++i >= argc) return hg_cli_fail("ir-run", HG_EXIT_USAGE, "%s needs a directory", a);
+            if (!strcmp(a, "--out")) out = argv[i];
+            else state_out = argv[i];
+        } else if (a[0] == '-') {
+            run_usage(stderr);
+            return hg_cli_fail("ir-run", HG_EXIT_USAGE, "unknown option '%s'", a);
+        } else if (file) {
+            return hg_cli_fail("ir-run", HG_EXIT_USAGE, "more than one graph file ('%s', '%s')",
+                               file, a);
+        } else {
+            file = a;
+        }
+    }
+    if (!file || !out) {
+        run_usage(stderr);
+        return HG_EXIT_USAGE;
+    }
+
+    hg_graph *g = NULL;
+    hg_status s = hg_parse_file(file, &g);
+    if (s.code == HG_ERR_FORMAT || s.code == HG_ERR_INVALID) {
+        fprintf(stderr, "%s\n", s.msg);
+        return HG_EXIT_FAIL;
+    }
+    if (s.code) return hg_cli_status("ir-run", s);
+
+    hg_tensor_map inputs, state, outputs;
+    hg_map_init(&inputs);
+    hg_map_init(&state);
+    hg_map_init(&outputs);
+    int rc = HG_EXIT_OK;
+    for (int i = 1; i < argc && rc == HG_EXIT_OK; i++) {
+        if (!strcmp(argv[i], "--input")) rc = load_arg("--input", argv[++i], g, HG_OP_input, &inputs);
+        else if (!strcmp(argv[i], "--state")) rc = load_arg("--state", argv[++i], g, HG_OP_state, &state);
+        else if (!strcmp(argv[i], "--out") || !strcmp(argv[i], "--state-out")) i++;
+    }
+    if (rc == HG_EXIT_OK) {
+        s = hg_ref_run(g, &state, &inputs, &outputs, NULL);
+        if (s.code) rc = hg_cli_status("ir-run", s);
+    }
+    if (rc == HG_EXIT_OK && make_dirs(out)) {
+        rc = hg_cli_fail("ir-run", HG_EXIT_FAIL, "%s: cannot create: %s", out, strerror(errno));
+    }
+    for (int o = 0; rc == HG_EXIT_OK && o < g->n_outputs; o++) {
+        const char *name = g->outputs[o].name;
+        hg_tensor *t = hg_map_get(&outputs, name);
+        if (!t) {
+            rc = hg_cli_fail("ir-run", HG_EXIT_FAIL, "interpreter returned no output \"%s\"", name);
+            break;
+        }
+        s = write_named(out, name, t);
+        if (s.code) rc = hg_cli_status("ir-run", s);
+    }
+    if (rc == HG_EXIT_OK && state_out) {
+        if (make_dirs(state_out))
+            rc = hg_cli_fail("ir-run", HG_EXIT_FAIL, "%s: cannot create: %s", state_out,
+                             strerror(errno));
+        for (int k = 0; rc == HG_EXIT_OK && k < state.n; k++) {
+            s = write_named(state_out, state.e[k].name, &state.e[k].t);
+            if (s.code) rc = hg_cli_status("ir-run", s);
+        }
+    }
+    hg_map_free(&inputs);
+    hg_map_free(&state);
+    hg_map_free(&outputs);
+    hg_graph_free(g);
+    return rc;
+}
+
+HG_COMMAND(ir_run, "ir-run", "run a graph text file with the reference interpreter", cmd_ir_run)
