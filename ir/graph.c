@@ -30,9 +30,9 @@ hg_graph *hg_graph_clone(const hg_graph *g) {
         free(c->nodes); free(c->outputs); free(c->updates); free(c);
         return NULL;
     }
-    memcpy(c->nodes, g->nodes, (size_t)g->n_nodes * sizeof *c->nodes);
-    memcpy(c->outputs, g->outputs, (size_t)g->n_outputs * sizeof *c->outputs);
-    memcpy(c->updates, g->updates, (size_t)g->n_updates * sizeof *c->updates);
+    if (g->n_nodes) memcpy(c->nodes, g->nodes, (size_t)g->n_nodes * sizeof *c->nodes);
+    if (g->n_outputs) memcpy(c->outputs, g->outputs, (size_t)g->n_outputs * sizeof *c->outputs);
+    if (g->n_updates) memcpy(c->updates, g->updates, (size_t)g->n_updates * sizeof *c->updates);
     int ok = 1;
     for (int i = 0; i < g->n_nodes; i++) {
         if (!g->nodes[i].data) continue;
