@@ -151,6 +151,7 @@ typedef struct {
     uint64_t seed;              /* split seed */
     const char *source;         /* NULL: "imported from <halos file name>" */
     const char *licence;        /* NULL: "unspecified" */
+    const char *required_params;/* comma list that must be columns; NULL: "Omega_m,sigma_8", "": none */
 } hg_import_options;
 
 void hg_import_options_default(hg_import_options *o);
@@ -161,7 +162,8 @@ void hg_import_options_default(hg_import_options *o);
  * drawn. Validation errors (never a crash) name file and sim/row/column:
  * wrong dtype or rank, truncated/bad .npy, NaN/Inf, position outside
  * [0, L], mass <= 0, row-count mismatch between haloes and cosmology,
- * non-numeric or missing columns, box_size <= 0. */
+ * non-numeric or missing columns, box_size <= 0. Feature columns: 3
+ * (x,y,z), 6 (+vx,vy,vz) or 7 (+M); units Mpc/h, km/s, Msun/h. */
 hg_status hg_import(const hg_import_options *o, hg_dataset *ds);
 
 /* ========================================== normalisation, input pipeline */

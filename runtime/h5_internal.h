@@ -1,0 +1,54 @@
+/* HDF5 helpers shared by dataset.c, checkpoint.c and norm.c (internal to
+ * runtime/). Every helper returns an hg_status naming the file (`path`)
+ * and the object; HDF5's own message is appended when available.
+ * Strings are written as variable-length UTF-8 (h5py reads them as str);
+ * both variable- and fixed-length strings are read. */
+#ifndef HG_H5_INTERNAL_H
+#define HG_H5_INTERNAL_H
+
+#include <hdf5.h>
+
+#include "runtime/runtime.h"
+
+/* Silences HDF5's automatic error printing (call before any H5 call). */
+void hg_h5_quiet(void);
+
+/* Error status "path: what (HDF5: innermost message)". */
+hg_status hg_h5_error(hg_code code, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Creates a file for writing at a temp path / opens one read-only. */
+hg_status hg_h5_create(const char *path, hid_t *file);
+hg_status hg_h5_open_read(const char *path, hid_t *file);
+
+/* Attributes on object `obj` (a file or group or dataset). */
+hg_status hg_h5_attr_str(const char *path, hid_t obj, const char *name, const char *v);
+hg_status hg_h5_attr_strs(const char *path, hid_t obj, const char *name, const char *const *v, int n);
+hg_status hg_h5_attr_f64(const char *path, hid_t obj, const char *name, const double *v, int n, int scalar);
+hg_status hg_h5_attr_i64(const char *path, hid_t obj, const char *name, const int64_t *v, int n, int scalar);
+hg_status hg_h5_attr_u64(const char *path, hid_t obj, const char *name, uint64_t v);
+
+int hg_h5_has_attr(hid_t obj, const char *name);
+/* Reads a string attribute; *out is malloc'd (caller frees). */
+hg_status hg_h5_read_attr_str(const char *path, hid_t obj, const char *name, char **out);
+/* Reads a 1-D (or scalar) string attribute into up to max names of
+ * HG_DS_NAME_MAX bytes each. */
+hg_status hg_h5_read_attr_names(const char *path, hid_t obj, const char *name,
+                                char (*out)[HG_DS_NAME_MAX], int max, int *n);
+/* Numeric attribute with exactly n elements (scalar = 1). */
+hg_status hg_h5_read_attr_f64(const char *path, hid_t obj, const char *name, double *v, int n);
+hg_status hg_h5_read_attr_i64(const char *path, hid_t obj, const char *name, int64_t *v, int n);
+hg_status hg_h5_read_attr_u64(const char *path, hid_t obj, const char *name, uint64_t *v);
+
+/* Writes t as dataset `name` (slash path, intermediate groups created)
+ * under loc, native little-endian types, bool as h5py's enum. */
+hg_status hg_h5_write_tensor(const char *path, hid_t loc, const char *name, const hg_tensor *t);
+/* Reads dataset `name` into an owned tensor (f32, f64, i32 or bool). */
+hg_status hg_h5_read_tensor(const char *path, hid_t loc, const char *name, hg_tensor *t);
+int hg_h5_exists(hid_t loc, const char *name); /* link path exists (every component) */
+
+/* Closes the file, then fsyncs and renames tmp over path (hg_atomic_commit);
+ * on earlier failure (s not OK) just closes and removes tmp. */
+hg_status hg_h5_finish(hid_t file, const char *tmp, const char *path, hg_status s);
+
+#endif
