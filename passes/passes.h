@@ -1,0 +1,205 @@
+/* halograph passes: graph-to-graph transformations on the IR of ir/ir.h.
+ *
+ *   autodiff     hg_grad: reverse mode, one VJP rule per differentiable op
+ *   simplify     hg_dce, hg_simplify: dead code elimination, folding of
+ *                splat (all-equal) constants, x*1 / x+0 removal
+ *   optimizers   AdamW (SPEC 5), SGD with momentum, gradient clipping,
+ *                learning-rate schedules computed in the graph
+ *   train step   hg_train_step_graph: one graph = forward + backward +
+ *                clipping + update (DESIGN.md "Training step = one graph")
+ *
+ * Every pass keeps random-op stream ids (attrs.stream) unchanged, so a
+ * transformed graph draws exactly the same random numbers.
+ */
+#ifndef HG_PASSES_H
+#define HG_PASSES_H
+
+#include "ir/ir.h"
+
+/* ============================================================= autodiff */
+
+/* Reverse-mode automatic differentiation (DESIGN.md "Autodiff is
+ * graph-to-graph"). Appends to `g` the nodes computing the gradient of
+ * `loss` with respect to each of wrt[0..n_wrt), and stores their ids in
+ * grads[0..n_wrt) (grads[i] has the dtype and shape of wrt[i]).
+ *
+ * loss:  a float value. A rank-0 loss is the usual case; for a loss of
+ *        any other shape the gradient of sum(loss) is returned (the seed
+ *        cotangent is all ones).
+ * wrt:   any float values of g (typically `input` or `state` leaves; an
+ *        intermediate value gets the gradient through its uses downstream
+ *        of it). A wrt value on which loss does not depend (or only through
+ *        non-differentiable ops) gets zeros (a broadcast of a scalar 0).
+ *
+ * Rules (one per op flagged HG_OPF_DIFF, see hg_grad_has_rule):
+ *  - broadcasting binary ops, where, matmul batch dims and broadcast_to
+ *    sum the gradient over broadcast axes and reshape it to the input shape;
+ *  - max reduction, maximum, minimum, scatter_max: the gradient goes to the
+ *    elements equal to the maximum (minimum); TIES SHARE IT EQUALLY (k tied
+ *    maxima each get 1/k; maximum(x, y) with x == y gives half to each);
+ *  - floor_mod(x, y): d/dx = 1, d/dy = -floor(x / y) (almost everywhere);
+ *  - floor, round: gradient 0 (nothing is propagated);
+ *  - abs: sign(x) (0 at x = 0);
+ *  - pow(x, y): d/dx = y x^(y-1), d/dy = x^y log(x) where x > 0, else 0;
+ *  - cast: float->float casts pass the gradient (cast back to the input
+ *    dtype); casts to or from i32/bool cut it;
+ *  - gather <-> scatter_add are each other's adjoint (out-of-range
+ *    indices get / give 0);
+ *  - layer_norm, softmax, attention: VJPs built from primitive and
+ *    composite differentiable ops (attention recomputes its probabilities;
+ *    the mask gets no gradient).
+ * Ops without HG_OPF_DIFF pass no gradient: stop_gradient, knn,
+ * comparisons, logical ops, sign, iota, random_*; i32/bool values never
+ * carry gradients.
+ *
+ * Higher order: the appended nodes use only differentiable ops plus
+ * piecewise-constant ones (comparisons, sign, casts of bool) whose
+ * derivative is zero almost everywhere, so hg_grad can be applied to a
+ * gradient (SPEC 3.2: the continuous-time loss contains d gamma / d t).
+ * Several contributions to one value are summed with `add`; the backward
+ * part has O(size of the forward part) nodes.
+ *
+ * Errors: HG_ERR_INVALID if loss or a wrt value is out of range or not
+ * float, or the graph already holds a builder error; the sticky error of
+ * g if a builder call fails (grads are then unspecified). */
+hg_status hg_grad(hg_graph *g, hg_value loss, int n_wrt, const hg_value *wrt,
+                  hg_value *grads);
+
+/* 1 if hg_grad has a VJP rule for `op`, else 0. Every op flagged
+ * HG_OPF_DIFF in hg_op_table must have one (tests/test_grad.c checks). */
+int hg_grad_has_rule(hg_op op);
+
+/* Sums `x` over the axes along which it was broadcast to reach its shape
+ * from `target` (numpy rules: leading extra axes, and axes where target has
+ * extent 1), then reshapes to `target`. Returns x itself if the shapes are
+ * equal. Used by the VJP rules; sticky errors as the builders. */
+hg_value hg_unbroadcast(hg_graph *g, hg_value x, hg_shape target);
+
+/* ========================================================= simplify */
+
+/* Dead code elimination. Builds in *out a new compacted graph holding the
+ * nodes of g that the outputs and state updates need, plus every `input`
+ * and `state` leaf (so the graph's interface does not change), in the same
+ * relative order. Node ids change: if map is non-NULL it receives, for each
+ * node id of g (map has g->n_nodes entries), its id in *out or HG_NONE if
+ * it was removed. Outputs, updates, attributes, constant data and random
+ * stream ids (and next_stream) are kept. g is not modified.
+ * Errors: HG_ERR_INVALID if g holds a builder error; HG_ERR_NOMEM. */
+hg_status hg_dce(const hg_graph *g, hg_graph **out, hg_value *map);
+
+/* Local simplification followed by hg_dce. Rewrites, applied in one
+ * forward sweep:
+ *  - splat constants: a constant whose elements are all equal, and
+ *    broadcast_to/reshape of a splat, become broadcast_to(scalar constant)
+ *    (or the scalar itself); unary and binary arithmetic ops on splats of
+ *    the same value fold to a splat computed in double and rounded to the
+ *    dtype (for ops with a simple closed form: neg, exp, log, sqrt, square,
+ *    reciprocal, add, sub, mul, div, maximum, minimum);
+ *  - x * 1, 1 * x, x / 1, x + 0, 0 + x, x - 0 -> x when x already has the
+ *    result's dtype and shape (IEEE-exact identities; x * 0 is NOT folded
+ *    because inf * 0 = NaN);
+ *  - neg(neg(x)) -> x; reshape(reshape(x)) -> reshape(x); reshape or
+ *    broadcast_to to x's own shape -> x; broadcast_to(broadcast_to(x)) ->
+ *    broadcast_to(x); cast to x's own dtype -> x;
+ *  - common subexpressions: two non-random, non-leaf nodes with the same
+ *    op, dtype, shape, inputs and attributes are merged (constants with
+ *    equal bytes too).
+ * Random ops are never merged or removed when live; their stream ids are
+ * kept. map as in hg_dce (ids of g -> ids of *out, HG_NONE if removed).
+ * Errors: as hg_dce. */
+hg_status hg_simplify(const hg_graph *g, hg_graph **out, hg_value *map);
+
+/* ======================================================== optimizers */
+
+typedef enum { HG_OPTIM_ADAMW = 0, HG_OPTIM_SGD } hg_optim_kind;
+typedef enum { HG_CLIP_NONE = 0, HG_CLIP_ELEMENTWISE, HG_CLIP_GLOBAL_NORM } hg_clip_kind;
+typedef enum { HG_LR_CONSTANT = 0, HG_LR_WARMUP_COSINE } hg_lr_kind;
+
+/* Optimizer configuration (SPEC 5). */
+typedef struct {
+    hg_optim_kind kind;
+    /* learning rate: `lr` is the constant rate or the cosine peak */
+    hg_lr_kind schedule;
+    double lr;
+    int64_t warmup_steps; /* W (warmup-cosine); 0 = no warmup */
+    int64_t total_steps;  /* D = n_train_steps (warmup-cosine), D > W */
+    /* AdamW */
+    double beta1, beta2, eps;
+    double weight_decay; /* AdamW: decoupled; SGD: coupled (g + wd p) */
+    /* SGD */
+    double momentum; /* 0 = plain SGD (no momentum state) */
+    /* clipping, applied to the raw gradients before the optimizer */
+    hg_clip_kind clip;
+    double clip_value; /* c: elementwise bound or maximum global norm */
+} hg_optim_config;
+
+/* The SPEC 5 reference configuration: AdamW, b1 0.9, b2 0.999, eps 1e-8,
+ * wd 1e-4, elementwise clipping at 0.5, warmup-cosine with peak 3e-4,
+ * W = 5000, D = 301000. */
+void hg_optim_config_default(hg_optim_config *cfg);
+
+/* Checks ranges (lr >= 0, 0 <= beta < 1, eps > 0, wd >= 0, 0 <= momentum
+ * < 1, clip_value > 0 when clipping, D > W >= 0 for warmup-cosine).
+ * HG_ERR_INVALID naming the field. */
+hg_status hg_optim_config_check(const hg_optim_config *cfg);
+
+/* Appends the learning rate lr(k) as an f64 rank-0 value computed from
+ * `step`, an i32 rank-0 value holding k = number of updates already
+ * applied (SPEC 5): constant: lr; warmup-cosine: peak k / W for k < W,
+ * else peak 0.5 (1 + cos(pi min(k - W, D - W) / (D - W))). So lr(0) = 0
+ * with warmup. Returns HG_NONE with the sticky error set on bad input. */
+hg_value hg_optim_lr(hg_graph *g, const hg_optim_config *cfg, hg_value step);
+
+/* Appends clipped gradients: clipped[i] for grads[i] (same dtype/shape).
+ * HG_CLIP_ELEMENTWISE: min(max(g, -c), c). HG_CLIP_GLOBAL_NORM: with
+ * n = sqrt(sum_i sum(g_i^2)) accumulated in f64, g * c / max(n, c) (so
+ * nothing changes when n <= c). HG_CLIP_NONE: clipped[i] = grads[i].
+ * Errors: HG_ERR_INVALID (bad config or values), sticky builder errors. */
+hg_status hg_clip_gradients(hg_graph *g, const hg_optim_config *cfg, int n,
+                            const hg_value *grads, hg_value *clipped);
+
+/* Appends one optimizer update of the parameters params[0..n) (each a
+ * float `state` node named by its parameter path) with gradients
+ * grads[0..n) (already clipped), and declares the state updates:
+ *   - step counter: i32 rank-0 state "opt/step" (created if absent), k;
+ *     updated to k + 1;
+ *   - AdamW (SPEC 5): states "opt/m/<path>", "opt/v/<path>";
+ *     m = b1 m + (1-b1) g, v = b2 v + (1-b2) g^2,
+ *     mh = m / (1 - b1^(k+1)), vh = v / (1 - b2^(k+1)),
+ *     p <- p - lr(k) (mh / (sqrt(vh) + eps) + wd p);
+ *   - SGD: with momentum mu > 0 a state "opt/m/<path>":
+ *     m = mu m + (g + wd p), p <- p - lr(k) m; without: p <- p - lr(k) (g + wd p).
+ * Scalars (lr, bias corrections) are computed in f64 and cast to each
+ * parameter's dtype. Errors: HG_ERR_INVALID if a parameter is not a float
+ * state node, has a path too long for "opt/m/" + path, or already has an
+ * update; sticky builder errors. */
+hg_status hg_optim_apply(hg_graph *g, const hg_optim_config *cfg, int n,
+                         const hg_value *params, const hg_value *grads);
+
+/* ======================================================== train step */
+
+/* Builds the training-step graph (DESIGN.md "Training step = one graph",
+ * SPEC 5): a copy of `model` extended with hg_grad of `loss` w.r.t. the
+ * parameters params[0..n_params) (float `state` nodes of model), clipping
+ * per cfg->clip, the optimizer update of parameters and optimizer state
+ * (hg_optim_apply) and the step-counter increment; output "loss" is set to
+ * `loss` and every output already declared in `model` (e.g. "loss_diff",
+ * "loss_klz", "loss_recon") is kept. The result is simplified (hg_simplify,
+ * which also removes dead forward values) and stored in *out (caller frees
+ * with hg_graph_free). `model` is not modified. One execution of *out does
+ * forward, backward, clipping and update; the runtime writes the new
+ * parameter and optimizer state in place.
+ * Errors: HG_ERR_INVALID for a bad loss (not float rank 0), parameter or
+ * config (hg_optim_config_check); HG_ERR_NOMEM. */
+hg_status hg_train_step_graph(const hg_graph *model, hg_value loss, int n_params,
+                              const hg_value *params, const hg_optim_config *cfg,
+                              hg_graph **out);
+
+/* Adds to `state` the initial optimizer state a training-step graph
+ * expects: every `state` node of `g` whose name starts with "opt/" and that
+ * is not yet in the map gets a zero tensor of its dtype and shape
+ * (moments 0, "opt/step" 0). Entries already present are left alone (so a
+ * resumed checkpoint keeps its values). Errors: HG_ERR_NOMEM. */
+hg_status hg_optim_init_state(const hg_graph *g, hg_tensor_map *state);
+
+#endif
