@@ -10,6 +10,7 @@
 
 #include "ir/ir.h"
 #include "runtime/runtime.h"
+#include "passes/passes.h"
 
 /* ------------------------------------------------------------ config (SPEC 7) */
 
@@ -241,9 +242,10 @@ typedef struct {
 typedef struct {
     hg_norm norm;            /* data normalisation; box needed by the graph net */
     int nelbo_steps;         /* S of SPEC 3.6 (50 if 0) */
+    int nelbo_terms_per_call;/* M: diffusion terms per nelbo call (0: all S; must divide S) */
 } hg_model_opts;
 /* Defaults: identity normalisation of c->n_features features, box 1000,
- * nelbo_steps 50. */
+ * nelbo_steps 50, all terms in one call. */
 void hg_model_opts_default(hg_model_opts *o, const hg_config *c);
 
 /* Builds one graph kind for batch size `batch` (B), dtype F32 (F64 for
@@ -263,15 +265,23 @@ void hg_model_opts_default(hg_model_opts *o, const hg_config *c);
  *  "sample-decode" z [B,N,D] (= z_0), cond, mask -> "x" [B,N,F] normalised
  *                  (z_0 / alpha(gamma(0)) through the decoder mean) and
  *                  "x_phys" (un-normalised, positions wrapped into [0, L)).
- *  "nelbo"         x, cond, mask -> "nelbo" [B] per cloud (SPEC 3.6, S =
- *                  opts->nelbo_steps terms at t = i/S in one call), and its
- *                  parts "nelbo_recon", "nelbo_klz", "nelbo_diff" [B].
- *                  Common random numbers: the noise of cloud row b and term
- *                  i is element (i, b, ...) of draws keyed by (seed, replica
- *                  input, stream) only, never by x or theta: feed the same
- *                  seed/replica at every theta; rows of a batch are distinct
- *                  replicas (K replicas = K rows, or replica = call index).
+ *  "nelbo"         x, cond, mask -> "nelbo" [B] per cloud (SPEC 3.6), and its
+ *                  parts "nelbo_recon", "nelbo_klz", "nelbo_diff" [B]. With
+ *                  M = opts->nelbo_terms_per_call = S (default) one call
+ *                  (step = 0) gives the whole NELBO; with M < S the `step`
+ *                  input is the chunk index k: the call adds the diffusion
+ *                  terms i = kM..kM+M-1 (at t = i/S) and recon + prior only
+ *                  when k = 0, so the sum over k = 0..S/M-1 is the NELBO.
+ *                  Common random numbers: the noise of batch row b and term
+ *                  i is element (i mod M, b, ...) of draws keyed by (seed,
+ *                  replica input, k, stream) only, never by x or theta: feed
+ *                  the same seed/replica at every theta. Rows of a batch
+ *                  draw different noise (K replicas of one cloud = K rows,
+ *                  or one row per call with replica = r).
  * out->mb lists the parameters. Errors: unknown kind, invalid config. */
+/* The SPEC 5 optimiser settings of config c (AdamW, elementwise or
+ * global-norm clipping, warmup-cosine schedule). */
+void hg_model_optim_config(const hg_config *c, hg_optim_config *oc);
 hg_status hg_model_build(const hg_config *c, const char *kind, int batch, hg_dtype dtype,
                          const hg_model_opts *opts, hg_model *out);
 void hg_model_free(hg_model *m);
