@@ -720,6 +720,14 @@ static int parse_node(cursor *c, hg_graph *g) {
         return fail(c, "%s", strip_node_prefix(s.msg));
     }
     if (got != id) return fail(c, "internal: builder returned %%%d", (int)got);
+    /* hg_add_node keeps the inferred dtype/shape; the text must state them. */
+    const hg_node *n = &g->nodes[id];
+    if (n->dtype != dt || !hg_shape_eq(n->shape, sh)) {
+        char b1[128], b2[128];
+        return fail(c, "type %s%s differs from the inferred %s%s", hg_dtype_name(dt),
+                    hg_shape_str(sh, b1, sizeof b1), hg_dtype_name(n->dtype),
+                    hg_shape_str(n->shape, b2, sizeof b2));
+    }
     g->nodes[id].line = c->line;
     return 0;
 fail_data:
@@ -745,7 +753,8 @@ static int parse_update(cursor *c, hg_graph *g) {
     if (!at_eol(c)) return fail(c, "unexpected '%.20s' after update", c->p);
     const hg_node *sn = &g->nodes[s], *vn = &g->nodes[v];
     if (sn->op != HG_OP_state)
-        return fail(c, "update target %%%d is a %s, not a state", (int)s, hg_op_table[sn->op].name);
+        return fail(c, "update target %%%d is not a state (it is %s)", (int)s,
+                    hg_op_table[sn->op].name);
     if (sn->dtype != vn->dtype || !hg_shape_eq(sn->shape, vn->shape)) {
         char b1[128], b2[128];
         return fail(c, "update of state \"%s\": state %%%d is %s%s, value %%%d is %s%s",
