@@ -323,3 +323,140 @@ HG_TEST(fd_layout) { check_ops(HG_OP_reshape, HG_OP_pad); }
 HG_TEST(fd_gather_scatter) { check_ops(HG_OP_gather, HG_OP_scatter_max); }
 HG_TEST(fd_cast) { check_ops(HG_OP_cast, HG_OP_cast); }
 HG_TEST(fd_composite) { check_ops(HG_OP_layer_norm, HG_OP_attention); }
+
+/* ------------------------------------------------- rules stated in passes.h */
+
+static hg_tensor *feed(hg_tensor_map *m, const char *name, hg_dtype t, hg_shape s,
+                       const double *v) {
+    hg_tensor *x;
+    if (hg_map_alloc(m, name, t, s, &x).code) return NULL;
+    for (int64_t i = 0; i < hg_shape_numel(s); i++) hg_tensor_set(x, i, v[i]);
+    return x;
+}
+
+HG_TEST(ties_share_gradient) {
+    hg_graph *g = hg_graph_new();
+    hg_shape s4 = hg_shape_of(1, (int64_t)4), s1 = hg_shape_of(1, (int64_t)1);
+    hg_value x = hg_input(g, "x", HG_F64, s4);
+    hg_value a = hg_input(g, "a", HG_F64, s1), b = hg_input(g, "b", HG_F64, s1);
+    hg_value src = hg_input(g, "src", HG_F64, s4);
+    int32_t idx[4] = {0, 0, 1, 1};
+    double w[2] = {1, 10};
+    hg_value segmax = hg_scatter_max(g, src, hg_constant(g, HG_I32, s4, idx), 0, 2);
+    hg_value loss = hg_add(g, hg_reduce(g, HG_OP_max, x, 0, NULL, 0),
+                           hg_sum_all(g, hg_binary(g, HG_OP_maximum, a, b)));
+    loss = hg_add(g, loss, hg_sum_all(g, hg_mul(g, segmax, hg_constant(g, HG_F64, hg_shape_of(1, (int64_t)2), w))));
+    hg_value wrt[4] = {x, a, b, src}, gr[4];
+    HG_CHECK_OK(hg_grad(g, loss, 4, wrt, gr));
+    hg_set_output(g, "gx", gr[0]);
+    hg_set_output(g, "ga", gr[1]);
+    hg_set_output(g, "gb", gr[2]);
+    hg_set_output(g, "gs", gr[3]);
+    hg_tensor_map in, out;
+    hg_map_init(&in);
+    hg_map_init(&out);
+    double xv[4] = {1, 3, 3, 2}, av[1] = {2}, sv[4] = {5, 5, 1, 2};
+    feed(&in, "x", HG_F64, s4, xv);
+    feed(&in, "a", HG_F64, s1, av);
+    feed(&in, "b", HG_F64, s1, av);
+    feed(&in, "src", HG_F64, s4, sv);
+    HG_CHECK_OK(run(g, &in, &out));
+    const double ex[4] = {0, 0.5, 0.5, 0}, es[4] = {0.5, 0.5, 0, 10};
+    for (int i = 0; i < 4; i++) {
+        HG_CHECK_NEAR(hg_tensor_get(hg_map_get(&out, "gx"), i), ex[i], 0);
+        HG_CHECK_NEAR(hg_tensor_get(hg_map_get(&out, "gs"), i), es[i], 0);
+    }
+    HG_CHECK_NEAR(hg_tensor_get(hg_map_get(&out, "ga"), 0), 0.5, 0);
+    HG_CHECK_NEAR(hg_tensor_get(hg_map_get(&out, "gb"), 0), 0.5, 0);
+    hg_map_free(&in);
+    hg_map_free(&out);
+    hg_graph_free(g);
+}
+
+/* stop_gradient, comparisons, integer casts, knn, random ops and iota cut
+ * the gradient; f32 round trips pass it; unrelated wrt values get zeros. */
+HG_TEST(gradient_cuts_and_casts) {
+    hg_graph *g = hg_graph_new();
+    hg_shape s3 = hg_shape_of(1, (int64_t)3);
+    hg_value x = hg_input(g, "x", HG_F64, s3), z = hg_input(g, "z", HG_F64, s3);
+    hg_value pos = hg_input(g, "pos", HG_F64, hg_shape_of(3, (int64_t)1, (int64_t)3, (int64_t)3));
+    double rv[3] = {0.25, -0.5, 2};
+    hg_value r = hg_constant(g, HG_F64, s3, rv);
+    hg_value seed = hg_scalar(g, HG_I32, 7), zero = hg_scalar(g, HG_I32, 0);
+    hg_value rnd = hg_random_normal(g, HG_F64, s3, seed, zero, zero);
+    hg_value terms[7];
+    terms[0] = hg_mul(g, hg_stop_gradient(g, x), x);                      /* d = x */
+    terms[1] = hg_mul(g, hg_cast(g, hg_binary(g, HG_OP_gt, x, hg_scalar(g, HG_F64, 0)), HG_F64), x);
+    terms[2] = hg_cast(g, hg_cast(g, hg_mul_s(g, x, 3.0), HG_I32), HG_F64); /* cut */
+    terms[3] = hg_mul(g, hg_cast(g, hg_mul_s(g, hg_cast(g, x, HG_F32), 3.0), HG_F64), r); /* 3 r */
+    terms[4] = hg_mul(g, rnd, x);                                           /* rnd */
+    terms[5] = hg_mul(g, hg_iota(g, HG_F64, s3, 0), x);                     /* 0,1,2 */
+    hg_value knn = hg_knn(g, pos, hg_fill(g, HG_F64, hg_shape_of(2, (int64_t)1, (int64_t)3), 1.0), 2, 0.0);
+    terms[6] = hg_broadcast_to(g, hg_sum_all(g, hg_cast(g, knn, HG_F64)), s3);
+    hg_value loss = hg_sum_all(g, terms[0]);
+    for (int i = 1; i < 7; i++) loss = hg_add(g, loss, hg_sum_all(g, terms[i]));
+    hg_set_output(g, "rnd", rnd);
+    hg_value wrt[3] = {x, z, pos}, gr[3];
+    HG_CHECK_OK(hg_grad(g, loss, 3, wrt, gr));
+    hg_set_output(g, "gx", gr[0]);
+    hg_set_output(g, "gz", gr[1]);
+    hg_set_output(g, "gp", gr[2]);
+    HG_CHECK_OK(hg_verify(g));
+    hg_tensor_map in, out;
+    hg_map_init(&in);
+    hg_map_init(&out);
+    double xv[3] = {-1.5, 0.5, 2.25}, pv[9] = {0, 0, 0, 1, 0, 0, 0, 2, 0};
+    feed(&in, "x", HG_F64, s3, xv);
+    feed(&in, "z", HG_F64, s3, xv);
+    feed(&in, "pos", HG_F64, hg_shape_of(3, (int64_t)1, (int64_t)3, (int64_t)3), pv);
+    HG_CHECK_OK(run(g, &in, &out));
+    for (int i = 0; i < 3; i++) {
+        double want = xv[i] + (xv[i] > 0) + 3 * rv[i] + hg_tensor_get(hg_map_get(&out, "rnd"), i) + i;
+        HG_CHECK_NEAR(hg_tensor_get(hg_map_get(&out, "gx"), i), want, 1e-13);
+        HG_CHECK_NEAR(hg_tensor_get(hg_map_get(&out, "gz"), i), 0.0, 0);
+    }
+    for (int i = 0; i < 9; i++) HG_CHECK_NEAR(hg_tensor_get(hg_map_get(&out, "gp"), i), 0.0, 0);
+    hg_map_free(&in);
+    hg_map_free(&out);
+    hg_graph_free(g);
+}
+
+/* A non-scalar loss is differentiated as sum(loss); an intermediate wrt
+ * value gets its own gradient. */
+HG_TEST(nonscalar_loss_and_intermediate_wrt) {
+    hg_graph *g = hg_graph_new();
+    hg_shape s3 = hg_shape_of(1, (int64_t)3);
+    hg_value x = hg_input(g, "x", HG_F64, s3);
+    hg_value y = hg_mul_s(g, x, 3.0);
+    hg_value l = hg_square(g, y); /* shape [3] */
+    hg_value wrt[2] = {x, y}, gr[2];
+    HG_CHECK_OK(hg_grad(g, l, 2, wrt, gr));
+    hg_set_output(g, "gx", gr[0]);
+    hg_set_output(g, "gy", gr[1]);
+    hg_tensor_map in, out;
+    hg_map_init(&in);
+    hg_map_init(&out);
+    double xv[3] = {1, -2, 0.5};
+    feed(&in, "x", HG_F64, s3, xv);
+    HG_CHECK_OK(run(g, &in, &out));
+    for (int i = 0; i < 3; i++) {
+        HG_CHECK_NEAR(hg_tensor_get(hg_map_get(&out, "gy"), i), 6 * xv[i], 1e-15);
+        HG_CHECK_NEAR(hg_tensor_get(hg_map_get(&out, "gx"), i), 18 * xv[i], 1e-14);
+    }
+    hg_map_free(&in);
+    hg_map_free(&out);
+    hg_graph_free(g);
+}
+
+HG_TEST(bad_arguments_are_errors) {
+    hg_graph *g = hg_graph_new();
+    hg_value x = hg_input(g, "x", HG_F64, hg_shape_of(1, (int64_t)3));
+    hg_value i = hg_input(g, "i", HG_I32, hg_shape_of(1, (int64_t)3));
+    hg_value l = hg_sum_all(g, x), li = hg_sum_all(g, i), gr[1];
+    HG_CHECK_ERR(hg_grad(g, li, 1, &x, gr), "not float");
+    HG_CHECK_ERR(hg_grad(g, l, 1, &i, gr), "not float");
+    hg_value bad = 999;
+    HG_CHECK_ERR(hg_grad(g, l, 1, &bad, gr), "not a node");
+    HG_CHECK_ERR(hg_grad(g, 999, 1, &x, gr), "not a node");
+    hg_graph_free(g);
+}
