@@ -17,12 +17,54 @@
 #define NB 512 /* columns of C per block (stays in L1 with one row) */
 #define MB 8   /* rows per parallel task */
 
+/* Two rows of C at a time share the loads of B; per element the sum is
+ * still c + a0 b0 + a1 b1 + ... in ascending k, left to right. */
 #define DEF_GEMM(T, SUF)                                                      \
     void hg_ref_gemm_##SUF(int64_t M, int64_t N, int64_t K, const T *a,       \
                            int64_t a_rs, int64_t a_cs, const T *b, T *c) {    \
         for (int64_t jb = 0; jb < N; jb += NB) {                              \
             int64_t nb = N - jb < NB ? N - jb : NB;                           \
-            for (int64_t i = 0; i < M; i++) {                                 \
+            int64_t i = 0;                                                    \
+            for (; i + 2 <= M; i += 2) {                                      \
+                T *restrict c0 = c + i * N + jb;                              \
+                T *restrict c1 = c0 + N;                                      \
+                const T *ar0 = a + i * a_rs, *ar1 = ar0 + a_rs;               \
+                int64_t k = 0;                                                \
+                for (; k + 4 <= K; k += 4) {                                  \
+                    T x0 = ar0[k * a_cs], x1 = ar0[(k + 1) * a_cs];           \
+                    T x2 = ar0[(k + 2) * a_cs], x3 = ar0[(k + 3) * a_cs];     \
+                    T y0 = ar1[k * a_cs], y1 = ar1[(k + 1) * a_cs];           \
+                    T y2 = ar1[(k + 2) * a_cs], y3 = ar1[(k + 3) * a_cs];     \
+                    const T *restrict b0 = b + k * N + jb;                    \
+                    const T *restrict b1 = b0 + N;                            \
+                    const T *restrict b2 = b1 + N;                            \
+                    const T *restrict b3 = b2 + N;                            \
+                    _Pragma("omp simd")                                       \
+                    for (int64_t j = 0; j < nb; j++) {                        \
+                        T s = c0[j], t = c1[j];                               \
+                        s += x0 * b0[j];                                      \
+                        t += y0 * b0[j];                                      \
+                        s += x1 * b1[j];                                      \
+                        t += y1 * b1[j];                                      \
+                        s += x2 * b2[j];                                      \
+                        t += y2 * b2[j];                                      \
+                        s += x3 * b3[j];                                      \
+                        t += y3 * b3[j];                                      \
+                        c0[j] = s;                                            \
+                        c1[j] = t;                                            \
+                    }                                                         \
+                }                                                             \
+                for (; k < K; k++) {                                          \
+                    T x0 = ar0[k * a_cs], y0 = ar1[k * a_cs];                 \
+                    const T *restrict b0 = b + k * N + jb;                    \
+                    _Pragma("omp simd")                                       \
+                    for (int64_t j = 0; j < nb; j++) {                        \
+                        c0[j] += x0 * b0[j];                                  \
+                        c1[j] += y0 * b0[j];                                  \
+                    }                                                         \
+                }                                                             \
+            }                                                                 \
+            for (; i < M; i++) {                                              \
                 T *restrict cr = c + i * N + jb;                              \
                 const T *ar = a + i * a_rs;                                   \
                 int64_t k = 0;                                                \
