@@ -222,6 +222,77 @@ hg_status hg_eval_cloud(const float *pts, int64_t n, int stride,
                         const hg_eval_options *o, hg_eval_stats *st);
 void hg_eval_stats_free(hg_eval_stats *st);
 
+/* ------------------------------------------------------ files (eval_io.c) */
+
+#define HG_EVAL_MAX_COND 16
+#define HG_EVAL_NAME_MAX 64
+
+/* Generated clouds: the samples file written by `halograph sample` and read
+ * by `halograph eval` (HDF5, h5py-readable):
+ *   /samples  f32 [M, N, F]  physical units, SPEC 1 column order: x, y, z
+ *             (Mpc/h, wrapped into [0, L)), vx, vy, vz (km/s), M (Msun/h,
+ *             LINEAR mass, like the dataset's /halos: the sampler converts
+ *             the model's log10 M back with 10^x)
+ *   /cond     f32 [M, C]     conditioning of each cloud, attribute `names`
+ *             (strings, e.g. ["Omega_m", "sigma_8"])
+ *   file attributes box_size (f64, Mpc/h), redshift (f64); other objects
+ *   and attributes (seed, provenance) are allowed and ignored here. */
+typedef struct {
+    int64_t m, n, f, c;
+    float *samples; /* [m, n, f], owned */
+    float *cond;    /* [m, c], owned */
+    char cond_names[HG_EVAL_MAX_COND][HG_EVAL_NAME_MAX];
+    double box_size, redshift;
+} hg_eval_samples;
+
+/* Reads a samples file (layout above) into *s (overwritten). Errors:
+ * HG_ERR_IO (missing/unreadable), HG_ERR_FORMAT (missing object or
+ * attribute, wrong rank/dtype, shape mismatch between /samples and /cond,
+ * names count != C), each naming the path and object. */
+hg_status hg_eval_samples_load(const char *path, hg_eval_samples *s);
+/* Writes *s in that layout, atomically (temp file + rename). */
+hg_status hg_eval_samples_save(const char *path, const hg_eval_samples *s);
+void hg_eval_samples_free(hg_eval_samples *s);
+
+/* A result-file writer (HDF5, atomically committed on close). Errors are
+ * sticky: after the first failure every call does nothing and close
+ * returns that failure (and removes the temp file). Object names are slash
+ * paths ("xi0/true"); intermediate groups are created. Attribute `obj` is
+ * an existing object path, "/" for the file. */
+typedef struct {
+    int64_t file; /* hid_t */
+    char path[1024], tmp[1100];
+    hg_status st;
+} hg_eval_writer;
+
+hg_status hg_eval_writer_open(hg_eval_writer *w, const char *path);
+void hg_eval_write_f64(hg_eval_writer *w, const char *name, int rank, const int64_t *dims,
+                       const double *data);
+void hg_eval_write_f32(hg_eval_writer *w, const char *name, int rank, const int64_t *dims,
+                       const float *data);
+void hg_eval_write_i64(hg_eval_writer *w, const char *name, int rank, const int64_t *dims,
+                       const int64_t *data);
+void hg_eval_write_attr_f64(hg_eval_writer *w, const char *obj, const char *name, const double *v,
+                            int n);
+void hg_eval_write_attr_i64(hg_eval_writer *w, const char *obj, const char *name, int64_t v);
+void hg_eval_write_attr_str(hg_eval_writer *w, const char *obj, const char *name, const char *v);
+void hg_eval_write_attr_strs(hg_eval_writer *w, const char *obj, const char *name,
+                             const char *const *v, int n);
+/* Closes and commits (fsync + rename); returns the first error. */
+hg_status hg_eval_writer_close(hg_eval_writer *w);
+
+/* Dataset simulation number of `--split NAME --index I`: the I-th entry of
+ * the split's index list (NAME "train", "val" or "test"), or, when split is
+ * NULL, simulation I in stored order. ds is a runtime/runtime.h hg_dataset
+ * (passed as void to keep this header free of the runtime). Errors:
+ * HG_ERR_INVALID naming the split and its size. */
+hg_status hg_eval_pick_sim(const void *ds, const char *split, long index, int64_t *sim);
+
+/* Parses "LO:HI:N" into *edges = linspace(LO, HI, N) (N edges, malloc'd,
+ * caller frees). Needs finite 0 <= LO < HI and 2 <= N <= 100000, else
+ * HG_ERR_INVALID saying what is wrong. */
+hg_status hg_eval_parse_linspace(const char *s, double **edges, int *n_edges);
+
 /* ----------------------------------------- internal: periodic linked cells */
 
 /* Shared by eval_pairs.c and eval_knn.c (not for other modules). The box
