@@ -147,6 +147,9 @@ hg_status hg_dataset_validate(const hg_dataset *ds) {
             if (mcol >= 0 && !(row[mcol] > 0))
                 return hg_error(HG_ERR_INVALID, "dataset: sim %lld, halo %lld, column M = %g: mass must be > 0",
                                 (long long)s, (long long)r, row[mcol]);
+            if (mcol >= 0 && r > 0 && row[mcol] > row[mcol - F])
+                return hg_error(HG_ERR_INVALID, "dataset: sim %lld, halo %lld: not sorted by mass descending (M %g after %g)",
+                                (long long)s, (long long)r, row[mcol], row[mcol - F]);
         }
     }
     const float *cv = c->data;

@@ -47,6 +47,11 @@ hg_status hg_h5_write_tensor(const char *path, hid_t loc, const char *name, cons
 hg_status hg_h5_read_tensor(const char *path, hid_t loc, const char *name, hg_tensor *t);
 int hg_h5_exists(hid_t loc, const char *name); /* link path exists (every component) */
 
+/* hg_norm as <loc>/norm/mean, <loc>/norm/std (f64 [F]) and attribute
+ * norm.box_size. */
+hg_status hg_h5_write_norm(const char *path, hid_t loc, const hg_norm *nm);
+hg_status hg_h5_read_norm(const char *path, hid_t loc, hg_norm *nm);
+
 /* Closes the file, then fsyncs and renames tmp over path (hg_atomic_commit);
  * on earlier failure (s not OK) just closes and removes tmp. */
 hg_status hg_h5_finish(hid_t file, const char *tmp, const char *path, hg_status s);
