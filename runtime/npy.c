@@ -274,10 +274,18 @@ hg_status hg_npy_write(const char *path, const hg_tensor *t) {
         k += snprintf(dict + k, sizeof dict - k, "%s%lld", i ? ", " : "", (long long)t->shape.dim[i]);
     if (t->shape.rank == 1) k += snprintf(dict + k, sizeof dict - k, ",");
     k += snprintf(dict + k, sizeof dict - k, "), }");
-    /* pad so that 10 + header length is a multiple of 64, header ends '\n' */
+    /* numpy's layout (numpy.lib.format._write_array_header): room for the
+     * first axis to grow to 21 digits, then spaces so that magic + length
+     * + header + '\n' is a multiple of 64 (a whole 64 when already aligned). */
+    if (t->shape.rank > 0) {
+        char d0[32];
+        int nd = snprintf(d0, sizeof d0, "%lld", (long long)t->shape.dim[0]);
+        for (int i = nd; i < 21; i++) dict[k++] = ' ';
+        dict[k] = 0;
+    }
     size_t hl = (size_t)k + 1;
-    size_t total = (10 + hl + 63) / 64 * 64;
-    size_t pad = total - 10 - hl;
+    size_t pad = 64 - (10 + hl) % 64;
+    size_t total = 10 + hl + pad;
     char tmp[4096];
     hg_atomic_temp_path(path, tmp, sizeof tmp);
     FILE *f = fopen(tmp, "wb");
