@@ -93,11 +93,12 @@ hg_status hg_dce(const hg_graph *g, hg_graph **out, hg_value *map);
  *    broadcast_to/reshape of a splat, become broadcast_to(scalar constant)
  *    (or the scalar itself); unary and binary arithmetic ops on splats of
  *    the same value fold to a splat computed in double and rounded to the
- *    dtype (for ops with a simple closed form: neg, exp, log, sqrt, square,
- *    reciprocal, add, sub, mul, div, maximum, minimum);
+ *    dtype, only for ops whose IEEE result is the correctly rounded one
+ *    (neg, sqrt, square, reciprocal, add, sub, mul, div, maximum, minimum),
+ *    so folding never changes a value;
  *  - x * 1, 1 * x, x / 1, x + 0, 0 + x, x - 0 -> x when x already has the
- *    result's dtype and shape (IEEE-exact identities; x * 0 is NOT folded
- *    because inf * 0 = NaN);
+ *    result's dtype and shape (exact up to the sign of a zero result:
+ *    -0 + 0 is +0; x * 0 is NOT folded because inf * 0 = NaN);
  *  - neg(neg(x)) -> x; reshape(reshape(x)) -> reshape(x); reshape or
  *    broadcast_to to x's own shape -> x; broadcast_to(broadcast_to(x)) ->
  *    broadcast_to(x); cast to x's own dtype -> x;
