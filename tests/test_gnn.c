@@ -769,8 +769,9 @@ HG_TEST(gradient_finite_differences) {
     enum { B = 2, N = 12, F = 4, DCC = 3 };
     hg_config c;
     tiny_config(&c, F);
-    gnn_net n;
+    gnn_net n, nf; /* n: with the gradient; nf: forward only */
     HG_CHECK_OK(net_build(&n, &c, HG_F64, B, N, F, DCC));
+    HG_CHECK_OK(net_build(&nf, &c, HG_F64, B, N, F, DCC));
     rng r = {41};
     double z[B * N * F], mask[B * N], cc[B * DCC], W[B * N * F], e[B * N * F];
     random_z(&r, z, B, N, F, -1.0, 11.0);
@@ -823,11 +824,13 @@ HG_TEST(gradient_finite_differences) {
         hg_tensor *zt_ = hg_map_get(&in, "z");                                 \
         double zz_[B * N * F];                                                 \
         for (int q_ = 0; q_ < B * N * F; q_++) zz_[q_] = hg_tensor_get(zt_, q_); \
-        HG_CHECK_OK(net_run(&n, &st, zz_, mask, cc, e));                       \
+        HG_CHECK_OK(net_run(&nf, &st, zz_, mask, cc, e));                      \
         res = 0;                                                               \
         for (int q_ = 0; q_ < B * N * F; q_++) res += e[q_] * W[q_];           \
     } while (0)
 
+    /* each tensor: the derivative along a random direction v (all elements
+     * at once); z also element by element at a few points */
     const double h = 1e-6;
     int checked = 0;
     for (int w = 0; w < NP + 1; w++) {
@@ -837,38 +840,51 @@ HG_TEST(gradient_finite_differences) {
         hg_tensor *x = w == 0 ? hg_map_get(&in, "z") : hg_map_get(&st, pnames[w - 1]);
         HG_CHECK(x != NULL);
         int64_t nx = hg_shape_numel(x->shape);
-        /* three elements of each (z: more, including padded points) */
-        int64_t picks[8];
-        int np = 0;
-        if (w == 0) {
-            const int64_t zp[8] = {0, 5, 3 * F + 1, 7 * F + 2, (N + 2) * F + 3, (N + 5) * F + 0,
-                                   (N + 9) * F + 1, (2 * N - 1) * F + 2};
-            for (int q = 0; q < 8; q++) picks[np++] = zp[q];
-        } else {
-            picks[np++] = 0;
-            picks[np++] = nx / 2;
-            picks[np++] = nx - 1;
+        double *x0 = malloc(sizeof(double) * nx), *v = malloc(sizeof(double) * nx);
+        HG_CHECK(x0 && v);
+        double an = 0, lp, lm;
+        for (int64_t j = 0; j < nx; j++) {
+            x0[j] = hg_tensor_get(x, j);
+            v[j] = 2 * urand(&r) - 1;
+            an += v[j] * hg_tensor_get(gt, j);
         }
-        for (int q = 0; q < np; q++) {
-            int64_t j = picks[q];
-            double x0 = hg_tensor_get(x, j), lp, lm;
-            hg_tensor_set(x, j, x0 + h);
-            LOSS(lp);
-            hg_tensor_set(x, j, x0 - h);
-            LOSS(lm);
-            hg_tensor_set(x, j, x0);
-            double fd = (lp - lm) / (2 * h), an = hg_tensor_get(gt, j);
-            if (!(fabs(fd - an) <= 1e-6 + 1e-5 * fabs(fd)))
-                HG_FAIL("d L / d %s[%lld]: autodiff %.12g, finite difference %.12g",
-                        w ? pnames[w - 1] : "z", (long long)j, an, fd);
-            if (w == 0 && !mask[j / F]) HG_CHECK(an == 0.0); /* padded point */
-            checked++;
-        }
+        for (int64_t j = 0; j < nx; j++) hg_tensor_set(x, j, x0[j] + h * v[j]);
+        LOSS(lp);
+        for (int64_t j = 0; j < nx; j++) hg_tensor_set(x, j, x0[j] - h * v[j]);
+        LOSS(lm);
+        for (int64_t j = 0; j < nx; j++) hg_tensor_set(x, j, x0[j]);
+        free(x0);
+        free(v);
+        double fd = (lp - lm) / (2 * h);
+        if (!(fabs(fd - an) <= 1e-6 + 1e-5 * fabs(fd)))
+            HG_FAIL("d L / d %s along v: autodiff %.12g, finite difference %.12g",
+                    w ? pnames[w - 1] : "z", an, fd);
+        checked++;
     }
+    const int64_t zp[3] = {0, (N + 2) * F + 3, (2 * N - 1) * F + 2};
+    hg_tensor *zt = hg_map_get(&in, "z"), *gz = hg_map_get(&out, "grad_0");
+    for (int q = 0; q < 3; q++) {
+        int64_t j = zp[q];
+        double x0 = hg_tensor_get(zt, j), lp, lm;
+        hg_tensor_set(zt, j, x0 + h);
+        LOSS(lp);
+        hg_tensor_set(zt, j, x0 - h);
+        LOSS(lm);
+        hg_tensor_set(zt, j, x0);
+        double fd = (lp - lm) / (2 * h), an = hg_tensor_get(gz, j);
+        if (!(fabs(fd - an) <= 1e-6 + 1e-5 * fabs(fd)))
+            HG_FAIL("d L / d z[%lld]: autodiff %.12g, finite difference %.12g", (long long)j,
+                    an, fd);
+        checked++;
+    }
+    /* padded points do not reach L at all */
+    for (int64_t j = 0; j < B * N * F; j++)
+        if (!mask[j / F]) HG_CHECK(hg_tensor_get(gz, j) == 0.0);
 #undef LOSS
-    HG_CHECK(checked == 8 + 3 * NP);
+    HG_CHECK(checked == NP + 1 + 3);
     hg_map_free(&st);
     hg_map_free(&in);
     hg_map_free(&out);
     net_free(&n);
+    net_free(&nf);
 }
