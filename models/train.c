@@ -1,0 +1,478 @@
+/* The training driver (SPEC 5; models/drivers.h): the host loop around the
+ * "train" graph, validation with the "loss" graph, checkpoints, metrics,
+ * interruption, NaN detection and bit-identical resume. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "models/drivers.h"
+
+void hg_train_options_default(hg_train_options *o) {
+    memset(o, 0, sizeof *o);
+    o->val_every = 100;
+    o->ckpt_every = 100;
+}
+
+double hg_train_lr(const hg_config *c, int64_t k) {
+    double peak = c->learning_rate;
+    int64_t W = c->warmup_steps, D = c->n_train_steps;
+    if (W > 0 && k < W) return peak * (double)k / (double)W;
+    if (D <= W) return peak;
+    int64_t a = k - W < D - W ? k - W : D - W;
+    return peak * 0.5 * (1.0 + cos(M_PI * (double)a / (double)(D - W)));
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Everything one training invocation holds. */
+typedef struct {
+    const hg_train_options *o;
+    hg_config cfg;
+    char *yaml;
+    hg_dataset ds;
+    hg_pipeline train, val;
+    int have_val;
+    int val_batch;
+    hg_norm norm;
+    hg_model tm, lm;
+    hg_program *tp, *lp;
+    hg_tensor_map state;
+    hg_tensor_map in, out;
+    char ck_path[HG_PATH_MAX + 32];
+    char metrics_path[HG_PATH_MAX + 32];
+    int64_t ck_step; /* step of the last good checkpoint, -1 none */
+    FILE *metrics;
+} trainer;
+
+static hg_status mkdir_p(const char *dir) {
+    char buf[HG_PATH_MAX];
+    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf)
+        return hg_error(HG_ERR_INVALID, "path too long: %s", dir);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || *p == 0) {
+            char c = *p;
+            *p = 0;
+            if (mkdir(buf, 0777) && errno != EEXIST)
+                return hg_error(HG_ERR_IO, "cannot create directory %s: %s", buf, strerror(errno));
+            *p = c;
+            if (!c) break;
+        }
+    }
+    struct stat st;
+    if (stat(dir, &st) || !S_ISDIR(st.st_mode)) return hg_error(HG_ERR_IO, "%s is not a directory", dir);
+    return hg_ok();
+}
+
+/* Writes text to path atomically. */
+static hg_status write_text(const char *path, const char *text) {
+    char tmp[HG_PATH_MAX + 64];
+    hg_atomic_temp_path(path, tmp, sizeof tmp);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return hg_error(HG_ERR_IO, "%s: cannot write (%s)", path, strerror(errno));
+    int bad = fputs(text, f) < 0;
+    bad |= fclose(f) != 0;
+    if (bad) {
+        unlink(tmp);
+        return hg_error(HG_ERR_IO, "%s: write failed", path);
+    }
+    return hg_atomic_commit(tmp, path);
+}
+
+static void pipeline_config(const hg_config *c, hg_pipeline_config *pc) {
+    hg_pipeline_config_default(pc);
+    pc->n_particles = c->n_particles;
+    pc->n_features = c->n_features;
+    pc->n_cond = c->n_cond;
+    for (int i = 0; i < c->n_cond && i < HG_PIPE_MAX_COND; i++)
+        snprintf(pc->cond_names[i], HG_DS_NAME_MAX, "%s", c->conditioning[i]);
+    pc->augment_rotations = c->augment_rotations;
+    pc->augment_translations = c->augment_translations;
+    pc->rotation_per_cloud = c->augment_per_cloud;
+    pc->augment_in_normalised_coords = c->augment_in_normalised_coords;
+    pc->seed = (uint32_t)c->seed ^ HG_PIPELINE_SEED_XOR;
+}
+
+static hg_status put_i32(hg_tensor_map *m, const char *name, int64_t v) {
+    hg_tensor *t;
+    HG_TRY(hg_map_alloc(m, name, HG_I32, hg_shape_scalar(), &t));
+    ((int32_t *)t->data)[0] = (int32_t)v;
+    return hg_ok();
+}
+
+/* Feeds a batch (shallow: the map entries borrow the batch's data). */
+static hg_status feed_batch(hg_tensor_map *in, const hg_batch *b, int with_cond) {
+    hg_tensor x = b->x, mk = b->mask, c = b->cond;
+    x.owned = mk.owned = c.owned = 0;
+    HG_TRY(hg_map_put(in, "x", &x));
+    HG_TRY(hg_map_put(in, "mask", &mk));
+    if (with_cond) HG_TRY(hg_map_put(in, "cond", &c));
+    return hg_ok();
+}
+
+static double out_scalar(const hg_tensor_map *m, const char *name) {
+    const hg_tensor *t = hg_map_get(m, name);
+    return t ? hg_tensor_get(t, 0) : NAN;
+}
+
+/* 1 if every float tensor of the state is finite; else names the first bad one. */
+static int state_finite(const hg_tensor_map *st, const char **bad) {
+    for (int i = 0; i < st->n; i++) {
+        const hg_tensor *t = &st->e[i].t;
+        if (!hg_dtype_is_float(t->dtype)) continue;
+        int64_t n = hg_shape_numel(t->shape);
+        for (int64_t j = 0; j < n; j++)
+            if (!isfinite(hg_tensor_get(t, j))) {
+                *bad = st->e[i].name;
+                return 0;
+            }
+    }
+    return 1;
+}
+
+static hg_status save_checkpoint(trainer *tr, int64_t step) {
+    hg_checkpoint ck;
+    hg_checkpoint_init(&ck);
+    ck.state = tr->state; /* borrowed: not freed below */
+    ck.step = step;
+    ck.seed = (uint64_t)tr->cfg.seed;
+    ck.has_norm = 1;
+    ck.norm = tr->norm;
+    ck.dataset_checksum = tr->ds.checksum;
+    hg_status s = hg_checkpoint_set_config(&ck, tr->yaml);
+    if (s.code == HG_OK) s = hg_checkpoint_set_counter(&ck, "pipeline_seed", (int64_t)(uint32_t)tr->train.cfg.seed);
+    if (s.code == HG_OK) s = hg_checkpoint_save(tr->ck_path, &ck);
+    hg_map_init(&ck.state);
+    hg_checkpoint_free(&ck);
+    if (s.code == HG_OK) tr->ck_step = step;
+    return s;
+}
+
+/* Validation loss: mean over the val split, fixed noise (replica 1). */
+static hg_status validate(trainer *tr, double *val) {
+    int64_t nb = hg_pipeline_n_eval_batches(&tr->val, tr->val_batch);
+    double sum = 0;
+    hg_tensor_map in;
+    hg_map_init(&in);
+    hg_status s = hg_ok();
+    for (int64_t b = 0; b < nb && s.code == HG_OK; b++) {
+        if (tr->o->interrupt && *tr->o->interrupt) {
+            s = hg_error(HG_ERR_INTERRUPTED, "interrupted during validation");
+            break;
+        }
+        hg_batch bt;
+        memset(&bt, 0, sizeof bt);
+        s = hg_pipeline_eval_batch(&tr->val, b, tr->val_batch, &bt);
+        if (s.code == HG_OK) s = feed_batch(&in, &bt, tr->cfg.n_cond > 0);
+        if (s.code == HG_OK) s = put_i32(&in, "seed", tr->cfg.seed);
+        if (s.code == HG_OK) s = put_i32(&in, "step", b);
+        if (s.code == HG_OK) s = put_i32(&in, "replica", 1);
+        if (s.code == HG_OK) s = hg_program_run(tr->lp, &tr->state, &in, &tr->out);
+        if (s.code == HG_OK) sum += out_scalar(&tr->out, "loss");
+        hg_batch_free(&bt);
+    }
+    hg_map_free(&in);
+    *val = sum / (double)nb;
+    return s;
+}
+
+/* Keeps the header and the rows of metrics.csv with step <= upto. */
+static hg_status truncate_metrics(const char *path, int64_t upto) {
+    FILE *f = fopen(path, "r");
+    if (!f) return hg_ok(); /* no metrics yet: a fresh file is started */
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap), line[1024];
+    int first = 1;
+    while (buf && fgets(line, sizeof line, f)) {
+        long long st;
+        if (!first && (sscanf(line, "%lld,", &st) != 1 || st > upto)) continue;
+        first = 0;
+        size_t l = strlen(line);
+        if (n + l + 1 > cap) {
+            char *nb = realloc(buf, cap * 2 + l);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap = cap * 2 + l;
+        }
+        memcpy(buf + n, line, l);
+        n += l;
+    }
+    fclose(f);
+    if (!buf) return hg_error(HG_ERR_NOMEM, "%s", path);
+    buf[n] = 0;
+    hg_status s = write_text(path, buf);
+    free(buf);
+    return s;
+}
+
+static const char METRICS_HEADER[] = "step,loss,loss_diff,loss_klz,loss_recon,val_loss,lr,seconds\n";
+
+static hg_status open_metrics(trainer *tr, int fresh) {
+    if (fresh) HG_TRY(write_text(tr->metrics_path, METRICS_HEADER));
+    else {
+        HG_TRY(truncate_metrics(tr->metrics_path, tr->ck_step));
+        if (access(tr->metrics_path, F_OK)) HG_TRY(write_text(tr->metrics_path, METRICS_HEADER));
+    }
+    tr->metrics = fopen(tr->metrics_path, "a");
+    if (!tr->metrics) return hg_error(HG_ERR_IO, "%s: cannot append (%s)", tr->metrics_path, strerror(errno));
+    return hg_ok();
+}
+
+static hg_status write_run_yaml(trainer *tr, const char *run_dir) {
+    char path[HG_PATH_MAX + 32], data[HG_PATH_MAX];
+    snprintf(path, sizeof path, "%s/run.yaml", run_dir);
+    if (!realpath(tr->o->data_path, data)) snprintf(data, sizeof data, "%s", tr->o->data_path);
+    size_t cap = 8192;
+    char *b = malloc(cap);
+    if (!b) return hg_error(HG_ERR_NOMEM, "run.yaml");
+    int n = snprintf(b, cap,
+                     "# halograph training run: where the data came from (written by halograph train)\n"
+                     "format: halograph-run-1\n"
+                     "dataset: %s\n"
+                     "dataset_checksum: %llu\n"
+                     "box_size: %.17g\n"
+                     "redshift: %.17g\n"
+                     "features: [",
+                     data, (unsigned long long)tr->ds.checksum, tr->ds.box_size, tr->ds.redshift);
+    for (int f = 0; f < tr->cfg.n_features; f++)
+        n += snprintf(b + n, cap - (size_t)n, "%s%s", f ? ", " : "", tr->ds.feature_names[f]);
+    n += snprintf(b + n, cap - (size_t)n, "]\nconditioning: [");
+    for (int c = 0; c < tr->cfg.n_cond; c++)
+        n += snprintf(b + n, cap - (size_t)n, "%s%s", c ? ", " : "", tr->cfg.conditioning[c]);
+    snprintf(b + n, cap - (size_t)n, "]\n");
+    hg_status s = write_text(path, b);
+    free(b);
+    return s;
+}
+
+/* Largest divisor of n that is <= cap (>= 1). */
+static int divisor_at_most(int64_t n, int cap) {
+    for (int d = cap; d > 1; d--)
+        if (n % d == 0) return d;
+    return 1;
+}
+
+static void trainer_free(trainer *tr) {
+    if (tr->metrics) fclose(tr->metrics);
+    hg_program_free(tr->tp);
+    hg_program_free(tr->lp);
+    hg_model_free(&tr->tm);
+    hg_model_free(&tr->lm);
+    hg_map_free(&tr->state);
+    hg_map_free(&tr->in); /* x, mask, cond entries borrow batch data (not owned) */
+    hg_map_free(&tr->out);
+    hg_pipeline_free(&tr->train);
+    if (tr->have_val) hg_pipeline_free(&tr->val);
+    hg_dataset_free(&tr->ds);
+    free(tr->yaml);
+}
+
+static hg_status setup(trainer *tr, int64_t *start, int64_t *target) {
+    const hg_train_options *o = tr->o;
+    if (!o->run_dir || !*o->run_dir) return hg_error(HG_ERR_INVALID, "train: no run directory (--out)");
+    if (!o->data_path) return hg_error(HG_ERR_INVALID, "train: no dataset (--data)");
+    if (o->steps < 0) return hg_error(HG_ERR_INVALID, "train: --steps %lld < 0", (long long)o->steps);
+    if (o->val_every < 0 || o->ckpt_every < 0)
+        return hg_error(HG_ERR_INVALID, "train: --val-every and --ckpt-every must be >= 0");
+    snprintf(tr->ck_path, sizeof tr->ck_path, "%s/checkpoint.h5", o->run_dir);
+    snprintf(tr->metrics_path, sizeof tr->metrics_path, "%s/metrics.csv", o->run_dir);
+    int have_ck = access(tr->ck_path, F_OK) == 0;
+    if (o->resume && !have_ck)
+        return hg_error(HG_ERR_INVALID, "train --resume: %s does not exist (nothing to resume)", tr->ck_path);
+    if (!o->resume && have_ck)
+        return hg_error(HG_ERR_INVALID,
+                        "train: %s already holds a checkpoint; use --resume to continue it, or another --out",
+                        o->run_dir);
+    /* config */
+    char cpath[HG_PATH_MAX + 32];
+    const char *config_path = o->config_path;
+    if (!config_path) {
+        if (!o->resume) return hg_error(HG_ERR_INVALID, "train: no config (--config)");
+        snprintf(cpath, sizeof cpath, "%s/config.yaml", o->run_dir);
+        config_path = cpath;
+    }
+    HG_TRY(hg_config_load(config_path, &tr->cfg));
+    tr->yaml = hg_config_to_yaml(&tr->cfg);
+    if (!tr->yaml) return hg_error(HG_ERR_NOMEM, "train: config text");
+    /* data */
+    hg_dataset_init(&tr->ds);
+    HG_TRY(hg_dataset_load(o->data_path, &tr->ds));
+    hg_pipeline_config pc;
+    pipeline_config(&tr->cfg, &pc);
+    HG_TRY(hg_status_prefix(hg_pipeline_init(&tr->train, &tr->ds, HG_SPLIT_TRAIN, &pc, NULL),
+                            "%s vs %s", o->data_path, config_path));
+    tr->norm = tr->train.norm;
+    tr->norm.box = tr->ds.box_size;
+    if (tr->ds.split_n[HG_SPLIT_VAL] > 0) {
+        HG_TRY(hg_pipeline_init(&tr->val, &tr->ds, HG_SPLIT_VAL, &pc, &tr->norm));
+        tr->have_val = 1;
+        tr->val_batch = divisor_at_most(tr->val.n_clouds, tr->cfg.batch_size);
+    }
+    /* graphs */
+    hg_model_opts mo;
+    hg_model_opts_default(&mo, &tr->cfg);
+    mo.norm = tr->norm;
+    HG_TRY(hg_model_build(&tr->cfg, "train", tr->cfg.batch_size, HG_F32, &mo, &tr->tm));
+    HG_TRY(hg_program_compile(tr->tm.g, o->backend, &tr->tp));
+    if (tr->have_val) {
+        HG_TRY(hg_model_build(&tr->cfg, "loss", tr->val_batch, HG_F32, &mo, &tr->lm));
+        HG_TRY(hg_program_compile(tr->lm.g, o->backend, &tr->lp));
+    }
+    /* state: fresh initialisation (also the expected layout on resume) */
+    HG_TRY(hg_mb_init_params(&tr->tm.mb, (uint32_t)tr->cfg.seed, &tr->state));
+    HG_TRY(hg_optim_init_state(tr->tm.g, &tr->state));
+    *start = 0;
+    tr->ck_step = -1;
+    if (o->resume) {
+        hg_checkpoint ck;
+        hg_checkpoint_init(&ck);
+        hg_status s = hg_checkpoint_load(tr->ck_path, &tr->state, tr->yaml, &ck);
+        if (s.code == HG_OK && ck.dataset_checksum != tr->ds.checksum)
+            s = hg_error(HG_ERR_INVALID,
+                         "%s was trained on another dataset (checksum %llu) than %s (checksum %llu)", tr->ck_path,
+                         (unsigned long long)ck.dataset_checksum, o->data_path,
+                         (unsigned long long)tr->ds.checksum);
+        if (s.code == HG_OK) {
+            const hg_tensor *k = hg_map_get(&ck.state, "opt/step");
+            if (k && (int64_t)hg_tensor_get(k, 0) != ck.step)
+                s = hg_error(HG_ERR_FORMAT, "%s: optimiser step %lld differs from checkpoint step %lld", tr->ck_path,
+                             (long long)hg_tensor_get(k, 0), (long long)ck.step);
+        }
+        if (s.code) {
+            hg_checkpoint_free(&ck);
+            return s;
+        }
+        hg_map_free(&tr->state);
+        tr->state = ck.state;
+        hg_map_init(&ck.state);
+        *start = ck.step;
+        tr->ck_step = ck.step;
+        hg_checkpoint_free(&ck);
+    }
+    *target = o->steps ? o->steps : tr->cfg.n_train_steps;
+    if (*target <= *start)
+        return hg_error(HG_ERR_INVALID, "train: target step %lld is not beyond the checkpoint's step %lld",
+                        (long long)*target, (long long)*start);
+    /* run directory files */
+    HG_TRY(mkdir_p(o->run_dir));
+    char path[HG_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/config.yaml", o->run_dir);
+    if (!o->resume || o->config_path) HG_TRY(write_text(path, tr->yaml));
+    if (!o->resume) HG_TRY(write_run_yaml(tr, o->run_dir));
+    snprintf(path, sizeof path, "%s/norm.h5", o->run_dir);
+    HG_TRY(hg_norm_save(path, &tr->norm));
+    if (!o->resume) HG_TRY(save_checkpoint(tr, 0));
+    return open_metrics(tr, !o->resume);
+}
+
+static hg_status last_good(const trainer *tr, hg_code code, const char *what) {
+    if (tr->ck_step >= 0)
+        return hg_error(code, "%s; last good checkpoint: %s (step %lld)", what, tr->ck_path,
+                        (long long)tr->ck_step);
+    return hg_error(code, "%s; no checkpoint was written", what);
+}
+
+hg_status hg_train(const hg_train_options *o, hg_train_result *res) {
+    trainer tr;
+    memset(&tr, 0, sizeof tr);
+    tr.o = o;
+    hg_map_init(&tr.state);
+    hg_map_init(&tr.in);
+    hg_map_init(&tr.out);
+    memset(res, 0, sizeof *res);
+    res->last_loss = res->last_val_loss = NAN;
+    int64_t step = 0, target = 0;
+    hg_status s = setup(&tr, &step, &target);
+    double t0 = now_s();
+    int64_t first = step;
+    while (s.code == HG_OK && step < target) {
+        if (o->interrupt && *o->interrupt) break;
+        hg_batch b;
+        memset(&b, 0, sizeof b);
+        s = hg_pipeline_train_batch(&tr.train, step, tr.cfg.batch_size, &b);
+        if (s.code == HG_OK) s = feed_batch(&tr.in, &b, tr.cfg.n_cond > 0);
+        if (s.code == HG_OK) s = put_i32(&tr.in, "seed", tr.cfg.seed);
+        if (s.code == HG_OK) s = put_i32(&tr.in, "step", step);
+        if (s.code == HG_OK) s = put_i32(&tr.in, "replica", 0);
+        if (s.code == HG_OK) s = hg_program_run(tr.tp, &tr.state, &tr.in, &tr.out);
+        hg_batch_free(&b);
+        if (s.code) break;
+        hg_train_progress p;
+        memset(&p, 0, sizeof p);
+        p.loss = out_scalar(&tr.out, "loss");
+        p.diff = out_scalar(&tr.out, "loss_diff");
+        p.klz = out_scalar(&tr.out, "loss_klz");
+        p.recon = out_scalar(&tr.out, "loss_recon");
+        p.lr = hg_train_lr(&tr.cfg, step);
+        step++;
+        if (!isfinite(p.loss)) {
+            char what[128];
+            snprintf(what, sizeof what, "non-finite loss %g at step %lld", p.loss, (long long)step);
+            s = last_good(&tr, HG_ERR_NUMERIC, what);
+            break;
+        }
+        res->last_loss = p.loss;
+        p.val_loss = NAN;
+        int last = step == target || (o->interrupt && *o->interrupt);
+        if (tr.have_val && ((o->val_every && step % o->val_every == 0) || step == target)) {
+            s = validate(&tr, &p.val_loss);
+            if (s.code) break;
+            res->last_val_loss = p.val_loss;
+        }
+        if ((o->ckpt_every && step % o->ckpt_every == 0) || last) {
+            const char *bad = NULL;
+            if (!state_finite(&tr.state, &bad)) {
+                char what[HG_NAME_MAX + 96];
+                snprintf(what, sizeof what, "non-finite parameter %s after step %lld", bad, (long long)step);
+                s = last_good(&tr, HG_ERR_NUMERIC, what);
+                break;
+            }
+            s = save_checkpoint(&tr, step);
+            if (s.code) break;
+            p.checkpointed = 1;
+        }
+        p.step = step;
+        p.first_step = first;
+        p.total = target;
+        p.seconds = now_s() - t0;
+        p.steps_per_s = p.seconds > 0 ? (double)(step - first) / p.seconds : 0;
+        char val[40] = "";
+        if (!isnan(p.val_loss)) snprintf(val, sizeof val, "%.9g", p.val_loss);
+        fprintf(tr.metrics, "%lld,%.9g,%.9g,%.9g,%.9g,%s,%.9g,%.3f\n", (long long)step, p.loss, p.diff, p.klz,
+                p.recon, val, p.lr, p.seconds);
+        fflush(tr.metrics);
+        if (o->progress) o->progress(o->user, &p);
+    }
+    if (s.code == HG_OK && o->interrupt && *o->interrupt) {
+        if (tr.ck_step != step) {
+            const char *bad = NULL;
+            if (!state_finite(&tr.state, &bad)) s = last_good(&tr, HG_ERR_NUMERIC, "non-finite parameters");
+            else s = save_checkpoint(&tr, step);
+        }
+        if (s.code == HG_OK)
+            s = hg_error(HG_ERR_INTERRUPTED, "interrupted at step %lld; checkpoint saved: %s", (long long)step,
+                         tr.ck_path);
+    } else if (s.code == HG_ERR_INTERRUPTED) {
+        /* interrupted during validation: the state after `step` is good */
+        hg_status s2 = save_checkpoint(&tr, step);
+        s = s2.code ? s2
+                    : hg_error(HG_ERR_INTERRUPTED, "interrupted at step %lld; checkpoint saved: %s",
+                               (long long)step, tr.ck_path);
+    }
+    res->step = step;
+    snprintf(res->checkpoint, sizeof res->checkpoint, "%s", tr.ck_path);
+    trainer_free(&tr);
+    return s;
+}

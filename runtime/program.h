@@ -1,0 +1,53 @@
+/* halograph program executor: a graph compiled for one backend, run many
+ * times against a state store (DESIGN.md "Data flow": ... ──► program ──► run).
+ *
+ * Backends:
+ *   "ref"  the reference interpreter (codegen/codegen.h hg_ref_run): the
+ *          oracle that defines the numbers. The only backend for now; faster
+ *          ones (fusion + JIT) plug in here under their own names.
+ *
+ * A program owns a private copy of its graph, so the caller may free or
+ * change the graph after compiling. Drivers (models/drivers.h) compile each
+ * graph kind once and run it many times.
+ */
+#ifndef HG_PROGRAM_H
+#define HG_PROGRAM_H
+
+#include "codegen/codegen.h"
+#include "ir/ir.h"
+
+typedef struct hg_program hg_program;
+
+/* Comma-separated list of the available backend names ("ref"). */
+const char *hg_program_backends(void);
+
+/* Compiles graph g for `backend` (NULL means "ref"). g is verified
+ * (hg_verify) and copied; *out is owned by the caller (hg_program_free).
+ * Errors: HG_ERR_INVALID for an unknown backend (the message lists the
+ * available ones) or a graph that fails verification (the verifier's
+ * message); HG_ERR_NOMEM. */
+hg_status hg_program_compile(const hg_graph *g, const char *backend, hg_program **out);
+
+/* Runs the program once.
+ * inputs:  one tensor per `input` node of the graph, by name, with the
+ *          node's dtype and shape (extra entries are ignored).
+ * state:   one tensor per `state` node, by name; declared updates are
+ *          written in place after the call.
+ * outputs: every graph output is stored under its name (replacing).
+ * Errors: as hg_ref_run (missing or mismatched input/state: HG_ERR_INVALID
+ * naming it; HG_ERR_NOMEM). On error `state` is unchanged. */
+hg_status hg_program_run(hg_program *p, hg_tensor_map *state, const hg_tensor_map *inputs,
+                         hg_tensor_map *outputs);
+
+/* Attaches per-node hooks (the profiler's hook point: called after every
+ * node with its kernel's wall time); NULL detaches. The struct is copied. */
+void hg_program_set_hooks(hg_program *p, const hg_ref_hooks *hooks);
+
+/* The program's own graph (read-only; valid until hg_program_free). */
+const hg_graph *hg_program_graph(const hg_program *p);
+/* The backend name the program was compiled for. */
+const char *hg_program_backend(const hg_program *p);
+
+void hg_program_free(hg_program *p);
+
+#endif
