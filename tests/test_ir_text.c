@@ -447,3 +447,70 @@ HG_TEST(example_files_parse) {
         if (diff) HG_FAIL("%s: %s", files[i], why);
     }
 }
+
+/* Random edits of a valid text (bytes replaced, deleted, lines swapped)
+ * either parse to a graph that verifies and round-trips, or fail with
+ * HG_ERR_FORMAT and a message starting with the line number; never crash
+ * (this runs under ASan/UBSan in CI). */
+HG_TEST(parse_random_edits) {
+    hg_graph *g = all_ops_graph();
+    char *base = hg_print_string(g);
+    hg_graph_free(g);
+    HG_CHECK(base != NULL);
+    size_t len = strlen(base);
+    char *t = malloc(len + 1);
+    static const char alphabet[] = "%=[],\"0123456789-.aefinx#\n \t\\";
+    uint64_t st = 99;
+    int n_ok = 0, n_err = 0;
+    for (int trial = 0; trial < 1000; trial++) {
+        memcpy(t, base, len + 1);
+        size_t tl = len;
+        int edits = 1 + (int)(mix(&st) % 3);
+        for (int e = 0; e < edits; e++) {
+            size_t pos = (size_t)(mix(&st) % tl);
+            switch (mix(&st) % 3) {
+            case 0: t[pos] = alphabet[mix(&st) % (sizeof alphabet - 1)]; break;
+            case 1: memmove(t + pos, t + pos + 1, tl - pos); tl--; break;
+            default: { /* swap with the byte at another position */
+                size_t q = (size_t)(mix(&st) % tl);
+                char ch = t[pos];
+                t[pos] = t[q];
+                t[q] = ch;
+            }
+            }
+        }
+        hg_graph *p = NULL;
+        hg_status s = hg_parse(t, &p);
+        if (s.code == HG_OK) {
+            n_ok++;
+            hg_status v = hg_verify(p);
+            char *t2 = hg_print_string(p);
+            hg_graph *p2 = NULL;
+            hg_status s2 = hg_parse(t2, &p2);
+            char why[200] = "";
+            int diff = s2.code == HG_OK ? graph_diff(p, p2, why, sizeof why) : 1;
+            free(t2);
+            hg_graph_free(p);
+            hg_graph_free(p2);
+            if (v.code || s2.code || diff) {
+                free(t);
+                free(base);
+                HG_FAIL("trial %d: accepted text does not verify/round-trip: %s %s %s", trial,
+                        v.msg, s2.msg, why);
+            }
+        } else {
+            n_err++;
+            int line = 0;
+            if (p != NULL || s.code != HG_ERR_FORMAT || sscanf(s.msg, "%d: ", &line) != 1 ||
+                line < 1) {
+                free(t);
+                free(base);
+                HG_FAIL("trial %d: bad failure (code %d): %s", trial, s.code, s.msg);
+            }
+        }
+    }
+    free(t);
+    free(base);
+    HG_CHECK(n_err > 300);  /* most edits break the text */
+    HG_CHECK(n_ok > 0);     /* some (e.g. inside constants, comments) do not */
+}
