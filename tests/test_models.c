@@ -900,3 +900,18 @@ HG_TEST(train_step_updates_parameters) {
     runner_free(&r);
     runner_free(&l);
 }
+
+HG_TEST(build_errors) {
+    hg_config c;
+    tiny_config(&c);
+    hg_model m;
+    HG_CHECK_ERR(hg_model_build(&c, "sample", 2, HG_F32, NULL, &m), "unknown graph kind 'sample'");
+    HG_CHECK_ERR(hg_model_build(&c, "loss", 0, HG_F32, NULL, &m), "batch size");
+    c.n_heads = 3;
+    HG_CHECK_ERR(hg_model_build(&c, "loss", 2, HG_F32, NULL, &m), "score.n_heads");
+    tiny_config(&c);
+    hg_model_opts o = opts_for(&c, 1000);
+    o.nelbo_steps = 5;
+    o.nelbo_terms_per_call = 2;
+    HG_CHECK_ERR(hg_model_build(&c, "nelbo", 2, HG_F32, &o, &m), "must divide");
+}
