@@ -43,6 +43,14 @@ static hg_value segment_softmax(hg_graph *g, hg_value a, const hg_gnn_edges *ed,
     return hg_div(g, w, den);
 }
 
+/* SPEC 4.2 (declared in models.h). z [B, N, F >= 3], mask [B, N], cc
+ * [B, d_cc] (HG_NONE: no global feature) -> e_hat = z - decoder(n)
+ * [B, N, F]. Parameter paths under "score/": node_embed, edge_embed,
+ * step_<s>/{edge_mlp, attention, node_mlp, norm}, decoder (MLP layers
+ * dense_<l>/{kernel, bias}). The LayerNorm is shared by nodes and edges
+ * within a step and each step has its own, which is what the reference's
+ * published 637,373 parameters imply (tests/test_gnn.c
+ * param_count_reference_run). Errors are sticky in mb->g. */
 hg_value hg_gnn_score(hg_mb *mb, const hg_config *c, const hg_score_in *in, hg_value cc) {
     hg_graph *g = mb->g;
     if (g->err.code != HG_OK || in->z == HG_NONE || in->mask == HG_NONE) return HG_NONE;
@@ -111,7 +119,8 @@ hg_value hg_gnn_score(hg_mb *mb, const hg_config *c, const hg_score_in *in, hg_v
         n = hg_add(g, n, mlp(mb, c, "node_mlp", hg_concat(g, np, parts, 2), D));
         if (c->layer_norm) {
             n = hg_layer_norm_p(mb, "norm", n);
-            e = hg_layer_norm_p(mb, "norm", e);
+            /* the edges after the last step feed nothing */
+            if (s + 1 < c->message_passing_steps) e = hg_layer_norm_p(mb, "norm", e);
         }
         hg_mb_pop(mb);
     }
