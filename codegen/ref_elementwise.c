@@ -21,13 +21,6 @@
 
 /* ------------------------------------------------------ scalar functions */
 
-double hg_ref_round_half_even(double x) {
-    if (!(fabs(x) < 4503599627370496.0)) return x; /* |x| >= 2^52, NaN, inf */
-    double r = floor(x), d = x - r;                /* exact */
-    if (d > 0.5 || (d == 0.5 && fmod(r, 2.0) != 0)) r += 1.0;
-    return r == 0 ? copysign(0.0, x) : r;
-}
-
 static double sigmoid_d(double x) {
     if (x >= 0) return 1.0 / (1.0 + exp(-x));
     double e = exp(x);

@@ -61,6 +61,12 @@ void hg_ref_strides(hg_shape s, int64_t *strides);
 
 /* Round half to even (SPEC 4.2, ONNX Round); keeps the sign of zero, NaN
  * and infinities pass through. Independent of the FP rounding mode. */
-double hg_ref_round_half_even(double x);
+static inline double hg_ref_round_half_even(double x) {
+    if (!(x < 4503599627370496.0 && x > -4503599627370496.0))
+        return x; /* |x| >= 2^52 (already an integer), NaN, inf */
+    double r = __builtin_floor(x), d = x - r; /* both exact */
+    if (d > 0.5 || (d == 0.5 && ((int64_t)r & 1))) r += 1.0;
+    return r == 0 ? __builtin_copysign(0.0, x) : r;
+}
 
 #endif

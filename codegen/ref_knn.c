@@ -34,6 +34,7 @@ typedef struct {
     int periodic, f32;
     /* cell lists (nc == 0: brute force) */
     int nc;
+    int nc_k; /* k, used to size the cells */
     double h;
     const int32_t *cstart; /* [nc^3 + 1] */
     const int32_t *cpts;   /* real points sorted by cell, then index */
@@ -129,7 +130,7 @@ static void cells_search(const knn_batch *kb, int64_t i, topk *t) {
 /* Builds the wrapped positions and, when worthwhile, the cell lists of
  * batch b. Returns 0, or -1 on OOM. */
 static int prepare(const hg_tensor *pos, const hg_tensor *mask, int64_t b,
-                   double L, double *w, uint8_t *real, knn_batch *kb,
+                   int k, double L, double *w, uint8_t *real, knn_batch *kb,
                    int32_t **cstart, int32_t **cpts) {
     int64_t N = pos->shape.dim[1];
     int f32 = pos->dtype == HG_F32;
@@ -162,10 +163,15 @@ static int prepare(const hg_tensor *pos, const hg_tensor *mask, int64_t b,
     kb->periodic = L > 0;
     kb->f32 = f32;
     kb->nc = 0;
+    kb->nc_k = k;
     *cstart = *cpts = NULL;
     if (L <= 0 || N <= KNN_BRUTE_MAX_N || !finite) return 0;
-    int nc = (int)cbrt((double)nreal / 2.0);
-    if (nc > 64) nc = 64;
+    /* cell side about half the expected k-th neighbour distance r_k
+     * (4/3 pi r_k^3 nreal / L^3 = k), so shells 0..2 usually suffice:
+     * nc = 2 L / r_k */
+    int kk = kb->nc_k > 0 ? kb->nc_k : 1;
+    int nc = (int)(2.0 * cbrt(4.18879020478639 * (double)nreal / kk));
+    if (nc > 128) nc = 128;
     if (nc < 3) return 0;
     double h = L / nc;
     size_t ncell = (size_t)nc * nc * nc;
@@ -227,7 +233,7 @@ hg_status hg_ref_knn(const hg_node *n, const hg_tensor *const *in,
     int32_t **cs = calloc((size_t)B, sizeof *cs), **cp = calloc((size_t)B, sizeof *cp);
     int bad = !w || !real || !kb || !cs || !cp;
     for (int64_t b = 0; b < B && !bad; b++)
-        bad = prepare(pos, mask, b, L, w + b * N * 3, real + b * N, &kb[b],
+        bad = prepare(pos, mask, b, k, L, w + b * N * 3, real + b * N, &kb[b],
                       &cs[b], &cp[b]) != 0;
     if (!bad) {
 #pragma omp parallel

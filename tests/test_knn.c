@@ -249,3 +249,39 @@ HG_TEST(knn_thread_count_identical) {
     free(a);
     free(b);
 }
+
+HG_TEST(knn_paper_size_timing_and_spot_check) {
+    /* the paper's graph: B = 16 clouds of N = 5000 points, k = 20, L = 1000
+     * (f32); prints the time, checks every 97th row against brute force */
+    enum { B = 16, N = 5000, K = 20 };
+    float *pos = malloc(sizeof(float) * B * N * 3), *mask = malloc(sizeof(float) * B * N);
+    uint64_t s = 11;
+    for (int i = 0; i < B * N * 3; i++) pos[i] = (float)(1000.0 * lcg(&s));
+    for (int i = 0; i < B * N; i++) mask[i] = (i % N) < N - 300; /* 300 padded per cloud */
+    double t0 = omp_get_wtime();
+    int32_t *got = run_knn(1, pos, mask, B, N, K, 1000.0);
+    printf("knn B=%d N=%d k=%d: %.3f s\n", B, N, K, omp_get_wtime() - t0);
+    HG_CHECK(got);
+    cand *c = malloc(N * sizeof *c);
+    for (int row = 0; row < B * N; row += 97) {
+        int b = row / N, i = row % N;
+        const int32_t *g = got + (int64_t)row * K;
+        if (mask[row] == 0) {
+            for (int e = 0; e < K; e++) HG_CHECK(g[e] == -1);
+            continue;
+        }
+        int n = 0;
+        for (int j = 0; j < N; j++) {
+            if (mask[b * N + j] == 0) continue;
+            c[n].j = j;
+            c[n++].d = d2_f32(pos + 3 * (b * N + i), pos + 3 * (b * N + j), 1000.0f);
+        }
+        qsort(c, n, sizeof *c, cand_cmp);
+        for (int e = 0; e < K; e++)
+            if (g[e] != c[e].j) HG_FAIL("row %d entry %d: %d, want %d", row, e, g[e], c[e].j);
+    }
+    free(c);
+    free(got);
+    free(pos);
+    free(mask);
+}
