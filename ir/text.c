@@ -698,14 +698,7 @@ static int parse_node(cursor *c, hg_graph *g) {
         fail(c, "missing attribute '%s'", attr_names[a]);
         goto fail_data;
     }
-    if (op == HG_OP_input || op == HG_OP_state)
-        for (int j = 0; j < g->n_nodes; j++)
-            if (g->nodes[j].op == op && !strcmp(g->nodes[j].attrs.name, at.name)) {
-                fail(c, "%s name \"%s\" already used by %%%d (line %d)", opname, at.name, j,
-                     g->nodes[j].line);
-                goto fail_data;
-            }
-
+    /* duplicate input/state names are found by hg_verify (O(n log n)). */
     hg_value got;
     if (op == HG_OP_constant) got = hg_constant(g, dt, sh, data);
     else got = hg_add_node(g, (hg_op)op, dt, sh, n_in, in, &at);

@@ -4,6 +4,7 @@
  * updates are named "output \"name\"" and "update #i". */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ir/ir.h"
@@ -192,21 +193,61 @@ static hg_status check_inferred(const hg_graph *g, int i) {
 }
 
 /* Names unique per kind (inputs among inputs, states among states) and
- * random stream ids unique. Quadratic, fine for graphs of 1e4 nodes. */
-static hg_status check_unique(const hg_graph *g, int i) {
-    const hg_node *n = &g->nodes[i];
-    for (int j = 0; j < i; j++) {
-        const hg_node *m = &g->nodes[j];
-        if ((n->op == HG_OP_input || n->op == HG_OP_state) && m->op == n->op &&
-            !strcmp(m->attrs.name, n->attrs.name))
-            return NODE_ERR(i, n, "name \"%s\" already used by %s %%%d", n->attrs.name,
-                            op_name(n->op), j);
-        int nr = n->op == HG_OP_random_uniform || n->op == HG_OP_random_normal;
-        int mr = m->op == HG_OP_random_uniform || m->op == HG_OP_random_normal;
-        if (nr && mr && n->attrs.stream == m->attrs.stream)
-            return NODE_ERR(i, n, "stream %d already used by %%%d", n->attrs.stream, j);
+ * random stream ids unique: sort the leaves by (kind, key, id) and look at
+ * neighbours, O(n log n). Reports the duplicate with the smallest id. */
+typedef struct {
+    int kind; /* 0 input, 1 state, 2 random */
+    int id;
+    int stream;
+    const char *name;
+} uniq_key;
+
+static int cmp_uniq(const void *pa, const void *pb) {
+    const uniq_key *a = pa, *b = pb;
+    if (a->kind != b->kind) return a->kind < b->kind ? -1 : 1;
+    int c = a->kind == 2 ? (a->stream > b->stream) - (a->stream < b->stream)
+                         : strcmp(a->name, b->name);
+    if (c) return c;
+    return (a->id > b->id) - (a->id < b->id);
+}
+
+static hg_status check_unique(const hg_graph *g) {
+    int m = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        hg_op op = g->nodes[i].op;
+        m += op == HG_OP_input || op == HG_OP_state || op == HG_OP_random_uniform ||
+             op == HG_OP_random_normal;
     }
-    return hg_ok();
+    if (m < 2) return hg_ok();
+    uniq_key *k = malloc((size_t)m * sizeof *k);
+    if (!k) return hg_error(HG_ERR_NOMEM, "verify: out of memory");
+    m = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const hg_node *n = &g->nodes[i];
+        int kind = n->op == HG_OP_input ? 0 : n->op == HG_OP_state ? 1
+                 : (n->op == HG_OP_random_uniform || n->op == HG_OP_random_normal) ? 2 : -1;
+        if (kind >= 0) k[m++] = (uniq_key){kind, i, n->attrs.stream, n->attrs.name};
+    }
+    qsort(k, (size_t)m, sizeof *k, cmp_uniq);
+    int dup = -1, first = -1;
+    for (int j = 1, start = 0; j < m; j++) {
+        if (k[j].kind != k[start].kind ||
+            (k[j].kind == 2 ? k[j].stream != k[start].stream : strcmp(k[j].name, k[start].name))) {
+            start = j;
+            continue;
+        }
+        if (dup < 0 || k[j].id < dup) {
+            dup = k[j].id;
+            first = k[start].id;
+        }
+    }
+    free(k);
+    if (dup < 0) return hg_ok();
+    const hg_node *n = &g->nodes[dup];
+    if (n->op == HG_OP_input || n->op == HG_OP_state)
+        return NODE_ERR(dup, n, "name \"%s\" already used by %s %%%d", n->attrs.name,
+                        op_name(n->op), first);
+    return NODE_ERR(dup, n, "stream %d already used by %%%d", n->attrs.stream, first);
 }
 
 static hg_status check_outputs(const hg_graph *g) {
@@ -272,8 +313,8 @@ hg_status hg_verify(const hg_graph *g) {
         HG_TRY(check_structure(g, i));
         HG_TRY(check_attrs(g, i));
         HG_TRY(check_inferred(g, i));
-        HG_TRY(check_unique(g, i));
     }
+    HG_TRY(check_unique(g));
     HG_TRY(check_outputs(g));
     HG_TRY(check_updates(g));
     return hg_ok();

@@ -370,7 +370,7 @@ HG_TEST(parse_rejects_malformed) {
         {"%0 = input f32[2,3] name=\"x\"\n%1 = slice f32[2,2] %0 starts=[0,2] steps=[1,1]\n", "2: node %1: slice runs past the end of axis 1"},
         {"%0 = input f32[2,3] name=\"x\"\n%1 = sum f32[2] %0 axes=[5] keepdims=0\n", "2: node %1: axis 5 out of range"},
         {"%0 = input f32[2,3] name=\"x\"\n%1 = layer_norm f32[2,3] %0 eps=0\n", "2: node %1: layer_norm eps 0 must be > 0"},
-        {"%0 = input f32[2,3] name=\"x\"\n%1 = input f32[2] name=\"x\"\n", "2: node %1: input name \"x\" already used by %0"},
+        {"%0 = input f32[2,3] name=\"x\"\n%1 = input f32[2] name=\"x\"\n", "2: node %1: name \"x\" already used by input %0"},
         {"%0 = input f32[2,3] name=\"\"\n", "1: node %0: empty name"},
         {"%0 = input f32[2,3] name=\"x\n", "1: node %0: unterminated string"},
         {"%0 = input f32[2,3] name=\"a\\qb\"\n", "1: node %0: bad escape"},
