@@ -76,6 +76,10 @@ void hg_run_free(hg_run *r);
 hg_status hg_run_build(const hg_run *r, const char *kind, int batch, const hg_model_opts *opts,
                        hg_model *out);
 
+/* The input-pipeline settings of config c (N, F, conditioning names,
+ * augmentations; seed = c->seed XOR HG_PIPELINE_SEED_XOR). */
+void hg_run_pipeline_config(const hg_config *c, hg_pipeline_config *pc);
+
 /* ============================================================ training */
 
 typedef struct {

@@ -87,7 +87,7 @@ static hg_status write_text(const char *path, const char *text) {
     return hg_atomic_commit(tmp, path);
 }
 
-static void pipeline_config(const hg_config *c, hg_pipeline_config *pc) {
+void hg_run_pipeline_config(const hg_config *c, hg_pipeline_config *pc) {
     hg_pipeline_config_default(pc);
     pc->n_particles = c->n_particles;
     pc->n_features = c->n_features;
@@ -310,7 +310,7 @@ static hg_status setup(trainer *tr, int64_t *start, int64_t *target) {
     hg_dataset_init(&tr->ds);
     HG_TRY(hg_dataset_load(o->data_path, &tr->ds));
     hg_pipeline_config pc;
-    pipeline_config(&tr->cfg, &pc);
+    hg_run_pipeline_config(&tr->cfg, &pc);
     HG_TRY(hg_status_prefix(hg_pipeline_init(&tr->train, &tr->ds, HG_SPLIT_TRAIN, &pc, NULL),
                             "%s vs %s", o->data_path, config_path));
     tr->norm = tr->train.norm;

@@ -1,0 +1,325 @@
+/* `halograph likelihood` (SPEC 3.6 likelihood profile of one cloud) and
+ * `halograph nelbo` (per-cloud NELBO of a split at the true conditioning). */
+#include <math.h>
+#include <omp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "models/drivers.h"
+#include "tools/cli.h"
+
+static const char *USAGE_L =
+    "usage: halograph likelihood --run RUN --data D.h5 [--split test] --index I\n"
+    "                            --param NAME [--grid LO:HI:N] [--steps S] [--replicas K]\n"
+    "                            [--seed S] [--backend NAME] [--threads N] --out P.h5\n\n"
+    "Likelihood profile (SPEC 3.6) of cloud I of the split (default test) of dataset D\n"
+    "under the model of run RUN: log p(x | theta) >= -NELBO, estimated as -mean over K\n"
+    "replicas of the NELBO with S diffusion terms, scanning parameter NAME over\n"
+    "linspace(LO, HI, N) with the other parameters at their true values. The noise\n"
+    "of replica r is the same at every grid point (common random numbers).\n"
+    "  --param NAME   a conditioning parameter of the model (Omega_m, sigma_8)\n"
+    "  --grid LO:HI:N default 0.1:0.5:30 for Omega_m, 0.6:1.0:30 for sigma_8\n"
+    "  --steps S      diffusion terms of the NELBO (default 50)\n"
+    "  --replicas K   noise replicas (default 16)\n"
+    "  --seed S       noise seed (default 0)\n"
+    "Writes P.h5 atomically: /grid f64 [N], /loglik f64 [N] (mean over replicas),\n"
+    "/loglik_replicas f64 [N, K], attributes param, true_value, best, max_loglik,\n"
+    "lo68, hi68 (2 (logL - max) >= -0.989, linear interpolation; lo_open/hi_open = 1\n"
+    "when the interval reaches the end of the grid), and the run's provenance.\n"
+    "Prints the profile, the maximum and the 68% interval.\n";
+
+static const char *USAGE_N =
+    "usage: halograph nelbo --run RUN --data D.h5 [--split test] [--steps S] [--replicas K]\n"
+    "                       [--seed S] [--batch B] [--backend NAME] [--threads N] --out E.h5\n\n"
+    "The NELBO (SPEC 3.6: masked sums over points and features, in standardised units)\n"
+    "of every cloud of the split (default test) of dataset D at its true conditioning,\n"
+    "under the model of run RUN, averaged over K noise replicas (default 1) with S\n"
+    "diffusion terms (default 50).\n"
+    "Writes E.h5 atomically: /nelbo f64 [n], /nelbo_parts f64 [n, 3] (recon, klz,\n"
+    "diff), /nelbo_replicas f64 [n, K], /sims i32 [n] (dataset indices), /cond f32\n"
+    "[n, C] (attribute names), attributes split, steps, replicas, seed and the run's\n"
+    "provenance. Prints the mean and the per-point mean.\n";
+
+static volatile sig_atomic_t interrupted;
+static void on_sigint(int sig) {
+    (void)sig;
+    interrupted = 1;
+}
+
+static void on_progress(void *user, int64_t done, int64_t total) {
+    if (*(int *)user) {
+        fprintf(stderr, "\rNELBO calls %lld/%lld", (long long)done, (long long)total);
+        if (done == total) fputc('\n', stderr);
+        fflush(stderr);
+    }
+}
+
+typedef struct {
+    const char *run, *data, *split, *param, *grid, *out, *backend;
+    long index, steps, replicas, seed, threads, batch;
+} args;
+
+/* Parses the shared options; returns -1 on success, else the exit code. */
+static int parse(const char *cmd, const char *usage, int argc, char **argv, args *a, int likelihood) {
+    memset(a, 0, sizeof *a);
+    a->split = "test";
+    a->index = -1;
+    a->steps = 50;
+    a->replicas = likelihood ? 16 : 1;
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        int has = i + 1 < argc;
+        long *iv = NULL, lo = 0, hi = 0;
+        const char *what = NULL;
+        if (!strcmp(s, "--run") && has) a->run = argv[++i];
+        else if (!strcmp(s, "--data") && has) a->data = argv[++i];
+        else if (!strcmp(s, "--split") && has) a->split = argv[++i];
+        else if (!strcmp(s, "--out") && has) a->out = argv[++i];
+        else if (!strcmp(s, "--backend") && has) a->backend = argv[++i];
+        else if (likelihood && !strcmp(s, "--param") && has) a->param = argv[++i];
+        else if (likelihood && !strcmp(s, "--grid") && has) a->grid = argv[++i];
+        else if (likelihood && !strcmp(s, "--index") && has) iv = &a->index, lo = 0, hi = 2000000000L, what = s;
+        else if (!likelihood && !strcmp(s, "--batch") && has) iv = &a->batch, lo = 1, hi = 100000, what = s;
+        else if (!strcmp(s, "--steps") && has) iv = &a->steps, lo = 1, hi = 100000, what = s;
+        else if (!strcmp(s, "--replicas") && has) iv = &a->replicas, lo = 1, hi = 100000, what = s;
+        else if (!strcmp(s, "--seed") && has) iv = &a->seed, lo = 0, hi = 0xffffffffL, what = s;
+        else if (!strcmp(s, "--threads") && has) iv = &a->threads, lo = 1, hi = 4096, what = s;
+        else {
+            fputs(usage, stderr);
+            return hg_cli_fail(cmd, HG_EXIT_USAGE, "unexpected argument '%s'%s", s,
+                               has || s[0] != '-' ? "" : " (missing value?)");
+        }
+        if (iv && hg_cli_parse_int(argv[++i], lo, hi, iv))
+            return hg_cli_fail(cmd, HG_EXIT_USAGE, "%s: '%s' is not an integer in [%ld, %ld]", what, argv[i], lo, hi);
+    }
+    if (!a->run || !a->data || !a->out || (likelihood && (!a->param || a->index < 0))) {
+        fputs(usage, stderr);
+        return hg_cli_fail(cmd, HG_EXIT_USAGE, "%s are required",
+                           likelihood ? "--run, --data, --index, --param and --out" : "--run, --data and --out");
+    }
+    if (a->threads) omp_set_num_threads((int)a->threads);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    return -1;
+}
+
+/* Opens the run and the split of the dataset with the run's normalisation. */
+static hg_status open_inputs(const args *a, hg_run *r, hg_dataset *ds, hg_pipeline *pl, hg_split *split) {
+    memset(pl, 0, sizeof *pl);
+    hg_dataset_init(ds);
+    HG_TRY(hg_run_open(a->run, r));
+    int k = -1;
+    for (int i = 0; i < HG_NUM_SPLITS; i++)
+        if (!strcmp(a->split, hg_split_name((hg_split)i))) k = i;
+    if (k < 0) return hg_error(HG_ERR_INVALID, "--split '%s' is not train, val or test", a->split);
+    *split = (hg_split)k;
+    HG_TRY(hg_dataset_load(a->data, ds));
+    hg_pipeline_config pc;
+    hg_run_pipeline_config(&r->cfg, &pc);
+    return hg_status_prefix(hg_pipeline_init(pl, ds, *split, &pc, &r->norm), "%s vs run %s", a->data, a->run);
+}
+
+static hg_status common_attrs(hg_out *w, const args *a, const hg_run *r, const hg_dataset *ds) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)ds->checksum);
+    HG_TRY(hg_out_provenance(w, r));
+    HG_TRY(hg_out_attr_str(w, "/", "data", a->data));
+    HG_TRY(hg_out_attr_str(w, "/", "data_checksum", buf));
+    HG_TRY(hg_out_attr_str(w, "/", "split", a->split));
+    HG_TRY(hg_out_attr_i64(w, "/", "steps", a->steps));
+    HG_TRY(hg_out_attr_i64(w, "/", "replicas", a->replicas));
+    return hg_out_attr_i64(w, "/", "seed", a->seed);
+}
+
+static int run_likelihood(int argc, char **argv) {
+    const char *cmd = "likelihood";
+    if (hg_cli_wants_help(argc, argv)) {
+        fputs(USAGE_L, stdout);
+        return HG_EXIT_OK;
+    }
+    args a;
+    int rc = parse(cmd, USAGE_L, argc, argv, &a, 1);
+    if (rc >= 0) return rc;
+    double lo, hi;
+    int n;
+    if (a.grid) {
+        hg_status s = hg_parse_grid(a.grid, &lo, &hi, &n);
+        if (s.code) return hg_cli_fail(cmd, HG_EXIT_USAGE, "%s", s.msg);
+    } else if (hg_default_grid(a.param, &lo, &hi, &n)) {
+        return hg_cli_fail(cmd, HG_EXIT_USAGE, "--param %s has no default grid: give --grid LO:HI:N", a.param);
+    }
+    hg_run r;
+    hg_dataset ds;
+    hg_pipeline pl;
+    hg_split split;
+    hg_batch bt;
+    memset(&bt, 0, sizeof bt);
+    double *grid = malloc(sizeof(double) * (size_t)n), *logl = malloc(sizeof(double) * (size_t)n);
+    double *rep = malloc(sizeof(double) * (size_t)n * (size_t)a.replicas);
+    hg_status s = open_inputs(&a, &r, &ds, &pl, &split);
+    int param = -1;
+    for (int i = 0; s.code == HG_OK && i < r.cfg.n_cond; i++)
+        if (!strcmp(a.param, r.cfg.conditioning[i])) param = i;
+    if (s.code == HG_OK && param < 0)
+        s = hg_error(HG_ERR_INVALID, "--param %s is not a conditioning parameter of the model", a.param);
+    if (s.code == HG_OK && a.index >= pl.n_clouds)
+        s = hg_error(HG_ERR_INVALID, "--index %ld: the %s split has %lld clouds", a.index, a.split,
+                     (long long)pl.n_clouds);
+    if (s.code == HG_OK && (!grid || !logl || !rep)) s = hg_error(HG_ERR_NOMEM, "likelihood");
+    if (s.code == HG_OK) s = hg_pipeline_eval_batch(&pl, a.index, 1, &bt);
+    hg_interval iv;
+    memset(&iv, 0, sizeof iv);
+    if (s.code == HG_OK) {
+        for (int i = 0; i < n; i++) grid[i] = lo + (hi - lo) * i / (n - 1);
+        grid[n - 1] = hi;
+        hg_nelbo_options o;
+        hg_nelbo_options_default(&o);
+        o.steps = (int)a.steps;
+        o.replicas = (int)a.replicas;
+        o.seed = (uint32_t)a.seed;
+        o.backend = a.backend;
+        o.interrupt = &interrupted;
+        int tty = isatty(STDERR_FILENO);
+        o.progress = on_progress;
+        o.user = &tty;
+        s = hg_likelihood_profile(&r, bt.x.data, bt.mask.data, bt.cond.data, param, grid, n, &o, logl, rep);
+    }
+    if (s.code == HG_OK) s = hg_profile_interval(grid, logl, n, &iv);
+    double truth = s.code == HG_OK ? ((float *)bt.cond.data)[param] : 0;
+    if (s.code == HG_OK) {
+        hg_out *w = NULL;
+        hg_tensor tg = {HG_F64, hg_shape_of(1, (int64_t)n), grid, 0};
+        hg_tensor tl = {HG_F64, hg_shape_of(1, (int64_t)n), logl, 0};
+        hg_tensor tr = {HG_F64, hg_shape_of(2, (int64_t)n, (int64_t)a.replicas), rep, 0};
+        s = hg_out_create(a.out, &w);
+        if (s.code == HG_OK) s = hg_out_tensor(w, "grid", &tg);
+        if (s.code == HG_OK) s = hg_out_tensor(w, "loglik", &tl);
+        if (s.code == HG_OK) s = hg_out_tensor(w, "loglik_replicas", &tr);
+        if (s.code == HG_OK) s = hg_out_attr_str(w, "/", "format", "halograph-profile-1");
+        if (s.code == HG_OK) s = common_attrs(w, &a, &r, &ds);
+        if (s.code == HG_OK) s = hg_out_attr_i64(w, "/", "index", a.index);
+        if (s.code == HG_OK) s = hg_out_attr_i64(w, "/", "simulation", ((int32_t *)bt.sims.data)[0]);
+        if (s.code == HG_OK) s = hg_out_attr_str(w, "/", "param", a.param);
+        if (s.code == HG_OK) s = hg_out_attr_f64(w, "/", "true_value", truth);
+        if (s.code == HG_OK) s = hg_out_attr_f64(w, "/", "best", iv.best);
+        if (s.code == HG_OK) s = hg_out_attr_f64(w, "/", "max_loglik", iv.max_logl);
+        if (s.code == HG_OK) s = hg_out_attr_f64(w, "/", "lo68", iv.lo);
+        if (s.code == HG_OK) s = hg_out_attr_f64(w, "/", "hi68", iv.hi);
+        if (s.code == HG_OK) s = hg_out_attr_i64(w, "/", "lo_open", iv.lo_open);
+        if (s.code == HG_OK) s = hg_out_attr_i64(w, "/", "hi_open", iv.hi_open);
+        if (s.code == HG_OK) s = hg_out_attr_f64(w, "/", "delta_chi2", HG_DELTA_CHI2_68);
+        if (w) {
+            hg_status s2 = hg_out_close(w, s.code == HG_OK);
+            if (s.code == HG_OK) s = s2;
+        }
+    }
+    if (s.code == HG_OK) {
+        printf("likelihood profile of %s cloud %ld (simulation %d) in %s, %s true value %.4g\n", a.split, a.index,
+               ((int32_t *)bt.sims.data)[0], a.data, a.param, truth);
+        printf("%12s %16s %16s\n", a.param, "log L (mean)", "2 (logL - max)");
+        for (int i = 0; i < n; i++)
+            printf("%12.5g %16.6f %16.4f%s\n", grid[i], logl[i], 2 * (logl[i] - iv.max_logl),
+                   i == iv.best_index ? "  <- max" : "");
+        printf("maximum at %s = %.5g (log L = %.6f); 68%% interval [%.5g%s, %.5g%s]; true %.5g %s\n", a.param,
+               iv.best, iv.max_logl, iv.lo, iv.lo_open ? " (grid edge)" : "", iv.hi,
+               iv.hi_open ? " (grid edge)" : "", truth, truth >= iv.lo && truth <= iv.hi ? "(inside)" : "(outside)");
+        printf("wrote %s\n", a.out);
+    }
+    hg_batch_free(&bt);
+    hg_pipeline_free(&pl);
+    hg_dataset_free(&ds);
+    hg_run_free(&r);
+    free(grid);
+    free(logl);
+    free(rep);
+    return s.code ? hg_cli_status(cmd, s) : HG_EXIT_OK;
+}
+
+static int run_nelbo(int argc, char **argv) {
+    const char *cmd = "nelbo";
+    if (hg_cli_wants_help(argc, argv)) {
+        fputs(USAGE_N, stdout);
+        return HG_EXIT_OK;
+    }
+    args a;
+    int rc = parse(cmd, USAGE_N, argc, argv, &a, 0);
+    if (rc >= 0) return rc;
+    hg_run r;
+    hg_dataset ds;
+    hg_pipeline pl;
+    hg_split split;
+    hg_status s = open_inputs(&a, &r, &ds, &pl, &split);
+    int64_t n = s.code == HG_OK ? pl.n_clouds : 0, K = a.replicas;
+    double *nel = malloc(sizeof(double) * (size_t)(n ? n : 1));
+    double *parts = malloc(sizeof(double) * 3 * (size_t)(n ? n : 1));
+    double *rep = malloc(sizeof(double) * (size_t)((n ? n : 1) * K));
+    if (s.code == HG_OK && (!nel || !parts || !rep)) s = hg_error(HG_ERR_NOMEM, "nelbo");
+    if (s.code == HG_OK) {
+        hg_nelbo_options o;
+        hg_nelbo_options_default(&o);
+        o.steps = (int)a.steps;
+        o.replicas = (int)K;
+        o.seed = (uint32_t)a.seed;
+        o.batch = (int)a.batch;
+        o.backend = a.backend;
+        o.interrupt = &interrupted;
+        int tty = isatty(STDERR_FILENO);
+        o.progress = on_progress;
+        o.user = &tty;
+        s = hg_nelbo_split(&r, &pl, &o, nel, parts, rep);
+    }
+    double mean = 0, pts = 0;
+    if (s.code == HG_OK) {
+        int64_t C = pl.n_cond;
+        for (int64_t i = 0; i < n; i++) {
+            mean += nel[i] / n;
+            double cnt = 0;
+            for (int64_t j = 0; j < pl.n_points; j++) cnt += pl.mask[i * pl.n_points + j];
+            pts += cnt / n;
+        }
+        hg_tensor tn = {HG_F64, hg_shape_of(1, n), nel, 0};
+        hg_tensor tp = {HG_F64, hg_shape_of(2, n, (int64_t)3), parts, 0};
+        hg_tensor trp = {HG_F64, hg_shape_of(2, n, K), rep, 0};
+        hg_tensor ts = {HG_I32, hg_shape_of(1, n), pl.sims, 0};
+        hg_tensor tc = {HG_F32, hg_shape_of(2, n, C), pl.cond, 0};
+        const char *names[HG_PIPE_MAX_COND], *pn[3] = {"recon", "klz", "diff"};
+        for (int i = 0; i < C; i++) names[i] = pl.cfg.n_cond ? pl.cfg.cond_names[i] : (i ? "sigma_8" : "Omega_m");
+        hg_out *w = NULL;
+        s = hg_out_create(a.out, &w);
+        if (s.code == HG_OK) s = hg_out_tensor(w, "nelbo", &tn);
+        if (s.code == HG_OK) s = hg_out_tensor(w, "nelbo_parts", &tp);
+        if (s.code == HG_OK) s = hg_out_attr_strs(w, "nelbo_parts", "names", pn, 3);
+        if (s.code == HG_OK) s = hg_out_tensor(w, "nelbo_replicas", &trp);
+        if (s.code == HG_OK) s = hg_out_tensor(w, "sims", &ts);
+        if (s.code == HG_OK) s = hg_out_tensor(w, "cond", &tc);
+        if (s.code == HG_OK) s = hg_out_attr_strs(w, "cond", "names", names, (int)C);
+        if (s.code == HG_OK) s = hg_out_attr_str(w, "/", "format", "halograph-nelbo-1");
+        if (s.code == HG_OK) s = common_attrs(w, &a, &r, &ds);
+        if (s.code == HG_OK) s = hg_out_attr_f64(w, "/", "mean_nelbo", mean);
+        if (w) {
+            hg_status s2 = hg_out_close(w, s.code == HG_OK);
+            if (s.code == HG_OK) s = s2;
+        }
+    }
+    if (s.code == HG_OK)
+        printf("NELBO of %lld %s clouds (S = %ld, K = %lld): mean %.6g, per point %.6g\nwrote %s\n", (long long)n,
+               a.split, a.steps, (long long)K, mean, mean / (pts > 0 ? pts : 1), a.out);
+    hg_pipeline_free(&pl);
+    hg_dataset_free(&ds);
+    hg_run_free(&r);
+    free(nel);
+    free(parts);
+    free(rep);
+    return s.code ? hg_cli_status(cmd, s) : HG_EXIT_OK;
+}
+
+HG_COMMAND(likelihood, "likelihood", "likelihood profile of one cloud over a parameter grid (SPEC 3.6)",
+           run_likelihood)
+HG_COMMAND(nelbo, "nelbo", "per-cloud NELBO of a dataset split at the true conditioning (SPEC 3.6)", run_nelbo)
