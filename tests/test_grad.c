@@ -227,7 +227,6 @@ static void check_case(int ci) {
         s2 = i == 0 ? term : hg_add(g, s2, term);
     }
     hg_set_output(g, "s", s2);
-    int n_first = g->n_nodes;
     HG_CHECK_OK(hg_grad(g, s2, nw, wrt, h));
     for (int i = 0; i < nw; i++) {
         char name[16];
@@ -240,7 +239,6 @@ static void check_case(int ci) {
         if (!allowed_in_grad(g->nodes[i].op))
             HG_FAIL("case %d (%s): gradient graph uses non-differentiable op %s", ci, opn,
                     hg_op_table[g->nodes[i].op].name);
-    (void)n_first;
 
     hg_tensor_map out;
     hg_map_init(&out);
