@@ -1,4 +1,5 @@
 /* Graph storage: nodes, named outputs, state updates, sticky errors. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -223,7 +224,9 @@ int hg_set_output(hg_graph *g, const char *name, hg_value v) {
 int hg_set_update(hg_graph *g, hg_value state, hg_value value) {
     if (!g || g->err.code) return -1;
     if (state < 0 || state >= g->n_nodes || g->nodes[state].op != HG_OP_state) {
-        set_err(g, "update target %s is not a state node%s", "", "");
+        char id[24];
+        snprintf(id, sizeof id, "%%%d", (int)state);
+        set_err(g, "update target %s is not a state node%s", id, "");
         return -1;
     }
     if (value < 0 || value >= g->n_nodes) {

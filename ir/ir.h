@@ -319,10 +319,11 @@ const hg_node *hg_node_at(const hg_graph *g, hg_value v); /* NULL if out of rang
 hg_shape hg_value_shape(const hg_graph *g, hg_value v);
 hg_dtype hg_value_dtype(const hg_graph *g, hg_value v);
 
-/* Low-level: append a node after checking arity, dtypes and attributes and
- * inferring nothing: `dtype`/`shape` are used for ops whose output shape is
- * not determined by inputs (leaves, reshape, broadcast_to, slice, iota,
- * cast, random_*), and must otherwise equal the inferred result.
+/* Low-level: append a node after checking arity, dtypes and attributes
+ * with hg_infer. `dtype`/`shape` are the output for ops whose output is not
+ * determined by the inputs (leaves, reshape, broadcast_to, slice, iota,
+ * cast, random_*); for every other op they are ignored and the inferred
+ * result is used (the parser checks a stated type separately).
  * Returns the new id, or HG_NONE with the sticky error set. The parser and
  * passes use it; models use the typed helpers below. */
 hg_value hg_add_node(hg_graph *g, hg_op op, hg_dtype dtype, hg_shape shape,
