@@ -159,8 +159,9 @@ char *hg_shape_str(hg_shape s, char *buf, size_t n);
  * random_uniform(seed, step, replica)  i32 scalars -> U[0, 1) of the node's
  *                   float dtype/shape; attrs.stream
  * random_normal(seed, step, replica)   N(0, 1), Box-Muller; attrs.stream
- *   Philox4x32-10 with key (seed, stream) and counter (element / 4, step,
- *   replica, 0); lane element % 4 of the block (see ir/philox.h).
+ *   Philox4x32-10 with key (seed, stream) and counter (low word of
+ *   element / 4, step, replica, high word of element / 4); lane element % 4
+ *   of the block (see hg_rng_uniform / hg_rng_normal below).
  */
 #define HG_OP_LIST(X)                                                         \
     X(constant, 0, HG_OPF_LEAF)                                               \
