@@ -23,8 +23,8 @@
  *                  (pipeline seed = config seed XOR 0x5bd1e995, so its
  *                  Philox keys differ from the graph's), so resuming from a
  *                  checkpoint at step k continues exactly as if uninterrupted
- *   validation     "loss" graph, seed = config seed, replica 1, step = val
- *                  batch index: the same noise at every evaluation
+ *   validation     "loss" graph, seed = config seed, replicas 1..R, step =
+ *                  val batch index: the same noise at every evaluation
  *   sampling       z_1 from hg_rng_normal(seed, stream HG_SAMPLE_Z1_STREAM,
  *                  0, chunk, element); step graph inputs seed, step = i,
  *                  replica = chunk (the index of the batch of samples)
@@ -103,12 +103,13 @@ typedef struct {
     const char *backend;      /* NULL: "ref" */
     int64_t val_every;        /* validation loss every K steps (0: only at the end) */
     int64_t ckpt_every;       /* checkpoint every K steps (0: only at the end) */
+    int val_replicas;         /* noise replicas per validation batch (4) */
     volatile sig_atomic_t *interrupt; /* nonzero: checkpoint and stop (may be NULL) */
     void (*progress)(void *user, const hg_train_progress *p); /* after every step */
     void *user;
 } hg_train_options;
 
-/* val_every 100, ckpt_every 100, everything else 0/NULL. */
+/* val_every 100, ckpt_every 100, val_replicas 4, everything else 0/NULL. */
 void hg_train_options_default(hg_train_options *o);
 
 typedef struct {

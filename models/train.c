@@ -16,6 +16,7 @@ void hg_train_options_default(hg_train_options *o) {
     memset(o, 0, sizeof *o);
     o->val_every = 100;
     o->ckpt_every = 100;
+    o->val_replicas = 4;
 }
 
 double hg_train_lr(const hg_config *c, int64_t k) {
@@ -156,9 +157,11 @@ static hg_status save_checkpoint(trainer *tr, int64_t step) {
     return s;
 }
 
-/* Validation loss: mean over the val split, fixed noise (replica 1). */
+/* Validation loss: mean over the val split and R noise replicas, fixed
+ * noise (replica inputs 1..R, step = batch index). */
 static hg_status validate(trainer *tr, double *val) {
     int64_t nb = hg_pipeline_n_eval_batches(&tr->val, tr->val_batch);
+    int R = tr->o->val_replicas > 0 ? tr->o->val_replicas : 1;
     double sum = 0;
     hg_tensor_map in;
     hg_map_init(&in);
@@ -174,13 +177,15 @@ static hg_status validate(trainer *tr, double *val) {
         if (s.code == HG_OK) s = feed_batch(&in, &bt, tr->cfg.n_cond > 0);
         if (s.code == HG_OK) s = put_i32(&in, "seed", tr->cfg.seed);
         if (s.code == HG_OK) s = put_i32(&in, "step", b);
-        if (s.code == HG_OK) s = put_i32(&in, "replica", 1);
-        if (s.code == HG_OK) s = hg_program_run(tr->lp, &tr->state, &in, &tr->out);
-        if (s.code == HG_OK) sum += out_scalar(&tr->out, "loss");
+        for (int r = 0; r < R && s.code == HG_OK; r++) {
+            s = put_i32(&in, "replica", 1 + r);
+            if (s.code == HG_OK) s = hg_program_run(tr->lp, &tr->state, &in, &tr->out);
+            if (s.code == HG_OK) sum += out_scalar(&tr->out, "loss");
+        }
         hg_batch_free(&bt);
     }
     hg_map_free(&in);
-    *val = sum / (double)nb;
+    *val = sum / (double)(nb * R);
     return s;
 }
 
@@ -279,6 +284,33 @@ static void trainer_free(trainer *tr) {
     free(tr->yaml);
 }
 
+/* The checkpoint's state has exactly the names, dtypes and shapes of the
+ * freshly initialised one; lists the first differences. */
+static hg_status same_layout(const char *path, const hg_tensor_map *have, const hg_tensor_map *want) {
+    char msg[400] = "";
+    size_t used = 0;
+    int bad = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        const hg_tensor_map *a = pass ? have : want, *b = pass ? want : have;
+        for (int i = 0; i < a->n; i++) {
+            const hg_tensor *ta = &a->e[i].t, *tb = hg_map_get(b, a->e[i].name);
+            char x[64], y[64];
+            int n = 0;
+            if (!tb) n = snprintf(msg + used, sizeof msg - used, "%s%s %s", bad ? "; " : "",
+                                  pass ? "unexpected" : "missing", a->e[i].name);
+            else if (!pass && (ta->dtype != tb->dtype || !hg_shape_eq(ta->shape, tb->shape)))
+                n = snprintf(msg + used, sizeof msg - used, "%s%s: stored %s%s vs model %s%s", bad ? "; " : "",
+                             a->e[i].name, hg_dtype_name(tb->dtype), hg_shape_str(tb->shape, x, 64),
+                             hg_dtype_name(ta->dtype), hg_shape_str(ta->shape, y, 64));
+            else continue;
+            bad++;
+            if (n > 0 && used + (size_t)n < sizeof msg) used += (size_t)n;
+        }
+    }
+    if (bad) return hg_error(HG_ERR_INVALID, "%s does not fit the model (%d differences): %s", path, bad, msg);
+    return hg_ok();
+}
+
 static hg_status setup(trainer *tr, int64_t *start, int64_t *target) {
     const hg_train_options *o = tr->o;
     if (!o->run_dir || !*o->run_dir) return hg_error(HG_ERR_INVALID, "train: no run directory (--out)");
@@ -338,7 +370,11 @@ static hg_status setup(trainer *tr, int64_t *start, int64_t *target) {
     if (o->resume) {
         hg_checkpoint ck;
         hg_checkpoint_init(&ck);
-        hg_status s = hg_checkpoint_load(tr->ck_path, &tr->state, tr->yaml, &ck);
+        hg_status s = hg_checkpoint_load(tr->ck_path, NULL, NULL, &ck);
+        if (s.code == HG_OK)
+            s = hg_status_prefix(hg_config_compatible(ck.config_yaml ? ck.config_yaml : "", tr->yaml),
+                                 "%s vs config %s", tr->ck_path, config_path);
+        if (s.code == HG_OK) s = same_layout(tr->ck_path, &ck.state, &tr->state);
         if (s.code == HG_OK && ck.dataset_checksum != tr->ds.checksum)
             s = hg_error(HG_ERR_INVALID,
                          "%s was trained on another dataset (checksum %llu) than %s (checksum %llu)", tr->ck_path,
