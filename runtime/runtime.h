@@ -114,8 +114,9 @@ uint64_t hg_dataset_checksum(const hg_dataset *ds);
 
 /* Fills ds->split with a seeded random partition of the n_sims clouds:
  * n_val = round(f[1] n), n_test = round(f[2] n), n_train = the rest; the
- * permutation is a Fisher-Yates shuffle driven by hg_rng_uniform(seed,
- * stream 7, 0, 0, i); each list is then sorted ascending. Fractions
+ * permutation is a Fisher-Yates shuffle driven by hg_rng_uniform(s32,
+ * stream 7, 0, 0, i) with s32 = low ^ high word of seed; each list is
+ * then sorted ascending. Fractions
  * must be >= 0 and sum to 1 (+-1e-6); the train split must be non-empty.
  * Errors: HG_ERR_INVALID. */
 hg_status hg_dataset_make_splits(hg_dataset *ds, const double fractions[3],
@@ -183,7 +184,9 @@ typedef struct {
  * x = x' (std + 1e-7) + mean - 1e-7. */
 void hg_norm_apply(const hg_norm *nm, float *x, int64_t n_rows);
 void hg_norm_invert(const hg_norm *nm, float *x, int64_t n_rows);
-/* Standalone HDF5 file with /norm/mean and /norm/std (f64 [F]). Atomic. */
+/* Standalone HDF5 file with /norm/mean and /norm/std (f64 [F]) and
+ * /norm attribute box_size, for a run directory. Atomic. The dataset file
+ * itself stores no statistics: they depend on the run's N and F. */
 hg_status hg_norm_save(const char *path, const hg_norm *nm);
 hg_status hg_norm_load(const char *path, hg_norm *nm);
 
@@ -247,8 +250,15 @@ void hg_pipeline_free(hg_pipeline *p);
  * hg_rng_uniform(seed, stream 1, epoch, 0, i)), so every batch is full and
  * a partial last batch of an epoch continues into the next epoch. The
  * batch depends only on (seed, step, B): reproducible and resumable.
- * Augmentations (SPEC 2) are applied when enabled, drawn with
- * hg_rng_uniform(seed, stream 2/3, step, cloud, ...). */
+ * Augmentations (SPEC 2) are applied when enabled, in physical units:
+ * rotation p <- (p - L/2) R^T + L/2 wrapped into [0, L), v <- v R^T, with
+ * R = hg_cube_symmetry(u0, u1), u_e = hg_rng_uniform(seed, stream 2,
+ * step mod 2^32, replica 0 (per batch) or 1 + b (per cloud option), e);
+ * then translation p <- (p + shift) mod L, shift_j = (hg_rng_uniform(seed,
+ * stream 3, step, b, j) - 1/2) L; then standardisation. With
+ * augment_in_normalised_coords the rotation is applied to the standardised
+ * x' instead (the reference), and the translation un-normalises, shifts,
+ * wraps and re-normalises. Padded rows (mask 0) are zero. */
 hg_status hg_pipeline_train_batch(const hg_pipeline *p, int64_t step, int B,
                                   hg_batch *out);
 
@@ -276,7 +286,9 @@ void hg_cube_symmetry(double u_perm, double u_sign, double R[3][3]);
  *   /state/<path>   every tensor of `state` under its slash path
  *                   (e.g. /state/score/layer_0/mha/query/kernel,
  *                    /state/opt/m/score/...), native dtype and shape
- *   /norm/mean, /norm/std   f64 [F] (when has_norm)
+ *                   /state has attribute `names`: the map's insertion
+ *                   order (restored on load)
+ *   /norm/mean, /norm/std   f64 [F] (when has_norm), /norm attribute box_size
  *   attributes of /: format "halograph-checkpoint-1", step (i64),
  *   seed (u64), config (YAML text), dataset_checksum (u64),
  *   rng_counter_names (strings) + rng_counters (i64 array). */
