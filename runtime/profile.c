@@ -481,7 +481,7 @@ static void emit_thread(FILE *f, const hg_profile *p, int32_t tid, int64_t *stac
 
 hg_status hg_profile_write_trace(const hg_profile *p, const char *path) {
     if (!(p->flags & HG_PROFILE_TRACE))
-        return hg_error(HG_ERR_INVALID, "profile: %s: no events kept (HG_PROFILE_TRACE not set)",
+        return hg_error(HG_ERR_INVALID, "trace %s: no events kept (HG_PROFILE_TRACE not set)",
                         path);
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 8);
@@ -491,7 +491,7 @@ hg_status hg_profile_write_trace(const hg_profile *p, const char *path) {
         free(tmp);
         free(tids);
         free(stack);
-        return hg_error(HG_ERR_NOMEM, "profile: %s", path);
+        return hg_error(HG_ERR_NOMEM, "trace %s", path);
     }
     snprintf(tmp, plen + 8, "%s.tmp", path);
     int ntid = 0;
@@ -503,7 +503,7 @@ hg_status hg_profile_write_trace(const hg_profile *p, const char *path) {
     hg_status s = hg_ok();
     FILE *f = fopen(tmp, "w");
     if (!f) {
-        s = hg_error(HG_ERR_IO, "profile: cannot write %s", tmp);
+        s = hg_error(HG_ERR_IO, "cannot write the trace %s", tmp);
     } else {
         int first = 1;
         fprintf(f, "{\"displayTimeUnit\":\"ms\",\"otherData\":{\"dropped_events\":%lld},"
@@ -520,9 +520,9 @@ hg_status hg_profile_write_trace(const hg_profile *p, const char *path) {
         for (int j = 0; j < ntid; j++) emit_thread(f, p, tids[j], stack, &first);
         fprintf(f, "\n]}\n");
         int bad = ferror(f);
-        if (fclose(f) != 0 || bad) s = hg_error(HG_ERR_IO, "profile: writing %s failed", tmp);
+        if (fclose(f) != 0 || bad) s = hg_error(HG_ERR_IO, "writing the trace %s failed", tmp);
         else if (rename(tmp, path) != 0)
-            s = hg_error(HG_ERR_IO, "profile: cannot rename %s to %s", tmp, path);
+            s = hg_error(HG_ERR_IO, "cannot rename the trace %s to %s", tmp, path);
         if (s.code != HG_OK) remove(tmp);
     }
     free(tmp);

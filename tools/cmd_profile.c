@@ -1,0 +1,248 @@
+/* `halograph profile`: builds one graph kind of a config with initialised
+ * parameters and seeded random inputs, runs warm-up + N iterations through
+ * the program executor with the kernel profiler (runtime/profile.h)
+ * attached, prints the kernel table sorted by time and optionally writes a
+ * Chrome trace (issue 8). */
+#include <math.h>
+#include <omp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/models.h"
+#include "runtime/profile.h"
+#include "runtime/program.h"
+#include "tools/cli.h"
+
+static const char *USAGE =
+    "usage: halograph profile --config C --graph train|sample-step|score|nelbo\n"
+    "                         [--batch B] [--backend NAME] [--iters N] [--warmup W]\n"
+    "                         [--trace T.json] [--threads N] [--seed S] [--by-shape]\n"
+    "                         [--top K] [--nelbo-steps S] [--nelbo-terms M] [--no-profile]\n\n"
+    "Profiles the kernels of one graph kind of config C: the graph is built for\n"
+    "batch B (default: training.batch_size), parameters are initialised from the\n"
+    "seed, inputs are seeded random data (z, x ~ N(0, 1), graph-network positions\n"
+    "uniform in the box, mask 1, gamma uniform in [gamma_min, gamma_max], t = 0.5,\n"
+    "s = 0.49, cond uniform in [0.1, 0.6)); W warm-up runs (default 1) are not\n"
+    "profiled, then N runs (default 5) are. Prints per kernel (one per node on the\n"
+    "ref backend): total and mean wall time, share of the step, calls, achieved\n"
+    "GFLOP/s and GB/s, FLOPs per call (SPEC 7 convention), output shape and member\n"
+    "nodes, sorted by time; then the step time (median, mean, min).\n"
+    "  --graph KIND     train | sample-step | score | nelbo\n"
+    "  --backend NAME   program backend (default ref)\n"
+    "  --trace T.json   write a Chrome trace event file (open in Perfetto or\n"
+    "                   chrome://tracing): one track per thread, one span per kernel\n"
+    "  --threads N      OpenMP threads (default: all cores)\n"
+    "  --seed S         seed of parameters and inputs (default: training.seed)\n"
+    "  --by-shape       one row per kernel signature (op and shapes) instead of per node\n"
+    "  --top K          print the K slowest rows only (default 40; 0 = all)\n"
+    "  --nelbo-steps S  NELBO discretisation steps (default 50); --nelbo-terms M:\n"
+    "                   diffusion terms per call (default: all S in one call)\n"
+    "  --no-profile     run without the profiler (no hooks): only the step times,\n"
+    "                   for measuring the profiler's overhead\n";
+
+static const char *const KINDS[] = {"train", "sample-step", "score", "nelbo"};
+
+/* Fills every input of g: the rules of the usage text; RNG streams keyed by
+ * the input's position so the data only depend on the seed. */
+static hg_status make_inputs(const hg_graph *g, const hg_config *c, double box, uint32_t seed,
+                             hg_tensor_map *in) {
+    int k = 0;
+    for (int v = 0; v < g->n_nodes; v++) {
+        const hg_node *nd = &g->nodes[v];
+        if (nd->op != HG_OP_input) continue;
+        const char *name = nd->attrs.name;
+        hg_tensor *t;
+        HG_TRY(hg_map_alloc(in, name, nd->dtype, nd->shape, &t));
+        int64_t n = hg_shape_numel(nd->shape);
+        uint32_t stream = 0x1000u + (uint32_t)k++;
+        int is_point = (!strcmp(name, "x") || !strcmp(name, "z")) && nd->shape.rank == 3;
+        int64_t F = is_point ? nd->shape.dim[2] : 1;
+        for (int64_t i = 0; i < n; i++) {
+            double val;
+            if (nd->dtype == HG_I32) val = !strcmp(name, "seed") ? (double)seed : 0; /* step, replica */
+            else if (nd->dtype == HG_BOOL) val = 1;
+            else if (!strcmp(name, "mask")) val = 1;
+            else if (!strcmp(name, "t")) val = 0.5;
+            else if (!strcmp(name, "s")) val = 0.49;
+            else if (!strcmp(name, "gamma"))
+                val = c->gamma_min + (c->gamma_max - c->gamma_min) * hg_rng_uniform(seed, stream, 0, 0, (uint64_t)i);
+            else if (!strcmp(name, "cond")) val = 0.1 + 0.5 * hg_rng_uniform(seed, stream, 0, 0, (uint64_t)i);
+            else if (is_point && c->score == HG_SCORE_GRAPH && F >= 3 && i % F < 3)
+                val = box * hg_rng_uniform(seed, stream, 0, 0, (uint64_t)i);
+            else val = hg_rng_normal(seed, stream, 0, 0, (uint64_t)i);
+            hg_tensor_set(t, i, val);
+        }
+    }
+    return hg_ok();
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int backend_known(const char *b) {
+    const char *list = hg_program_backends();
+    size_t n = strlen(b);
+    for (const char *p = list; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && !strncmp(p, b, n)) return 1;
+        if (!e) break;
+        p = e + 1;
+    }
+    return 0;
+}
+
+typedef struct {
+    const char *cfg_path, *kind, *backend, *trace;
+    long batch, iters, warmup, threads, seed, top, nelbo_steps, nelbo_terms;
+    int by_shape, no_profile;
+} opts;
+
+/* Builds, runs and reports; everything it allocates is freed on every path. */
+static hg_status profile_run(const opts *o, const hg_config *c) {
+    hg_model_opts mo;
+    hg_model_opts_default(&mo, c);
+    if (o->nelbo_steps) mo.nelbo_steps = (int)o->nelbo_steps;
+    if (o->nelbo_terms) mo.nelbo_terms_per_call = (int)o->nelbo_terms;
+    int batch = (int)(o->batch ? o->batch : c->batch_size);
+    uint32_t seed = (uint32_t)(o->seed >= 0 ? o->seed : c->seed);
+    hg_model m;
+    memset(&m, 0, sizeof m);
+    hg_program *prog = NULL;
+    hg_profile prof;
+    memset(&prof, 0, sizeof prof);
+    hg_tensor_map state, in, out;
+    hg_map_init(&state);
+    hg_map_init(&in);
+    hg_map_init(&out);
+    double *times = calloc((size_t)o->iters, sizeof *times);
+    hg_status s = times ? hg_ok() : hg_error(HG_ERR_NOMEM, "profile: %ld step times", o->iters);
+    int built = 0;
+    if (s.code == HG_OK) {
+        s = hg_model_build(c, o->kind, batch, HG_F32, &mo, &m);
+        built = s.code == HG_OK;
+    }
+    if (s.code == HG_OK) s = hg_program_compile(m.g, o->backend, &prog);
+    const hg_graph *g = prog ? hg_program_graph(prog) : NULL;
+    if (s.code == HG_OK) s = hg_mb_init_params(&m.mb, seed, &state);
+    if (s.code == HG_OK) s = hg_optim_init_state(g, &state);
+    if (s.code == HG_OK) s = make_inputs(g, c, mo.norm.box, seed, &in);
+    if (s.code == HG_OK && !o->no_profile)
+        s = hg_profile_init(&prof, g, o->trace ? HG_PROFILE_TRACE : 0);
+    int64_t flops = 0;
+    if (g)
+        for (int v = 0; v < g->n_nodes; v++) flops += hg_node_flops(g, v);
+    if (s.code == HG_OK) {
+        printf("profile: %s, graph %s, batch %d, backend %s, %d threads, %ld warm-up + %ld iterations%s\n",
+               o->cfg_path, o->kind, batch, hg_program_backend(prog), omp_get_max_threads(),
+               o->warmup, o->iters, o->no_profile ? " (profiler off)" : "");
+        printf("graph: %d nodes, %.4g GFLOP per step (SPEC 7 convention)\n", g->n_nodes, (double)flops / 1e9);
+        fflush(stdout);
+    }
+    for (long i = 0; i < o->warmup && s.code == HG_OK; i++) s = hg_program_run(prog, &state, &in, &out);
+    if (s.code == HG_OK && !o->no_profile) {
+        hg_ref_hooks h = hg_profile_hooks(&prof);
+        hg_program_set_hooks(prog, &h);
+    }
+    for (long i = 0; i < o->iters && s.code == HG_OK; i++) {
+        double t0 = omp_get_wtime();
+        if (!o->no_profile) hg_profile_step_begin(&prof);
+        s = hg_program_run(prog, &state, &in, &out);
+        if (!o->no_profile) hg_profile_step_end(&prof);
+        times[i] = omp_get_wtime() - t0;
+    }
+    if (s.code == HG_OK && !o->no_profile) {
+        printf("\n");
+        s = hg_profile_print(&prof, stdout, o->by_shape ? HG_PROFILE_BY_SHAPE : 0, (int)o->top);
+    }
+    if (s.code == HG_OK) {
+        double mean = 0;
+        for (long i = 0; i < o->iters; i++) mean += times[i] / (double)o->iters;
+        qsort(times, (size_t)o->iters, sizeof *times, cmp_double);
+        double med = o->iters % 2 ? times[o->iters / 2]
+                                  : 0.5 * (times[o->iters / 2 - 1] + times[o->iters / 2]);
+        printf("\nstep time: median %.3f ms, mean %.3f ms, min %.3f ms over %ld iterations; %.3f GFLOP/s\n",
+               1e3 * med, 1e3 * mean, 1e3 * times[0], o->iters, med > 0 ? (double)flops / med / 1e9 : 0.0);
+        printf("step_median_ms %.6f\n", 1e3 * med);
+    }
+    if (s.code == HG_OK && o->trace && !o->no_profile) {
+        s = hg_profile_write_trace(&prof, o->trace);
+        if (s.code == HG_OK)
+            printf("trace: %s (%lld events%s)\n", o->trace, (long long)prof.n_events,
+                   prof.dropped_events ? ", some dropped: too many" : "");
+    }
+    hg_profile_free(&prof);
+    hg_program_free(prog);
+    hg_map_free(&state);
+    hg_map_free(&in);
+    hg_map_free(&out);
+    if (built) hg_model_free(&m);
+    free(times);
+    return s;
+}
+
+/* One line: the problem and where to read the usage. */
+static int usage_error(const char *what, const char *arg) {
+    char msg[256];
+    snprintf(msg, sizeof msg, what, arg);
+    return hg_cli_fail("profile", HG_EXIT_USAGE, "%s (see halograph profile --help)", msg);
+}
+
+static int cmd_profile(int argc, char **argv) {
+    const char *cmd = "profile";
+    if (hg_cli_wants_help(argc, argv)) {
+        fputs(USAGE, stdout);
+        return HG_EXIT_OK;
+    }
+    opts o = {NULL, NULL, "ref", NULL, 0, 5, 1, 0, -1, 40, 0, 0, 0, 0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int has = i + 1 < argc;
+        struct { const char *flag; long *dst; long lo, hi; } nums[] = {
+            {"--batch", &o.batch, 1, 100000},       {"--iters", &o.iters, 1, 1000000},
+            {"--warmup", &o.warmup, 0, 1000000},    {"--threads", &o.threads, 1, 4096},
+            {"--seed", &o.seed, 0, 0xffffffffL},    {"--top", &o.top, 0, 1000000},
+            {"--nelbo-steps", &o.nelbo_steps, 1, 100000}, {"--nelbo-terms", &o.nelbo_terms, 1, 100000},
+        };
+        int matched = 0;
+        for (size_t j = 0; j < sizeof nums / sizeof nums[0] && !matched; j++) {
+            if (strcmp(a, nums[j].flag)) continue;
+            matched = 1;
+            if (!has) return usage_error("%s needs a value", a);
+            if (hg_cli_parse_int(argv[++i], nums[j].lo, nums[j].hi, nums[j].dst))
+                return hg_cli_fail(cmd, HG_EXIT_USAGE, "%s: '%s' is not an integer in [%ld, %ld]", a,
+                                   argv[i], nums[j].lo, nums[j].hi);
+        }
+        if (matched) continue;
+        if (!strcmp(a, "--config") && has) o.cfg_path = argv[++i];
+        else if (!strcmp(a, "--graph") && has) o.kind = argv[++i];
+        else if (!strcmp(a, "--backend") && has) o.backend = argv[++i];
+        else if (!strcmp(a, "--trace") && has) o.trace = argv[++i];
+        else if (!strcmp(a, "--by-shape")) o.by_shape = 1;
+        else if (!strcmp(a, "--no-profile")) o.no_profile = 1;
+        else return usage_error("unexpected argument '%s' (or a missing value)", a);
+    }
+    if (!o.cfg_path || !o.kind) return usage_error("%s", "--config and --graph are required");
+    int kind_ok = 0;
+    for (size_t j = 0; j < sizeof KINDS / sizeof KINDS[0]; j++) kind_ok |= !strcmp(o.kind, KINDS[j]);
+    if (!kind_ok)
+        return hg_cli_fail(cmd, HG_EXIT_USAGE,
+                           "--graph: unknown graph kind '%s' (train, sample-step, score or nelbo)", o.kind);
+    if (!backend_known(o.backend))
+        return hg_cli_fail(cmd, HG_EXIT_USAGE, "--backend: unknown backend '%s' (available: %s)", o.backend,
+                           hg_program_backends());
+    if (o.trace && o.no_profile) return hg_cli_fail(cmd, HG_EXIT_USAGE, "--trace needs the profiler (drop --no-profile)");
+    if (o.nelbo_terms && o.nelbo_terms > (o.nelbo_steps ? o.nelbo_steps : 50))
+        return hg_cli_fail(cmd, HG_EXIT_USAGE, "--nelbo-terms %ld exceeds the NELBO steps", o.nelbo_terms);
+    if (o.threads) omp_set_num_threads((int)o.threads);
+    hg_config c;
+    hg_status s = hg_config_load(o.cfg_path, &c);
+    if (s.code == HG_OK) s = profile_run(&o, &c);
+    return s.code == HG_OK ? HG_EXIT_OK : hg_cli_status(cmd, s);
+}
+
+HG_COMMAND(profile, "profile", "per-kernel time, FLOP/s and a Chrome trace of one graph kind", cmd_profile)
