@@ -3,13 +3,25 @@
 #include "runtime/profile.h"
 
 #include <omp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static int os_tid(void) { return (int)syscall(SYS_gettid); }
+/* The OS id of the calling thread, cached per pthread (inside the lock). */
+static int32_t thread_id(hg_profile *p) {
+    unsigned long self = (unsigned long)pthread_self();
+    for (int i = 0; i < p->n_threads; i++)
+        if (p->thread_self[i] == self) return p->thread_tid[i];
+    int32_t tid = (int32_t)syscall(SYS_gettid);
+    if (p->n_threads < HG_PROFILE_MAX_THREADS) {
+        p->thread_self[p->n_threads] = self;
+        p->thread_tid[p->n_threads++] = tid;
+    }
+    return tid;
+}
 
 static void kernel_free(hg_profile_kernel *k) {
     free(k->members);
@@ -200,7 +212,6 @@ void hg_profile_record(hg_profile *p, int k, double seconds) {
     if (k < 0 || k >= p->n_kernels) return;
     int trace = (p->flags & HG_PROFILE_TRACE) != 0;
     double t_end = trace ? omp_get_wtime() - p->origin : 0;
-    int tid = trace ? os_tid() : 0;
 #pragma omp critical(hg_profile)
     {
         hg_profile_kernel *kr = &p->kernels[k];
@@ -208,7 +219,7 @@ void hg_profile_record(hg_profile *p, int k, double seconds) {
         if (kr->calls == 0 || seconds > kr->max_s) kr->max_s = seconds;
         kr->calls++;
         kr->total_s += seconds;
-        if (trace) push_event(p, k, tid, t_end - seconds, seconds);
+        if (trace) push_event(p, k, thread_id(p), t_end - seconds, seconds);
     }
 }
 
@@ -230,11 +241,10 @@ hg_ref_hooks hg_profile_hooks(hg_profile *p) {
 void hg_profile_step_begin(hg_profile *p) {
     double t = omp_get_wtime() - p->origin;
     int trace = (p->flags & HG_PROFILE_TRACE) != 0;
-    int tid = trace ? os_tid() : 0;
 #pragma omp critical(hg_profile)
     {
         p->step_t0 = t;
-        p->step_event = trace ? push_event(p, -1, tid, t, -1) : -1;
+        p->step_event = trace ? push_event(p, -1, thread_id(p), t, -1) : -1;
     }
 }
 

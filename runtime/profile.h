@@ -26,8 +26,9 @@
  *     hg_profile_print(&prof, stdout, 0); hg_profile_free(&prof);
  *
  * Threads: the hook may be called from several threads at once (it locks an
- * OpenMP critical section); each event records the OS thread id (gettid) of
- * the thread that ran the node's host loop, which becomes its trace track.
+ * OpenMP critical section); each event records the OS thread id (gettid,
+ * looked up once per thread) of the thread that ran the node's host loop,
+ * which becomes its trace track.
  */
 #ifndef HG_PROFILE_H
 #define HG_PROFILE_H
@@ -42,6 +43,10 @@
 #define HG_PROFILE_TRACE 1u /* keep one event per kernel call for the trace file */
 /* hg_profile_rows / hg_profile_print flags */
 #define HG_PROFILE_BY_SHAPE 2u /* aggregate kernels of identical signature */
+
+/* Threads whose OS id is cached (gettid is a system call, costly in some
+ * sandboxes); further threads ask the kernel on every event. */
+#define HG_PROFILE_MAX_THREADS 256
 
 /* Most trace events kept (24 bytes each); later ones are counted as dropped. */
 #define HG_PROFILE_MAX_EVENTS ((int64_t)1 << 23)
@@ -81,6 +86,9 @@ typedef struct {
     int64_t step_event;         /* event index of the open step, or -1 */
     double origin;              /* omp_get_wtime() at init */
     int pid;
+    int n_threads;              /* cached thread ids: pthread_self() -> OS tid */
+    unsigned long thread_self[HG_PROFILE_MAX_THREADS];
+    int32_t thread_tid[HG_PROFILE_MAX_THREADS];
 } hg_profile;
 
 /* Starts a profile of graph g (verified; the graph the hooks will be called

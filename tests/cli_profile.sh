@@ -87,6 +87,12 @@ out=$("$BIN" profile --config "$CFG" --graph score --iters 3 --no-profile --thre
 echo "$out" | grep -q "step_median_ms" || fail "no-profile step time"
 echo "$out" | grep -q "total_ms" && fail "no-profile printed a table"
 
+# overhead mode: interleaved on/off steps, both ratios printed
+out=$("$BIN" profile --config "$CFG" --graph score --iters 2 --overhead --threads 1 --top 1) || fail "overhead exited $?"
+echo "$out" | grep -Eq '^overhead_ratio_wall [0-9.]+$' || fail "overhead wall ratio: $out"
+echo "$out" | grep -Eq '^overhead_ratio_cpu [0-9.]+$' || fail "overhead cpu ratio"
+echo "$out" | grep -q '^profile: 2 steps' || fail "overhead: profiled steps"
+
 # deterministic inputs: same seed -> same FLOPs line and same kernels
 a=$("$BIN" profile --config "$CFG" --graph score --iters 1 --top 0 --threads 1 | awk '$1 ~ /^[0-9]+$/ {print $9, $10, $11}' | sort)
 b=$("$BIN" profile --config "$CFG" --graph score --iters 1 --top 0 --threads 1 | awk '$1 ~ /^[0-9]+$/ {print $9, $10, $11}' | sort)
@@ -103,6 +109,7 @@ expect() { # code pattern args...
 expect 2 "unknown graph kind 'bogus'" --config "$CFG" --graph bogus
 expect 2 "\-\-iters: 'zero' is not an integer" --config "$CFG" --graph score --iters zero
 expect 2 "\-\-iters: '0' is not an integer" --config "$CFG" --graph score --iters 0
+expect 2 "exclude each other" --config "$CFG" --graph score --overhead --no-profile
 expect 2 "unknown backend 'jit9'" --config "$CFG" --graph score --backend jit9
 expect 2 "\-\-config and \-\-graph are required" --graph score
 expect 1 "$TMP/missing.yaml" --config "$TMP/missing.yaml" --graph score

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "models/models.h"
 #include "runtime/profile.h"
@@ -39,8 +40,11 @@ static const char *USAGE =
     "  --top K          print the K slowest rows only (default 40; 0 = all)\n"
     "  --nelbo-steps S  NELBO discretisation steps (default 50); --nelbo-terms M:\n"
     "                   diffusion terms per call (default: all S in one call)\n"
-    "  --no-profile     run without the profiler (no hooks): only the step times,\n"
-    "                   for measuring the profiler's overhead\n";
+    "  --no-profile     run without the profiler (no hooks): only the step times\n"
+    "  --overhead       measure the profiler's overhead: N pairs of steps, one with\n"
+    "                   the profiler on and one off (alternating which goes first);\n"
+    "                   prints the median wall and process CPU time of each mode and\n"
+    "                   their ratios (bench/profile_overhead.sh)\n";
 
 static const char *const KINDS[] = {"train", "sample-step", "score", "nelbo"};
 
@@ -99,8 +103,44 @@ static int backend_known(const char *b) {
 typedef struct {
     const char *cfg_path, *kind, *backend, *trace;
     long batch, iters, warmup, threads, seed, top, nelbo_steps, nelbo_terms;
-    int by_shape, no_profile;
+    int by_shape, no_profile, overhead;
 } opts;
+
+static double cpu_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double median(double *v, long n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* --overhead: pairs of steps on/off; times[0..4n): wall on, wall off, cpu on, cpu off. */
+static hg_status overhead_steps(hg_program *prog, hg_profile *prof, hg_tensor_map *state,
+                                const hg_tensor_map *in, hg_tensor_map *out, long n, double *times) {
+    hg_ref_hooks h = hg_profile_hooks(prof);
+    for (long i = 0; i < n; i++) {
+        for (int j = 0; j < 2; j++) {
+            int on = (int)((i + j) % 2 == 0);
+            hg_program_set_hooks(prog, on ? &h : NULL);
+            double w0 = omp_get_wtime(), c0 = cpu_seconds();
+            if (on) hg_profile_step_begin(prof);
+            HG_TRY(hg_program_run(prog, state, in, out));
+            if (on) hg_profile_step_end(prof);
+            times[(on ? 0 : 1) * n + i] = omp_get_wtime() - w0;
+            times[(on ? 2 : 3) * n + i] = cpu_seconds() - c0;
+        }
+    }
+    double w_on = median(times, n), w_off = median(times + n, n);
+    double c_on = median(times + 2 * n, n), c_off = median(times + 3 * n, n);
+    printf("overhead: %ld step pairs; median wall on %.3f ms, off %.3f ms, ratio %.4f; "
+           "median CPU on %.3f ms, off %.3f ms, ratio %.4f\n",
+           n, 1e3 * w_on, 1e3 * w_off, w_on / w_off, 1e3 * c_on, 1e3 * c_off, c_on / c_off);
+    printf("overhead_ratio_wall %.6f\noverhead_ratio_cpu %.6f\n", w_on / w_off, c_on / c_off);
+    return hg_ok();
+}
 
 /* Builds, runs and reports; everything it allocates is freed on every path. */
 static hg_status profile_run(const opts *o, const hg_config *c) {
@@ -119,7 +159,7 @@ static hg_status profile_run(const opts *o, const hg_config *c) {
     hg_map_init(&state);
     hg_map_init(&in);
     hg_map_init(&out);
-    double *times = calloc((size_t)o->iters, sizeof *times);
+    double *times = calloc(4 * (size_t)o->iters, sizeof *times);
     hg_status s = times ? hg_ok() : hg_error(HG_ERR_NOMEM, "profile: %ld step times", o->iters);
     int built = 0;
     if (s.code == HG_OK) {
@@ -144,11 +184,14 @@ static hg_status profile_run(const opts *o, const hg_config *c) {
         fflush(stdout);
     }
     for (long i = 0; i < o->warmup && s.code == HG_OK; i++) s = hg_program_run(prog, &state, &in, &out);
-    if (s.code == HG_OK && !o->no_profile) {
+    if (s.code == HG_OK && o->overhead) {
+        s = overhead_steps(prog, &prof, &state, &in, &out, o->iters, times);
+        memcpy(times, times + o->iters, (size_t)o->iters * sizeof *times); /* steps without the profiler */
+    } else if (s.code == HG_OK && !o->no_profile) {
         hg_ref_hooks h = hg_profile_hooks(&prof);
         hg_program_set_hooks(prog, &h);
     }
-    for (long i = 0; i < o->iters && s.code == HG_OK; i++) {
+    for (long i = 0; i < o->iters && s.code == HG_OK && !o->overhead; i++) {
         double t0 = omp_get_wtime();
         if (!o->no_profile) hg_profile_step_begin(&prof);
         s = hg_program_run(prog, &state, &in, &out);
@@ -162,11 +205,9 @@ static hg_status profile_run(const opts *o, const hg_config *c) {
     if (s.code == HG_OK) {
         double mean = 0;
         for (long i = 0; i < o->iters; i++) mean += times[i] / (double)o->iters;
-        qsort(times, (size_t)o->iters, sizeof *times, cmp_double);
-        double med = o->iters % 2 ? times[o->iters / 2]
-                                  : 0.5 * (times[o->iters / 2 - 1] + times[o->iters / 2]);
-        printf("\nstep time: median %.3f ms, mean %.3f ms, min %.3f ms over %ld iterations; %.3f GFLOP/s\n",
-               1e3 * med, 1e3 * mean, 1e3 * times[0], o->iters, med > 0 ? (double)flops / med / 1e9 : 0.0);
+        double med = median(times, o->iters);
+        printf("\nstep time%s: median %.3f ms, mean %.3f ms, min %.3f ms over %ld iterations; %.3f GFLOP/s\n",
+               o->overhead ? " (profiler off)" : "", 1e3 * med, 1e3 * mean, 1e3 * times[0], o->iters, med > 0 ? (double)flops / med / 1e9 : 0.0);
         printf("step_median_ms %.6f\n", 1e3 * med);
     }
     if (s.code == HG_OK && o->trace && !o->no_profile) {
@@ -198,7 +239,7 @@ static int cmd_profile(int argc, char **argv) {
         fputs(USAGE, stdout);
         return HG_EXIT_OK;
     }
-    opts o = {NULL, NULL, "ref", NULL, 0, 5, 1, 0, -1, 40, 0, 0, 0, 0};
+    opts o = {NULL, NULL, "ref", NULL, 0, 5, 1, 0, -1, 40, 0, 0, 0, 0, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
@@ -224,6 +265,7 @@ static int cmd_profile(int argc, char **argv) {
         else if (!strcmp(a, "--trace") && has) o.trace = argv[++i];
         else if (!strcmp(a, "--by-shape")) o.by_shape = 1;
         else if (!strcmp(a, "--no-profile")) o.no_profile = 1;
+        else if (!strcmp(a, "--overhead")) o.overhead = 1;
         else return usage_error("unexpected argument '%s' (or a missing value)", a);
     }
     if (!o.cfg_path || !o.kind) return usage_error("%s", "--config and --graph are required");
@@ -235,6 +277,8 @@ static int cmd_profile(int argc, char **argv) {
     if (!backend_known(o.backend))
         return hg_cli_fail(cmd, HG_EXIT_USAGE, "--backend: unknown backend '%s' (available: %s)", o.backend,
                            hg_program_backends());
+    if (o.overhead && o.no_profile)
+        return hg_cli_fail(cmd, HG_EXIT_USAGE, "--overhead and --no-profile exclude each other");
     if (o.trace && o.no_profile) return hg_cli_fail(cmd, HG_EXIT_USAGE, "--trace needs the profiler (drop --no-profile)");
     if (o.nelbo_terms && o.nelbo_terms > (o.nelbo_steps ? o.nelbo_steps : 50))
         return hg_cli_fail(cmd, HG_EXIT_USAGE, "--nelbo-terms %ld exceeds the NELBO steps", o.nelbo_terms);
