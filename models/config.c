@@ -304,6 +304,10 @@ static hg_status parse_doc(yaml_document_t *doc, const char *what, hg_config *c)
     if (!root) return hg_ok(); /* empty file: all defaults */
     if (root->type != YAML_MAPPING_NODE)
         return hg_error(HG_ERR_INVALID, "%s: the top level must be a mapping of the sections data, vdm, score, training", what);
+    /* a repeated section or key is an error (YAML leaves it to the reader;
+     * silently keeping the last value hides typos) */
+    int sec_seen[4] = {0}, key_seen[N_KEYS];
+    memset(key_seen, 0, sizeof key_seen);
     for (yaml_node_pair_t *pr = root->data.mapping.pairs.start; pr < root->data.mapping.pairs.top;
          pr++) {
         yaml_node_t *kn = yaml_document_get_node(doc, pr->key);
@@ -311,11 +315,15 @@ static hg_status parse_doc(yaml_document_t *doc, const char *what, hg_config *c)
         if (!is_plain_scalar(kn))
             return hg_error(HG_ERR_INVALID, "%s: section names must be plain words", what);
         const char *sec = (const char *)kn->data.scalar.value;
-        int known = 0;
-        for (int i = 0; i < 4; i++) known |= !strcmp(sec, sections[i]);
-        if (!known)
+        int known = -1;
+        for (int i = 0; i < 4; i++)
+            if (!strcmp(sec, sections[i])) known = i;
+        if (known < 0)
             return hg_error(HG_ERR_INVALID, "%s:%lu: %s: unknown section (data, vdm, score, training)",
                             what, (unsigned long)kn->start_mark.line + 1, sec);
+        if (sec_seen[known]++)
+            return hg_error(HG_ERR_INVALID, "%s:%lu: %s: section appears twice", what,
+                            (unsigned long)kn->start_mark.line + 1, sec);
         if (vn->type == YAML_SCALAR_NODE && !vn->data.scalar.length) continue; /* empty section */
         if (vn->type != YAML_MAPPING_NODE)
             return hg_error(HG_ERR_INVALID, "%s:%lu: %s: expected a mapping of keys", what,
@@ -327,10 +335,12 @@ static hg_status parse_doc(yaml_document_t *doc, const char *what, hg_config *c)
             if (!is_plain_scalar(k2))
                 return hg_error(HG_ERR_INVALID, "%s: %s: keys must be plain words", what, sec);
             const char *key = (const char *)k2->data.scalar.value;
-            const kdesc *kd = NULL;
+            int ki = -1;
             for (int i = 0; i < N_KEYS; i++)
-                if (!strcmp(keys[i].section, sec) && !strcmp(keys[i].key, key)) kd = &keys[i];
-            if (!kd) return key_err(what, sec, key, k2, "unknown key");
+                if (!strcmp(keys[i].section, sec) && !strcmp(keys[i].key, key)) ki = i;
+            if (ki < 0) return key_err(what, sec, key, k2, "unknown key");
+            if (key_seen[ki]++) return key_err(what, sec, key, k2, "key appears twice");
+            const kdesc *kd = &keys[ki];
             HG_TRY(set_value(c, kd, doc, v2, what));
         }
     }

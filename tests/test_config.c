@@ -83,6 +83,12 @@ HG_TEST(errors_name_the_key) {
                  "score.adanorm");
     HG_CHECK_ERR(hg_config_parse("score: {kind: graph}\nvdm: {use_encdec: true}\n", "a.yaml", &c),
                  "vdm.use_encdec");
+    /* repeated keys and sections: an error naming the key and its line, not
+     * a silent "last one wins" */
+    HG_CHECK_ERR(hg_config_parse("training:\n  seed: 1\n  seed: 2\n", "d.yaml", &c),
+                 "d.yaml:3: training.seed: key appears twice");
+    HG_CHECK_ERR(hg_config_parse("data: {n_particles: 64}\nvdm: {}\ndata: {n_features: 3}\n", "d.yaml",
+                                 &c), "d.yaml:3: data: section appears twice");
     char p[1024];
     snprintf(p, sizeof p, "%s/does-not-exist.yaml", hg_test_tmpdir());
     HG_CHECK_ERR(hg_config_load(p, &c), "does-not-exist.yaml");
