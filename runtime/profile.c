@@ -384,8 +384,12 @@ hg_status hg_profile_print(const hg_profile *p, FILE *f, unsigned flags, int max
         fprintf(f, "profile: kernels %.3f ms in total (no steps marked; share is of kernel time)\n",
                 1e3 * kt);
     }
+    int fused = 0;
+    for (int i = 0; i < p->n_kernels; i++) fused |= p->kernels[i].n_members > 1;
     fprintf(f, "%d %s (%s)%s\n", n, by_shape ? "kernel signatures" : "kernels",
-            by_shape ? "identical op and shapes aggregated" : "one per node on the ref backend",
+            by_shape ? "identical op and shapes aggregated"
+            : fused  ? "fused kernels list their member nodes"
+                     : "one per node on the ref backend",
             p->dropped_events ? "; trace events dropped" : "");
     fprintf(f, "%4s %11s %7s %8s %11s %9s %9s %11s  %-14s %-22s %s\n", "#", "total_ms", "share%",
             "calls", "mean_us", "GFLOP/s", "GB/s", "MFLOP/call", "kernel", "shape",
