@@ -70,6 +70,24 @@ run "$HG" ir-grad "$TMP/f.hg" --loss loss
 expect_rc 2 "no --wrt"
 run "$HG" ir-grad "$TMP/f.hg" --loss loss --wrt x --bogus
 expect_rc 2 "unknown option"
+run "$HG" ir-grad "$TMP/f.hg" --loss loss --wrt x,,w
+expect_rc 2 "empty name in --wrt"
+run "$HG" ir-grad "$TMP/f.hg" --loss loss --wrt x --out "$TMP/no/such/dir/g.hg"
+expect_rc 1 "unwritable --out"
+case "$ERR" in *"no/such/dir/g.hg: cannot write: "*) ;; *) fail "unwritable --out: $ERR" ;; esac
+# a parse error names FILE:LINE once (not "FILE: FILE:LINE")
+printf '%%0 = input f64[3] name="x"\n%%1 = exp f64[2] %%0\noutput "l" %%1\n' >"$TMP/bad.hg"
+run "$HG" ir-grad "$TMP/bad.hg" --loss l --wrt x
+expect_rc 1 "invalid graph"
+case "$ERR" in "halograph ir-grad: $TMP/bad.hg:2: node %1:"*) ;; *) fail "invalid graph message: $ERR" ;; esac
+# an i32 --wrt or --loss is named in the error
+printf '%%0 = input i32[3] name="k"\n%%1 = input f64[] name="x"\noutput "l" %%1\noutput "kl" %%0\n' >"$TMP/int.hg"
+run "$HG" ir-grad "$TMP/int.hg" --loss l --wrt k
+expect_rc 1 "i32 --wrt"
+case "$ERR" in *"--wrt k: %0 is i32, not a float value"*) ;; *) fail "i32 --wrt message: $ERR" ;; esac
+run "$HG" ir-grad "$TMP/int.hg" --loss kl --wrt x
+expect_rc 1 "i32 --loss"
+case "$ERR" in *"--loss kl: output %0 is i32"*) ;; *) fail "i32 --loss message: $ERR" ;; esac
 run "$HG" ir-grad --help
 expect_rc 0 "--help"
 case "$OUT" in *"usage: halograph ir-grad"*) ;; *) fail "--help: $OUT" ;; esac

@@ -1,6 +1,7 @@
 /* `halograph ir-grad`: reads a graph text file, appends the reverse-mode
  * gradient of one output w.r.t. named inputs/states (passes/passes.h
  * hg_grad), simplifies, and prints or writes the result as text. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +28,11 @@ static void usage(FILE *f) {
  * returns the exit code. */
 static int resolve_wrt(hg_graph *g, char *list, hg_value *wrt, char names[][HG_NAME_MAX], int *n) {
     *n = 0;
-    for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
-        if (!*tok) continue;
+    for (char *tok = list, *next; tok; tok = next) {
+        next = strchr(tok, ',');
+        if (next) *next++ = 0;
+        if (!*tok)
+            return hg_cli_fail("ir-grad", HG_EXIT_USAGE, "--wrt has an empty name in its list");
         if (*n == MAX_WRT) {
             return hg_cli_fail("ir-grad", HG_EXIT_FAIL, "too many --wrt names (max %d)", MAX_WRT);
         }
@@ -37,6 +41,10 @@ static int resolve_wrt(hg_graph *g, char *list, hg_value *wrt, char names[][HG_N
         if (v == HG_NONE) {
             return hg_cli_fail("ir-grad", HG_EXIT_FAIL, "--wrt %s: no input or state of that name",
                                tok);
+        }
+        if (!hg_dtype_is_float(hg_value_dtype(g, v))) {
+            return hg_cli_fail("ir-grad", HG_EXIT_FAIL, "--wrt %s: %%%d is %s, not a float value",
+                               tok, (int)v, hg_dtype_name(hg_value_dtype(g, v)));
         }
         if (strlen(tok) + 5 >= HG_NAME_MAX) {
             return hg_cli_fail("ir-grad", HG_EXIT_FAIL, "--wrt %s: name too long", tok);
@@ -75,7 +83,8 @@ static int cmd_ir_grad(int argc, char **argv) {
     }
     hg_graph *g = NULL;
     hg_status s = hg_parse_file(file, &g);
-    if (s.code != HG_OK) return hg_cli_status("ir-grad", hg_status_prefix(s, "%s", file));
+    /* parse messages already start with "FILE:LINE:" (or "FILE:") */
+    if (s.code != HG_OK) return hg_cli_status("ir-grad", s);
     int rc = HG_EXIT_FAIL;
     hg_graph *o = NULL;
     char *wl = strdup(wrt_list);
@@ -90,6 +99,11 @@ static int cmd_ir_grad(int argc, char **argv) {
     if (loss == HG_NONE) {
         hg_cli_fail("ir-grad", HG_EXIT_FAIL, "--loss %s: the graph has no output of that name",
                     loss_name);
+        goto done;
+    }
+    if (!hg_dtype_is_float(hg_value_dtype(g, loss))) {
+        hg_cli_fail("ir-grad", HG_EXIT_FAIL, "--loss %s: output %%%d is %s, not a float value",
+                    loss_name, (int)loss, hg_dtype_name(hg_value_dtype(g, loss)));
         goto done;
     }
     if ((rc = resolve_wrt(g, wl, wrt, names, &n)) != 0) goto done;
@@ -108,7 +122,7 @@ static int cmd_ir_grad(int argc, char **argv) {
     }
     FILE *f = out_path ? fopen(out_path, "w") : stdout;
     if (!f) {
-        hg_cli_fail("ir-grad", HG_EXIT_FAIL, "cannot write %s", out_path);
+        hg_cli_fail("ir-grad", HG_EXIT_FAIL, "%s: cannot write: %s", out_path, strerror(errno));
         goto done;
     }
     s = hg_print(o, f);
