@@ -64,8 +64,11 @@ case "$ERR" in *does-not-exist.hg*) ;; *) fail "missing file not named: '$ERR'" 
 
 run "$HG" ir-check
 expect_rc 2 "ir-check without a file"
+case "$ERR" in "halograph ir-check: missing FILE"*) ;; *) fail "ir-check without a file: '$ERR'" ;; esac
 run "$HG" ir-check a.hg b.hg
 expect_rc 2 "ir-check with two files"
+[ "$ERR" = "halograph ir-check: one FILE expected, got an extra argument 'b.hg'" ] ||
+    fail "ir-check with two files: '$ERR'"
 run "$HG" ir-check --help
 expect_rc 0 "ir-check --help"
 case "$OUT" in *"usage: halograph ir-check"*) ;; *) fail "ir-check --help: '$OUT'" ;; esac
@@ -74,6 +77,7 @@ expect_rc 0 "ir-run --help"
 case "$OUT" in *"usage: halograph ir-run"*) ;; *) fail "ir-run --help: '$OUT'" ;; esac
 run "$HG" ir-run "$DATA/mlp.hg" --input x="$TMP/x.npy"
 expect_rc 2 "ir-run without --out"
+[ "$ERR" = "halograph ir-run: --out DIR is required (see --help)" ] || fail "ir-run without --out: '$ERR'"
 run "$HG" ir-run "$DATA/mlp.hg" --input bogus --out "$TMP/o"
 expect_rc 2 "ir-run with --input lacking '='"
 run "$HG" ir-run "$DATA/mlp.hg" --frobnicate --out "$TMP/o"

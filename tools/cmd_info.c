@@ -65,15 +65,16 @@ static int cmd_info(int argc, char **argv) {
         } else if (!strcmp(argv[i], "--box") && i + 1 < argc) {
             if (hg_cli_parse_double(argv[++i], &box) || !(box > 0))
                 return hg_cli_fail("info", HG_EXIT_USAGE, "--box: '%s' is not a positive number", argv[i]);
+        } else if (!strcmp(argv[i], "--config") || !strcmp(argv[i], "--batch") ||
+                   !strcmp(argv[i], "--box")) {
+            return hg_cli_fail("info", HG_EXIT_USAGE, "%s needs a value", argv[i]);
         } else {
-            usage(stderr);
-            return HG_EXIT_USAGE;
+            return hg_cli_fail("info", HG_EXIT_USAGE, "unexpected argument '%s' (see --help)",
+                               argv[i]);
         }
     }
-    if (!cfg_path) {
-        usage(stderr);
-        return HG_EXIT_USAGE;
-    }
+    if (!cfg_path)
+        return hg_cli_fail("info", HG_EXIT_USAGE, "--config FILE is required (see --help)");
     hg_config c;
     hg_status s = hg_config_load(cfg_path, &c);
     if (s.code) return hg_cli_status("info", s);

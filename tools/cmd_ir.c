@@ -28,10 +28,14 @@ static int cmd_ir_check(int argc, char **argv) {
         check_usage(stdout);
         return HG_EXIT_OK;
     }
-    if (argc != 2 || argv[1][0] == '-') {
-        check_usage(stderr);
-        return HG_EXIT_USAGE;
-    }
+    if (argc < 2)
+        return hg_cli_fail("ir-check", HG_EXIT_USAGE,
+                           "missing FILE (usage: halograph ir-check FILE; see --help)");
+    if (argv[1][0] == '-')
+        return hg_cli_fail("ir-check", HG_EXIT_USAGE, "unknown option '%s' (see --help)", argv[1]);
+    if (argc > 2)
+        return hg_cli_fail("ir-check", HG_EXIT_USAGE,
+                           "one FILE expected, got an extra argument '%s'", argv[2]);
     hg_graph *g = NULL;
     hg_status s = hg_parse_file(argv[1], &g);
     if (s.code == HG_ERR_FORMAT || s.code == HG_ERR_INVALID) {
@@ -138,8 +142,7 @@ static int cmd_ir_run(int argc, char **argv) {
             if (!strcmp(a, "--out")) out = argv[i];
             else state_out = argv[i];
         } else if (a[0] == '-') {
-            run_usage(stderr);
-            return hg_cli_fail("ir-run", HG_EXIT_USAGE, "unknown option '%s'", a);
+            return hg_cli_fail("ir-run", HG_EXIT_USAGE, "unknown option '%s' (see --help)", a);
         } else if (file) {
             return hg_cli_fail("ir-run", HG_EXIT_USAGE, "more than one graph file ('%s', '%s')",
                                file, a);
@@ -147,10 +150,9 @@ static int cmd_ir_run(int argc, char **argv) {
             file = a;
         }
     }
-    if (!file || !out) {
-        run_usage(stderr);
-        return HG_EXIT_USAGE;
-    }
+    if (!file)
+        return hg_cli_fail("ir-run", HG_EXIT_USAGE, "missing the graph FILE (see --help)");
+    if (!out) return hg_cli_fail("ir-run", HG_EXIT_USAGE, "--out DIR is required (see --help)");
 
     hg_graph *g = NULL;
     hg_status s = hg_parse_file(file, &g);
