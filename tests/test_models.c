@@ -4,6 +4,7 @@
  * finite-difference gradients, the sampler on a Gaussian target, the
  * sample-step and NELBO graphs, the training step. Reference interpreter. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -343,6 +344,165 @@ HG_TEST(transformer_permutation_equivariance) {
     c.induced_attention = 0;
     c.adanorm = 1;
     check_equivariance(&c, 0, "score/out/kernel");
+}
+
+/* ------------------------------------- transformer against its direct form */
+
+/* Host-side SPEC 4 / 4.1 in f64 from the parameter values in `st`: plain
+ * loops, written from the SPEC text (not from models/). */
+static const double *tp(const hg_tensor_map *st, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static const double *tp(const hg_tensor_map *st, const char *fmt, ...) {
+    char path[HG_NAME_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(path, sizeof path, fmt, ap);
+    va_end(ap);
+    hg_tensor *t = hg_map_get(st, path);
+    return t && t->dtype == HG_F64 ? (const double *)t->data : NULL;
+}
+
+static double gelu_host(double x) {
+    return 0.5 * x * (1 + tanh(sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+}
+
+/* y[r, o] = x[r, :] K[:, o] + b[o] for `rows` rows; K [in, out] row-major. */
+static int dense_host(const hg_tensor_map *st, const char *path, const double *x, int rows, int in,
+                      int out, double *y) {
+    const double *K = tp(st, "%s/kernel", path), *b = tp(st, "%s/bias", path);
+    if (!K || !b) return -1;
+    for (int r = 0; r < rows; r++)
+        for (int o = 0; o < out; o++) {
+            double s = b[o];
+            for (int i = 0; i < in; i++) s += x[r * in + i] * K[i * out + o];
+            y[r * out + o] = s;
+        }
+    return 0;
+}
+
+/* LayerNorm over rows of width d, population variance, eps 1e-6. */
+static int ln_host(const hg_tensor_map *st, const char *path, const double *x, int rows, int d,
+                   double *y) {
+    const double *sc = tp(st, "%s/scale", path), *bi = tp(st, "%s/bias", path);
+    if (!sc || !bi) return -1;
+    for (int r = 0; r < rows; r++) {
+        double m = 0, v = 0;
+        for (int i = 0; i < d; i++) m += x[r * d + i] / d;
+        for (int i = 0; i < d; i++) v += (x[r * d + i] - m) * (x[r * d + i] - m) / d;
+        for (int i = 0; i < d; i++) y[r * d + i] = (x[r * d + i] - m) / sqrt(v + 1e-6) * sc[i] + bi[i];
+    }
+    return 0;
+}
+
+enum { TF_MAXN = 8, TF_MAXD = 64 };
+
+/* e_hat [N, F] of one cloud: z [N, F], g (log-SNR), theta [C], mask [N]. */
+static int transformer_host(const hg_tensor_map *st, const hg_config *c, int N, int F,
+                            const double *z, double g, const double *theta, const double *m,
+                            double *e) {
+    int d = c->d_model, H = c->n_heads, hd = d / H, dt = c->d_t_embedding, h2 = dt / 2;
+    int dc = c->d_context_embedding, dcc = dt + dc, k4 = 4 * dcc;
+    double cc[TF_MAXD], t1[TF_MAXD * 4], t2[TF_MAXD * 4], cemb[TF_MAXD], cp[TF_MAXD];
+    /* t-embedding: argument 1000 g freq_k, freq_k = exp(-k log(10000) / (h - 1)) */
+    for (int k = 0; k < h2; k++) {
+        double fr = exp(-k * log(10000.0) / (h2 - 1));
+        cc[k] = sin(1000.0 * g * fr);
+        cc[h2 + k] = cos(1000.0 * g * fr);
+    }
+    if (dense_host(st, "cond_embed", theta, 1, c->n_cond, dc, cemb)) return -1;
+    for (int i = 0; i < dc; i++) cc[dt + i] = cemb[i];
+    if (dense_host(st, "score/cond_mlp/dense_0", cc, 1, dcc, k4, t1)) return -1;
+    for (int i = 0; i < k4; i++) t1[i] = gelu_host(t1[i]);
+    if (dense_host(st, "score/cond_mlp/dense_1", t1, 1, k4, k4, t2)) return -1;
+    for (int i = 0; i < k4; i++) t2[i] = gelu_host(t2[i]);
+    if (dense_host(st, "score/cond_mlp/dense_2", t2, 1, k4, dcc, cc)) return -1;
+    if (dense_host(st, "score/cond_proj", cc, 1, dcc, d, cp)) return -1;
+    double h[TF_MAXN * TF_MAXD], x[TF_MAXN * TF_MAXD], q[TF_MAXN * TF_MAXD], kk[TF_MAXN * TF_MAXD],
+        v[TF_MAXN * TF_MAXD], a[TF_MAXN * TF_MAXD], o[TF_MAXN * TF_MAXD], u[TF_MAXN * TF_MAXD * 4];
+    if (dense_host(st, "score/embed", z, N, F, d, h)) return -1;
+    char p[HG_NAME_MAX];
+    for (int l = 0; l < c->n_layers; l++) {
+        for (int i = 0; i < N * d; i++) h[i] += cp[i % d];
+        snprintf(p, sizeof p, "score/layer_%d/ln_0", l);
+        if (ln_host(st, p, h, N, d, x)) return -1;
+        const char *nm[3] = {"query", "key", "value"};
+        double *dst[3] = {q, kk, v};
+        for (int j = 0; j < 3; j++) {
+            snprintf(p, sizeof p, "score/layer_%d/mha/%s", l, nm[j]);
+            if (dense_host(st, p, x, N, d, d, dst[j])) return -1;
+        }
+        /* heads: columns hh*hd .. hh*hd+hd-1; keys with mask 0 get weight 0 */
+        for (int hh = 0; hh < H; hh++)
+            for (int i = 0; i < N; i++) {
+                double lg[TF_MAXN], mx = -INFINITY, den = 0;
+                for (int j = 0; j < N; j++) {
+                    double s = 0;
+                    for (int t = 0; t < hd; t++) s += q[i * d + hh * hd + t] * kk[j * d + hh * hd + t];
+                    lg[j] = s / sqrt((double)hd);
+                    if (m[j] != 0 && lg[j] > mx) mx = lg[j];
+                }
+                for (int j = 0; j < N; j++) den += m[j] != 0 ? exp(lg[j] - mx) : 0;
+                for (int t = 0; t < hd; t++) {
+                    double s = 0;
+                    for (int j = 0; j < N; j++)
+                        if (m[j] != 0) s += exp(lg[j] - mx) / den * v[j * d + hh * hd + t];
+                    a[i * d + hh * hd + t] = s;
+                }
+            }
+        snprintf(p, sizeof p, "score/layer_%d/mha/out", l);
+        if (dense_host(st, p, a, N, d, d, o)) return -1;
+        for (int i = 0; i < N * d; i++) h[i] += o[i];
+        snprintf(p, sizeof p, "score/layer_%d/ln_1", l);
+        if (ln_host(st, p, h, N, d, x)) return -1;
+        snprintf(p, sizeof p, "score/layer_%d/mlp/dense_0", l);
+        if (dense_host(st, p, x, N, d, c->d_mlp, u)) return -1;
+        for (int i = 0; i < N * c->d_mlp; i++) u[i] = gelu_host(u[i]);
+        snprintf(p, sizeof p, "score/layer_%d/mlp/dense_1", l);
+        if (dense_host(st, p, u, N, c->d_mlp, d, o)) return -1;
+        for (int i = 0; i < N * d; i++) h[i] += o[i];
+    }
+    if (ln_host(st, "score/ln_out", h, N, d, x)) return -1;
+    if (dense_host(st, "score/out", x, N, d, F, e)) return -1;
+    for (int i = 0; i < N * F; i++) e[i] += z[i]; /* e_hat = z + out */
+    return 0;
+}
+
+/* The whole transformer score (t-embedding of 1000 g, conditioning MLP and
+ * projection, pre-LN self-attention with the pair mask, MLP blocks, final
+ * LN, e_hat = z + out) against the host form above, every parameter set to
+ * random values (so LN scales/biases and the zero-initialised head count). */
+HG_TEST(transformer_score_matches_direct_form) {
+    hg_config c;
+    tiny_config(&c);
+    runner r;
+    HG_CHECK_OK(runner_make(&r, &c, "score", 2, HG_F64, 0));
+    score_inputs(&r, 2, 0);
+    for (int i = 0; i < r.state.n; i++) fill_normal(&r.state.e[i].t, 20 + i, 0.4, 0.1);
+    hg_tensor *gm = hg_map_get(&r.in, "gamma");
+    hg_tensor_set(gm, 0, 0.0123); /* keep 1000 g freq of moderate size */
+    hg_tensor_set(gm, 1, -0.0071);
+    HG_CHECK_OK(runner_run(&r));
+    hg_tensor *z = hg_map_get(&r.in, "z"), *e = hg_map_get(&r.out, "e_hat");
+    hg_tensor *th = hg_map_get(&r.in, "cond"), *mk = hg_map_get(&r.in, "mask");
+    int N = (int)z->shape.dim[1], F = (int)z->shape.dim[2];
+    double maxd = 0, maxv = 0;
+    for (int b = 0; b < 2; b++) {
+        const double *zb = (const double *)z->data + b * N * F;
+        const double *mb = (const double *)mk->data + b * N;
+        double want[TF_MAXN * 8];
+        HG_CHECK(transformer_host(&r.state, &c, N, F, zb, hg_tensor_get(gm, b),
+                                  (const double *)th->data + b * c.n_cond, mb, want) == 0);
+        for (int i = 0; i < N; i++) {
+            if (mb[i] == 0) continue;
+            for (int f = 0; f < F; f++) {
+                maxd = fmax(maxd, fabs(hg_tensor_get(e, (b * N + i) * F + f) - want[i * F + f]));
+                maxv = fmax(maxv, fabs(want[i * F + f] - zb[i * F + f]));
+            }
+        }
+    }
+    HG_CHECK(maxv > 1e-2); /* the network output is not negligible */
+    HG_CHECK_NEAR(maxd, 0.0, 1e-10);
+    runner_free(&r);
 }
 
 HG_TEST(graph_permutation_equivariance) {
