@@ -102,18 +102,7 @@ static const char *floor_mod(hg_ox *x, const hg_node *n, const char *a, const ch
     return ox_op3(x, "Where", fix, ox_op2(x, "Add", r, b), r);
 }
 
-/* Ordering comparisons have no bool form in ONNX: compare as int32. */
-static const char *compare(hg_ox *x, hg_dtype in_t, const char *op, const char *a,
-                           const char *b) {
-    if (in_t == HG_BOOL) {
-        a = ox_cast(x, a, HG_I32);
-        b = ox_cast(x, b, HG_I32);
-    }
-    return ox_op2(x, op, a, b);
-}
-
 static const char *binary(hg_ox *x, const hg_node *n, const char *a, const char *b) {
-    hg_dtype in_t = hg_value_dtype(x->g, n->in[0]);
     switch (n->op) {
     case HG_OP_add: return ox_op2(x, "Add", a, b);
     case HG_OP_sub: return ox_op2(x, "Sub", a, b);
@@ -125,10 +114,10 @@ static const char *binary(hg_ox *x, const hg_node *n, const char *a, const char 
     case HG_OP_floor_mod: return floor_mod(x, n, a, b);
     case HG_OP_eq: return ox_op2(x, "Equal", a, b);
     case HG_OP_ne: return ox_op1(x, "Not", ox_op2(x, "Equal", a, b));
-    case HG_OP_lt: return compare(x, in_t, "Less", a, b);
-    case HG_OP_le: return compare(x, in_t, "LessOrEqual", a, b);
-    case HG_OP_gt: return compare(x, in_t, "Greater", a, b);
-    case HG_OP_ge: return compare(x, in_t, "GreaterOrEqual", a, b);
+    case HG_OP_lt: return ox_op2(x, "Less", a, b);
+    case HG_OP_le: return ox_op2(x, "LessOrEqual", a, b);
+    case HG_OP_gt: return ox_op2(x, "Greater", a, b);
+    case HG_OP_ge: return ox_op2(x, "GreaterOrEqual", a, b);
     case HG_OP_logical_and: return ox_op2(x, "And", a, b);
     case HG_OP_logical_or: return ox_op2(x, "Or", a, b);
     default: return NULL;

@@ -33,8 +33,8 @@
  *   equal d2 get keys strictly increasing with j (steps of >= 4 ulps of
  *   double; the additive term separates d2 = 0), so ascending keys are the
  *   reference's (d2, j) order. Padded j and NaN d2 get key +inf. TopK
- *   (K = min(k, N), largest 0, sorted 1) on the keys; entries whose key is
- *   +inf, every entry of a padded i, and the columns beyond N are -1.
+ *   (K = k <= N, largest 0, sorted 1) on the keys; entries whose key is
+ *   +inf (fewer than k real points) and every entry of a padded i are -1.
  *   f64 positions are refused: their d2 already uses all of double's
  *   bits, so ties could not be encoded exactly. */
 #include <math.h>
@@ -220,7 +220,7 @@ void ox_lower_knn(hg_ox *x, hg_value v) {
     }
     double L = nd->attrs.box;
     const char *p = ox_in(x, v, 0);
-    const char *Ls = ox_scalar(x, t, L);
+    const char *Ls = L > 0 ? ox_scalar(x, t, L) : NULL;
     if (L > 0)
         p = ox_op2(x, "Sub", p, ox_op2(x, "Mul", ox_op1(x, "Floor", ox_op2(x, "Div", p, Ls)), Ls));
     const char *d2 = NULL;
@@ -258,8 +258,11 @@ void ox_lower_knn(hg_ox *x, hg_value v) {
     const char *real_j = ox_reshape(x, real, hg_shape_of(3, B, (int64_t)1, N));
     const char *ok = ox_op2(x, "And", real_j, ox_op2(x, "Equal", d2, d2)); /* not NaN */
     key = ox_op3(x, "Where", ok, key, ox_scalar(x, HG_F64, INFINITY));
-    int64_t K = k < N ? k : N;
-    const char *in[2] = {key, ox_i64s(x, 1, &K)};
+    if (k < 1 || k > N) {
+        ox_fail(x, HG_ERR_INVALID, "k = %lld outside 1..N = %lld", (long long)k, (long long)N);
+        return;
+    }
+    const char *in[2] = {key, ox_i64s(x, 1, &k)};
     const char *vals = ox_node(x, "TopK", NULL, 2, in);
     Onnx__NodeProto *topk = x->last;
     ox_attr_i(x, "axis", -1);
@@ -278,10 +281,5 @@ void ox_lower_knn(hg_ox *x, hg_value v) {
     const char *r = ox_cast(x, idx, HG_I32);
     r = ox_op3(x, "Where", ox_op2(x, "Equal", vals, ox_scalar(x, HG_F64, INFINITY)), m1, r);
     r = ox_op3(x, "Where", ox_reshape(x, real, hg_shape_of(3, B, N, (int64_t)1)), r, m1);
-    if (K < k) {
-        int64_t pads[6] = {0, 0, 0, 0, 0, k - K};
-        r = ox_op3(x, "Pad", r, ox_i64s(x, 6, pads), m1);
-        ox_attr_s(x, "mode", "constant");
-    }
     x->names[v] = (char *)r;
 }
