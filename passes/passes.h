@@ -3,6 +3,7 @@
  *   autodiff     hg_grad: reverse mode, one VJP rule per differentiable op
  *   simplify     hg_dce, hg_simplify: dead code elimination, folding of
  *                splat (all-equal) constants, x*1 / x+0 removal
+ *   decompose    hg_decompose: composite ops -> primitive ops
  *   optimizers   AdamW (SPEC 5), SGD with momentum, gradient clipping,
  *                learning-rate schedules computed in the graph
  *   train step   hg_train_step_graph: one graph = forward + backward +
@@ -109,6 +110,27 @@ hg_status hg_dce(const hg_graph *g, hg_graph **out, hg_value *map);
  * kept. map as in hg_dce (ids of g -> ids of *out, HG_NONE if removed).
  * Errors: as hg_dce. */
 hg_status hg_simplify(const hg_graph *g, hg_graph **out, hg_value *map);
+
+/* ======================================================== decompose */
+
+/* Appends to g the decomposition of one composite op (HG_OPF_COMPOSITE)
+ * into primitive ops, applied to inputs in[] of g with attributes attrs,
+ * and returns its value (dtype and shape of the composite op's output):
+ *  - layer_norm(x):  xc = x - mean(x), var = mean(xc^2) (last axis,
+ *    population variance), xc * rsqrt(var + eps);
+ *  - softmax(x):     e = exp(x - max(x)), e / sum(e) (last axis);
+ *  - attention(q, k, v, mask): softmax(where(mask != 0, scale q k^T,
+ *    lowest finite value of the dtype)) v, with the softmax as above.
+ * Sticky errors as the builders; HG_NONE (and the error "... is not a
+ * composite op") for any other op. */
+hg_value hg_decompose_node(hg_graph *g, hg_op op, const hg_value *in, const hg_attrs *attrs);
+
+/* Copies g into a new graph *out (caller frees) with every composite node
+ * replaced by hg_decompose_node; every other node, the outputs, updates
+ * and random stream ids are kept. map as in hg_dce (ids of g -> ids of
+ * *out; a composite node maps to its decomposition's result). g is not
+ * modified. Errors: HG_ERR_INVALID if g holds a builder error; HG_ERR_NOMEM. */
+hg_status hg_decompose(const hg_graph *g, hg_graph **out, hg_value *map);
 
 /* ======================================================== optimizers */
 

@@ -203,3 +203,98 @@ HG_TEST(attention_thread_count_bit_identical) {
     HG_CHECK(t && memcmp(one, t->data, sizeof one) == 0);
     ctx_free(&c);
 }
+
+/* ---- decomposition into primitive ops (passes/decompose.c) */
+
+#include "passes/passes.h"
+
+/* Constant of shape s with values lo + span * u, u from a fixed LCG. */
+static hg_value lcg_const(hg_graph *g, hg_dtype t, hg_shape s, double lo, double span, uint64_t *st) {
+    int64_t n = hg_shape_numel(s);
+    double *d = malloc((size_t)n * sizeof *d);
+    float *f = malloc((size_t)n * sizeof *f);
+    for (int64_t i = 0; i < n; i++) {
+        *st = *st * 6364136223846793005ull + 1442695040888963407ull;
+        d[i] = lo + span * (double)(*st >> 11) / 9007199254740992.0;
+        f[i] = (float)d[i];
+    }
+    hg_value v = hg_constant(g, t, s, t == HG_F32 ? (void *)f : (void *)d);
+    free(d);
+    free(f);
+    return v;
+}
+
+HG_TEST(decomposition_matches_composite_kernels) {
+    for (int dt = 0; dt < 2; dt++) {
+        hg_dtype t = dt ? HG_F64 : HG_F32;
+        double tol = dt ? 1e-13 : 2e-6;
+        hg_graph *g = hg_graph_new();
+        uint64_t st = 17;
+        /* softmax rows of very different magnitudes; layer norm rows with a
+         * large offset (a one-pass variance would cancel) */
+        hg_value x = lcg_const(g, t, hg_shape_of(2, (int64_t)3, (int64_t)6), -3, 6, &st);
+        hg_value big = hg_add_s(g, x, 1000.0);
+        hg_value q = lcg_const(g, t, hg_shape_of(4, (int64_t)2, (int64_t)2, (int64_t)3, (int64_t)4), -1, 2, &st);
+        hg_value k = lcg_const(g, t, hg_shape_of(4, (int64_t)2, (int64_t)2, (int64_t)5, (int64_t)4), -1, 2, &st);
+        hg_value v = lcg_const(g, t, hg_shape_of(4, (int64_t)2, (int64_t)2, (int64_t)5, (int64_t)3), -1, 2, &st);
+        /* mask [2, 1, 3, 5]: some keys off, query row 1 of batch 1 fully masked */
+        double mv[30];
+        for (int i = 0; i < 30; i++) mv[i] = (i % 5 == 3 || (i >= 20 && i < 25)) ? 0 : 1;
+        float mf[30];
+        for (int i = 0; i < 30; i++) mf[i] = (float)mv[i];
+        hg_value mask = hg_constant(g, t, hg_shape_of(4, (int64_t)2, (int64_t)1, (int64_t)3, (int64_t)5),
+                                    dt ? (void *)mv : (void *)mf);
+        hg_value sm = hg_softmax(g, big), ln = hg_layer_norm(g, big, 1e-6);
+        hg_value at = hg_attention(g, q, k, v, mask, 0.5);
+        hg_attrs a;
+        memset(&a, 0, sizeof a);
+        a.eps = 1e-6;
+        hg_value ln_d = hg_decompose_node(g, HG_OP_layer_norm, (hg_value[]){big}, &a);
+        hg_value sm_d = hg_decompose_node(g, HG_OP_softmax, (hg_value[]){big}, &a);
+        a.scale = 0.5;
+        hg_value at_d = hg_decompose_node(g, HG_OP_attention, (hg_value[]){q, k, v, mask}, &a);
+        HG_CHECK_OK(hg_graph_status(g));
+        const char *nm[6] = {"sm", "ln", "at", "sm_d", "ln_d", "at_d"};
+        hg_value vals[6] = {sm, ln, at, sm_d, ln_d, at_d};
+        for (int i = 0; i < 6; i++) hg_set_output(g, nm[i], vals[i]);
+        HG_CHECK_OK(hg_verify(g));
+        /* the whole-graph rewrite leaves no composite op and the same outputs */
+        hg_graph *d = NULL;
+        HG_CHECK_OK(hg_decompose(g, &d, NULL));
+        HG_CHECK_OK(hg_verify(d));
+        int composite = 0;
+        for (int i = 0; i < d->n_nodes; i++)
+            composite += (hg_op_table[d->nodes[i].op].flags & HG_OPF_COMPOSITE) != 0;
+        HG_CHECK(composite == 0);
+        hg_tensor_map o1, o2;
+        hg_map_init(&o1);
+        hg_map_init(&o2);
+        HG_CHECK_OK(hg_ref_run(g, NULL, NULL, &o1, NULL));
+        HG_CHECK_OK(hg_ref_run(d, NULL, NULL, &o2, NULL));
+        for (int p = 0; p < 3; p++) {
+            const hg_tensor *ref = hg_map_get(&o1, nm[p]), *dec = hg_map_get(&o1, nm[p + 3]);
+            const hg_tensor *whole = hg_map_get(&o2, nm[p]);
+            HG_CHECK(ref && dec && whole);
+            if (!ref || !dec || !whole) continue;
+            double maxd = 0;
+            for (int64_t i = 0; i < hg_shape_numel(ref->shape); i++) {
+                double r = hg_tensor_get(ref, i);
+                maxd = fmax(maxd, fabs(hg_tensor_get(dec, i) - r) / fmax(1.0, fabs(r)));
+                maxd = fmax(maxd, fabs(hg_tensor_get(whole, i) - r) / fmax(1.0, fabs(r)));
+                HG_CHECK(isfinite(r));
+            }
+            /* f32 layer norm of values near 1000: the primitive ops round
+             * x - mean in f32 (ulp(1000) / std ~ 4e-5), the kernel accumulates
+             * in double */
+            double tp = (!dt && p == 1) ? 1e-4 : tol;
+            if (!(maxd <= tp)) HG_FAIL("%s %s: decomposition differs by %g", hg_dtype_name(t), nm[p], maxd);
+        }
+        hg_map_free(&o1);
+        hg_map_free(&o2);
+        hg_graph_free(d);
+        /* a primitive op has no decomposition */
+        HG_CHECK(hg_decompose_node(g, HG_OP_exp, (hg_value[]){x}, &a) == HG_NONE);
+        HG_CHECK_ERR(hg_graph_status(g), "exp is not a composite op");
+        hg_graph_free(g);
+    }
+}
