@@ -8,11 +8,19 @@
  *   floor_mod (float): Mod(fmod=1) is exact; the result takes y's sign by
  *     adding y when the remainder is nonzero and its sign differs from y's
  *     (one rounding, as the reference). (i32: Mod(fmod=0), exact.)
+ *   Transcendental ops of f32 values (exp log log1p expm1 rsqrt sin cos
+ *     tanh sigmoid softplus gelu_tanh pow) are evaluated in f64 and rounded
+ *     once to f32, as the reference does: ONNX Runtime's f32 kernels are
+ *     fast approximations (its Sigmoid is 7% off at x = -14), and a 1-ulp
+ *     difference in a scalar such as sigmoid(-gamma(1)) is amplified past
+ *     1e-4 by the NELBO prior term's cancellation (v - log v - 1 at v ~ 1).
+ *     erf stays f32 (ONNX Runtime has no f64 Erf kernel): a few ulps.
  *   log1p(x) = log(u) * (x / (u - 1)), u = 1 + x (x where u == 1, +inf at
  *     +inf) and expm1(x) = (u - 1) * (x / log(u)), u = exp(x) (x where
  *     u == 1, -1 where u - 1 == -1, +inf where u is +inf): Goldberg's
  *     corrections, a few ulps.
- *   softplus = max(x, 0) + log1p(exp(-|x|)) (the reference's formula);
+ *   softplus = max(x, 0) + log1p(exp(-|x|)) and sigmoid = 1 / (1 + e) for
+ *   x >= 0, e / (1 + e) otherwise, e = exp(-|x|) (the reference's formulas);
  *   gelu_tanh = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))); rsqrt =
  *   1 / sqrt: a few ulps from rounding each step in the dtype.
  *   matmul (MatMul, or Gemm for two rank-2 operands), layer_norm
@@ -51,9 +59,21 @@ static const char *expm1_of(hg_ox *x, hg_dtype t, const char *a) {
     return ox_op3(x, "Where", ox_op2(x, "Equal", u, ox_scalar(x, t, INFINITY)), u, r);
 }
 
-static const char *unary(hg_ox *x, const hg_node *n, const char *a) {
-    hg_dtype t = n->dtype;
-    switch (n->op) {
+/* The transcendental ops; f32 values are evaluated in f64 (see above). */
+static int in_double(hg_op op) {
+    switch (op) {
+    case HG_OP_exp: case HG_OP_log: case HG_OP_log1p: case HG_OP_expm1: case HG_OP_rsqrt:
+    case HG_OP_sin: case HG_OP_cos: case HG_OP_tanh: case HG_OP_sigmoid: case HG_OP_softplus:
+    case HG_OP_gelu_tanh: case HG_OP_pow:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Unary op `op` on a, computed in dtype t. */
+static const char *unary(hg_ox *x, hg_op op, hg_dtype t, const char *a) {
+    switch (op) {
     case HG_OP_neg: return ox_op1(x, "Neg", a);
     case HG_OP_abs: return ox_op1(x, "Abs", a);
     case HG_OP_sign: return ox_op1(x, "Sign", a);
@@ -68,17 +88,23 @@ static const char *unary(hg_ox *x, const hg_node *n, const char *a) {
     case HG_OP_sin: return ox_op1(x, "Sin", a);
     case HG_OP_cos: return ox_op1(x, "Cos", a);
     case HG_OP_tanh: return ox_op1(x, "Tanh", a);
-    case HG_OP_sigmoid: return ox_op1(x, "Sigmoid", a);
+    case HG_OP_sigmoid: {
+        /* 1 / (1 + e) for x >= 0, e / (1 + e) otherwise, e = exp(-|x|) */
+        const char *e = ox_op1(x, "Exp", ox_op1(x, "Neg", ox_op1(x, "Abs", a)));
+        const char *pos = ox_op1(x, "Reciprocal", ox_op2(x, "Add", e, ox_scalar(x, t, 1.0)));
+        return ox_op3(x, "Where", ox_op2(x, "GreaterOrEqual", a, ox_scalar(x, t, 0.0)), pos,
+                      ox_op2(x, "Mul", e, pos));
+    }
     case HG_OP_softplus: {
         const char *e = ox_op1(x, "Exp", ox_op1(x, "Neg", ox_op1(x, "Abs", a)));
-        return ox_op2(x, "Add", ox_op2(x, "Max", a, sc(x, n, 0.0)), log1p_of(x, t, e));
+        return ox_op2(x, "Add", ox_op2(x, "Max", a, ox_scalar(x, t, 0.0)), log1p_of(x, t, e));
     }
     case HG_OP_gelu_tanh: {
         const char *x3 = ox_op2(x, "Mul", ox_op2(x, "Mul", a, a), a);
-        const char *in = ox_op2(x, "Add", a, ox_op2(x, "Mul", x3, sc(x, n, 0.044715)));
-        in = ox_op2(x, "Mul", in, sc(x, n, 0.79788456080286535588)); /* sqrt(2/pi) */
-        const char *th = ox_op2(x, "Add", ox_op1(x, "Tanh", in), sc(x, n, 1.0));
-        return ox_op2(x, "Mul", ox_op2(x, "Mul", a, sc(x, n, 0.5)), th);
+        const char *in = ox_op2(x, "Add", a, ox_op2(x, "Mul", x3, ox_scalar(x, t, 0.044715)));
+        in = ox_op2(x, "Mul", in, ox_scalar(x, t, 0.79788456080286535588)); /* sqrt(2/pi) */
+        const char *th = ox_op2(x, "Add", ox_op1(x, "Tanh", in), ox_scalar(x, t, 1.0));
+        return ox_op2(x, "Mul", ox_op2(x, "Mul", a, ox_scalar(x, t, 0.5)), th);
     }
     case HG_OP_erf: return ox_op1(x, "Erf", a);
     case HG_OP_floor: return ox_op1(x, "Floor", a);
@@ -108,7 +134,11 @@ static const char *binary(hg_ox *x, const hg_node *n, const char *a, const char 
     case HG_OP_sub: return ox_op2(x, "Sub", a, b);
     case HG_OP_mul: return ox_op2(x, "Mul", a, b);
     case HG_OP_div: return ox_op2(x, "Div", a, b);
-    case HG_OP_pow: return ox_op2(x, "Pow", a, b);
+    case HG_OP_pow:
+        if (n->dtype == HG_F32)
+            return ox_cast(x, ox_op2(x, "Pow", ox_cast(x, a, HG_F64), ox_cast(x, b, HG_F64)),
+                           HG_F32);
+        return ox_op2(x, "Pow", a, b);
     case HG_OP_maximum: return ox_op2(x, "Max", a, b);
     case HG_OP_minimum: return ox_op2(x, "Min", a, b);
     case HG_OP_floor_mod: return floor_mod(x, n, a, b);
@@ -304,7 +334,9 @@ void ox_lower_node(hg_ox *x, hg_value v) {
         break;
     case HG_OP_attention: r = attention(x, n); break;
     default:
-        if ((fl & HG_OPF_ELEMENTWISE) && n->n_in == 1) r = unary(x, n, a);
+        if ((fl & HG_OPF_ELEMENTWISE) && n->n_in == 1 && n->dtype == HG_F32 && in_double(n->op))
+            r = ox_cast(x, unary(x, n->op, HG_F64, ox_cast(x, a, HG_F64)), HG_F32);
+        else if ((fl & HG_OPF_ELEMENTWISE) && n->n_in == 1) r = unary(x, n->op, n->dtype, a);
         else if ((fl & HG_OPF_ELEMENTWISE) && n->n_in == 2) r = binary(x, n, a, b);
         break;
     }

@@ -38,6 +38,14 @@ static int valid_kind(const char *k) {
            !strcmp(k, "nelbo");
 }
 
+static int is_option(const char *a) {
+    static const char *const opts[] = {"--run", "--config", "--graph", "--out", "--batch",
+                                       "--nelbo-steps", "--nelbo-terms", "--box", "--seed"};
+    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
+        if (!strcmp(a, opts[i])) return 1;
+    return 0;
+}
+
 static int cmd_export_onnx(int argc, char **argv) {
     const char *cmd = "export-onnx";
     if (hg_cli_wants_help(argc, argv)) {
@@ -77,19 +85,18 @@ static int cmd_export_onnx(int argc, char **argv) {
         } else if (!strcmp(a, "--seed") && has) {
             if (hg_cli_parse_int(argv[++i], 0, 0xffffffffL, &seed))
                 return hg_cli_fail(cmd, HG_EXIT_USAGE, "--seed: '%s' is not a seed", argv[i]);
+        } else if (!has && is_option(a)) {
+            return hg_cli_fail(cmd, HG_EXIT_USAGE, "%s needs a value (see --help)", a);
         } else {
-            usage(stderr);
-            return hg_cli_fail(cmd, HG_EXIT_USAGE, "unexpected argument '%s'", a);
+            return hg_cli_fail(cmd, HG_EXIT_USAGE, "unexpected argument '%s' (see --help)", a);
         }
     }
-    if (!run == !cfg_path) {
-        usage(stderr);
-        return hg_cli_fail(cmd, HG_EXIT_USAGE, "give exactly one of --run and --config");
-    }
-    if (!kind || !out || !batch) {
-        usage(stderr);
-        return hg_cli_fail(cmd, HG_EXIT_USAGE, "--graph, --batch and --out are required");
-    }
+    if (!run == !cfg_path)
+        return hg_cli_fail(cmd, HG_EXIT_USAGE,
+                           "give exactly one of --run RUN and --config FILE (see --help)");
+    if (!kind || !out || !batch)
+        return hg_cli_fail(cmd, HG_EXIT_USAGE,
+                           "--graph, --batch and --out are required (see --help)");
     if (!valid_kind(kind))
         return hg_cli_fail(cmd, HG_EXIT_USAGE,
                            "--graph: '%s' is not one of score, sample-step, sample-decode, nelbo",
