@@ -379,8 +379,9 @@ hg_status hg_onnx_export(const hg_graph *g, const hg_tensor_map *state,
                                    ? "standard normal draws" : "uniform draws in [0, 1)";
             char *fb = ox_printf(&x,
                                  "%s of halograph's %s node (stream %d); halograph draws element "
-                                 "e from Philox4x32-10 keyed (seed, %d) at counter (e / 4, step, "
-                                 "replica) (ir/ir.h hg_rng_%s); dimensionless",
+                                 "e from Philox4x32-10 keyed (seed, %d) at counter (low word of e / 4, "
+                                 "step, replica, high word of e / 4) (ir/ir.h hg_rng_%s); "
+                                 "dimensionless",
                                  what, hg_op_table[n->op].name, n->attrs.stream, n->attrs.stream,
                                  n->op == HG_OP_random_normal ? "normal" : "uniform");
             if (fb) add_io(&x, 0, name, n->dtype, n->shape, doc_for(&x, o, name, n->dtype, n->shape, fb));
