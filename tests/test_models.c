@@ -686,6 +686,59 @@ HG_TEST(loss_parts_match_spec_formulas) {
     check_loss_formula(&c, HG_F64, 1e-9);
 }
 
+/* f32 accuracy where 1 - sigmoid cancels: the prior term at gamma(1) = -8
+ * (v1 = 0.99966) and the sampler's noise scale sqrt((1 - a) k) near t = 0
+ * (gamma 14: 1 - a = 8e-7), against double-precision formulas. */
+HG_TEST(f32_prior_and_sampler_noise_accurate) {
+    hg_config c;
+    tiny_config(&c);
+    runner r;
+    HG_CHECK_OK(runner_make(&r, &c, "loss", 2, HG_F32, 1000));
+    loss_inputs(&r, 1, 0); /* default init: gamma(t) = 14 - 22 t, gamma(1) = -8 */
+    HG_CHECK_OK(runner_run(&r));
+    hg_tensor *x = hg_map_get(&r.in, "x"), *mk = hg_map_get(&r.in, "mask");
+    int64_t B = x->shape.dim[0], N = x->shape.dim[1], F = x->shape.dim[2];
+    double v1 = 1.0 / (1.0 + exp(-8.0)), a1 = 1.0 / (1.0 + exp(8.0)); /* sigmoid(8), 1 - v1 */
+    double cst = v1 - log(v1) - 1, want = 0;
+    for (int64_t b = 0; b < B; b++) {
+        double s = 0, ms = 0;
+        for (int64_t n = 0; n < N; n++) {
+            double m = hg_tensor_get(mk, b * N + n);
+            ms += m;
+            for (int64_t f = 0; f < F; f++) {
+                double xv = hg_tensor_get(x, (b * N + n) * F + f);
+                s += m * 0.5 * (a1 * xv * xv + cst);
+            }
+        }
+        want += s / ms / B;
+    }
+    double got = out0(&r.out, "loss_klz");
+    if (!(fabs(got - want) <= 2e-6 * want)) HG_FAIL("f32 loss_klz %.9g, double formula %.9g", got, want);
+    runner_free(&r);
+
+    /* z_s = sqrt(a/b) (z_t - sigma_t k e_hat) + sqrt((1 - a) k) eps */
+    const double cases[2][5] = {{13.9f, 14.0, 0.0, 0.0, 1.0}, {-2.0, 1.0, 0.7, 0.3, -1.3}};
+    for (int i = 0; i < 2; i++) {
+        double gt = cases[i][0], gs = cases[i][1], zt = cases[i][2], eh = cases[i][3], ep = cases[i][4];
+        hg_graph *g = hg_graph_new();
+        hg_value o = hg_vdm_ancestral_step(g, hg_scalar(g, HG_F32, zt), hg_scalar(g, HG_F32, gt),
+                                           hg_scalar(g, HG_F32, gs), hg_scalar(g, HG_F32, eh),
+                                           hg_scalar(g, HG_F32, ep));
+        hg_set_output(g, "z", o);
+        hg_tensor_map st, in, out;
+        hg_map_init(&st), hg_map_init(&in), hg_map_init(&out);
+        HG_CHECK_OK(hg_ref_run(g, &st, &in, &out, NULL));
+        double a = 1 / (1 + exp(-gs)), bb = 1 / (1 + exp(-gt)), k = -expm1(gt - gs);
+        double one_m_a = 1 / (1 + exp(gs)), sig_t = sqrt(1 / (1 + exp(gt)));
+        double w = sqrt(a / bb) * (zt - sig_t * k * eh) + sqrt(one_m_a * k) * ep;
+        double z = out0(&out, "z");
+        if (!(fabs(z - w) <= 1e-6 * fabs(w)))
+            HG_FAIL("ancestral step g_t %g g_s %g: f32 %.9g, double %.9g", gt, gs, z, w);
+        hg_map_free(&st), hg_map_free(&in), hg_map_free(&out);
+        hg_graph_free(g);
+    }
+}
+
 HG_TEST(loss_discrete_time) {
     hg_config c;
     tiny_config(&c);
