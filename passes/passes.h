@@ -225,4 +225,78 @@ hg_status hg_train_step_graph(const hg_graph *model, hg_value loss, int n_params
  * resumed checkpoint keeps its values). Errors: HG_ERR_NOMEM. */
 hg_status hg_optim_init_state(const hg_graph *g, hg_tensor_map *state);
 
+/* ==================================================== memory planning */
+
+/* How a value of a memory plan gets its storage. */
+typedef enum {
+    HG_MP_UNUSED = 0, /* not needed by any output or update: never computed */
+    HG_MP_EXTERNAL,   /* constant/input/state leaf: the caller's buffer */
+    HG_MP_OWN,        /* a fresh block of the arena */
+    HG_MP_INPLACE,    /* takes the block of an input that dies at this node */
+    HG_MP_ALIAS       /* reshape/stop_gradient: the input's storage, no copy */
+} hg_mp_kind;
+
+/* A memory plan (DESIGN.md "Memory is planned, not allocated"): liveness
+ * over the schedule (the definition order of the needed nodes), one arena,
+ * a byte offset per value. All arrays have n_nodes entries, indexed by
+ * value id.
+ *   needed[v]    1 if v is computed (an output/update depends on it, or v
+ *                is an updated state);
+ *   last_use[v]  the last node reading v, n_nodes if v is a graph output or
+ *                an update value (kept to the end of the run), v itself if
+ *                nothing reads it; -1 if not needed;
+ *   kind[v]      hg_mp_kind;
+ *   block[v]     the arena block holding v (-1: none, i.e. external or
+ *                unused, or an alias of an external value);
+ *   root[v]      for an alias, the non-alias value whose storage it shares
+ *                (follows chains of reshape/stop_gradient); v otherwise;
+ *   offset[v]    byte offset of v in the arena (64-byte aligned), -1 when
+ *                block[v] is -1;
+ *   bytes[v]     numel * dtype size of v.
+ * Blocks: n_blocks of them, block_offset/block_size (aligned to 64 bytes)
+ * and the lifetime [block_start, block_end] in node ids: block_start is
+ * the definition of its first value, block_end the largest last_use of the
+ * values stored in it. Two blocks whose lifetimes intersect never overlap
+ * in the arena; values sharing a block are the in-place chain and the
+ * aliases of its values, each of which is dead (last use <= the next one's
+ * definition) before the next one is written.
+ * Totals: arena_bytes, the peak (the arena size, max offset + size);
+ * sum_bytes, the sum of the 64-aligned sizes of every computed non-alias
+ * value (what allocating each separately would take); live_bytes_max, the
+ * largest sum of block sizes live at one node (a lower bound for any
+ * placement of these blocks); n_inplace, n_alias counts. */
+typedef struct {
+    int n_nodes;
+    char *needed;
+    int *last_use;
+    unsigned char *kind;
+    int *block;
+    int *root;
+    int64_t *offset;
+    int64_t *bytes;
+    int n_blocks;
+    int64_t *block_offset, *block_size;
+    int *block_start, *block_end;
+    int64_t arena_bytes, sum_bytes, live_bytes_max;
+    int n_inplace, n_alias;
+} hg_mem_plan;
+
+#define HG_MEMPLAN_ALIGN 64
+
+/* Plans the memory of graph g (which must verify): liveness intervals
+ * per value; in-place reuse for an op flagged HG_OPF_ELEMENTWISE, whose
+ * output may take the block of an input with the same dtype, shape and
+ * size when every value in that block has its last use at this node (and
+ * every input of the node read from that block has the output's shape);
+ * reshape and stop_gradient alias their input (no copy). Leaves and
+ * aliases of leaves are never written, and no block holds a leaf. Block
+ * offsets are assigned by greedy best fit in decreasing order of size
+ * (ties: earlier definition first): each block goes into the smallest gap
+ * between the blocks already placed whose lifetimes intersect its own,
+ * else above the highest of them. *out is filled (caller frees with
+ * hg_memplan_free). Errors: HG_ERR_INVALID if g holds a builder error;
+ * HG_ERR_NOMEM. */
+hg_status hg_memplan(const hg_graph *g, hg_mem_plan *out);
+void hg_memplan_free(hg_mem_plan *p);
+
 #endif
