@@ -20,64 +20,74 @@
 #include <stdlib.h>
 #include <string.h>
 
-static double load(const void *p, hg_dtype t, int64_t i) {
-    return t == HG_F32 ? ((const float *)p)[i] : ((const double *)p)[i];
-}
-
-static void store(void *p, hg_dtype t, int64_t i, double v) {
-    if (t == HG_F32) ((float *)p)[i] = (float)v;
-    else ((double *)p)[i] = v;
-}
-
 static int64_t last_dim(const hg_tensor *t) {
     return t->shape.rank ? t->shape.dim[t->shape.rank - 1] : 1;
 }
 
+/* Row kernels typed per dtype: values are widened to double as they are
+ * read, every sum runs in ascending j in double, each output is rounded
+ * once to T. The softmax's last pass divides the stored (rounded) exp. */
+#define DEF_ROWS(T, SUF)                                                      \
+    static void layer_norm_rows_##SUF(const T *x, T *y, int64_t rows,         \
+                                      int64_t C, double eps) {                \
+        _Pragma("omp parallel for schedule(static) if (rows * C > 32768)")    \
+        for (int64_t r = 0; r < rows; r++) {                                  \
+            const T *xr = x + r * C;                                          \
+            T *yr = y + r * C;                                                \
+            double mean = 0, var = 0;                                         \
+            for (int64_t j = 0; j < C; j++) mean += (double)xr[j];            \
+            mean /= (double)C;                                                \
+            for (int64_t j = 0; j < C; j++) {                                 \
+                double d = (double)xr[j] - mean;                              \
+                var += d * d;                                                 \
+            }                                                                 \
+            var /= (double)C;                                                 \
+            double inv = 1.0 / sqrt(var + eps);                               \
+            for (int64_t j = 0; j < C; j++)                                   \
+                yr[j] = (T)(((double)xr[j] - mean) * inv);                    \
+        }                                                                     \
+    }                                                                         \
+    static void softmax_rows_##SUF(const T *x, T *y, int64_t rows,            \
+                                   int64_t C) {                               \
+        _Pragma("omp parallel for schedule(static) if (rows * C > 32768)")    \
+        for (int64_t r = 0; r < rows; r++) {                                  \
+            const T *xr = x + r * C;                                          \
+            T *yr = y + r * C;                                                \
+            double m = -INFINITY, sum = 0;                                    \
+            for (int64_t j = 0; j < C; j++) {                                 \
+                double v = (double)xr[j];                                     \
+                if (v > m || isnan(v)) m = isnan(m) ? m : v;                  \
+            }                                                                 \
+            for (int64_t j = 0; j < C; j++) {                                 \
+                double e = exp((double)xr[j] - m);                            \
+                yr[j] = (T)e;                                                 \
+                sum += e;                                                     \
+            }                                                                 \
+            for (int64_t j = 0; j < C; j++)                                   \
+                yr[j] = (T)((double)yr[j] / sum);                             \
+        }                                                                     \
+    }
+DEF_ROWS(float, f32)
+DEF_ROWS(double, f64)
+#undef DEF_ROWS
+
 static hg_status layer_norm(const hg_node *n, const hg_tensor *x, hg_tensor *out) {
     int64_t C = last_dim(x), total = hg_shape_numel(x->shape);
     if (C == 0 || total == 0) return hg_ok();
-    int64_t rows = total / C;
-    hg_dtype t = x->dtype;
-    double eps = n->attrs.eps;
-#pragma omp parallel for schedule(static) if (total > 16384)
-    for (int64_t r = 0; r < rows; r++) {
-        int64_t o = r * C;
-        double mean = 0, var = 0;
-        for (int64_t j = 0; j < C; j++) mean += load(x->data, t, o + j);
-        mean /= (double)C;
-        for (int64_t j = 0; j < C; j++) {
-            double d = load(x->data, t, o + j) - mean;
-            var += d * d;
-        }
-        var /= (double)C;
-        double inv = 1.0 / sqrt(var + eps);
-        for (int64_t j = 0; j < C; j++)
-            store(out->data, t, o + j, (load(x->data, t, o + j) - mean) * inv);
-    }
+    if (x->dtype == HG_F32)
+        layer_norm_rows_f32(x->data, out->data, total / C, C, n->attrs.eps);
+    else
+        layer_norm_rows_f64(x->data, out->data, total / C, C, n->attrs.eps);
     return hg_ok();
 }
 
 static hg_status softmax(const hg_tensor *x, hg_tensor *out) {
     int64_t C = last_dim(x), total = hg_shape_numel(x->shape);
     if (C == 0 || total == 0) return hg_ok();
-    int64_t rows = total / C;
-    hg_dtype t = x->dtype;
-#pragma omp parallel for schedule(static) if (total > 16384)
-    for (int64_t r = 0; r < rows; r++) {
-        int64_t o = r * C;
-        double m = -INFINITY, sum = 0;
-        for (int64_t j = 0; j < C; j++) {
-            double v = load(x->data, t, o + j);
-            if (v > m || isnan(v)) m = isnan(m) ? m : v;
-        }
-        for (int64_t j = 0; j < C; j++) {
-            double e = exp(load(x->data, t, o + j) - m);
-            store(out->data, t, o + j, e);
-            sum += e;
-        }
-        for (int64_t j = 0; j < C; j++)
-            store(out->data, t, o + j, load(out->data, t, o + j) / sum);
-    }
+    if (x->dtype == HG_F32)
+        softmax_rows_f32(x->data, out->data, total / C, C);
+    else
+        softmax_rows_f64(x->data, out->data, total / C, C);
     return hg_ok();
 }
 

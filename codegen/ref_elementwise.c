@@ -9,7 +9,11 @@
  *
  * Iteration: the output is walked in flat order in blocks (one OpenMP task
  * each); each block is split into runs along the collapsed last dimension,
- * where every input advances with stride 0 (broadcast) or 1. */
+ * where every input advances with stride 0 (broadcast) or 1. A run is
+ * handled by a typed loop (below: no scratch buffers, the strides hoisted)
+ * when one exists for the op and dtype, else in CHUNK pieces through double
+ * (or int64) scratch buffers. Outputs under PAR_MIN elements are computed
+ * by one thread. */
 #include "codegen/ref_internal.h"
 
 #include <math.h>
@@ -18,6 +22,7 @@
 
 #define CHUNK 256          /* elements per double scratch buffer */
 #define BLOCK 16384        /* output elements per parallel task */
+#define PAR_MIN 32768      /* fewer output elements: single-threaded */
 
 /* ------------------------------------------------------ scalar functions */
 
@@ -217,6 +222,236 @@ static void int_i(hg_op op, const int64_t *x, const int64_t *z, int64_t *y,
     }
 }
 
+/* ------------------------------------------------------- typed fast paths
+ *
+ * The same formulas as above on the typed arrays directly, without the
+ * double scratch buffers: f32 values are widened to double, the double
+ * formula evaluated and rounded once to float, exactly as the chunk path
+ * does. f32 + - * / are computed in float: for these, the double result
+ * rounded to float is the float result (double has more than 2 * 24 + 2
+ * bits), so the outputs are bit-identical. Comparisons of widened values
+ * equal comparisons of the originals. Each input of a binary op or where
+ * advances with stride 0 (broadcast) or 1 along a run; the strides are
+ * compile-time constants in each loop below so the common cases vectorise. */
+
+/* Loop over one run for all four (stride a, stride b) in {0, 1}^2. */
+#define L2(TA, TY, EXPR)                                                      \
+    do {                                                                      \
+        const TA *pa_ = (const TA *)in[0]->data + off[0];                     \
+        const TA *pb_ = (const TA *)in[1]->data + off[1];                     \
+        TY *py_ = (TY *)out->data + o;                                        \
+        if (ist[0] && ist[1]) {                                               \
+            _Pragma("omp simd")                                               \
+            for (int64_t i = 0; i < len; i++) {                               \
+                TA a = pa_[i], b = pb_[i];                                    \
+                py_[i] = (TY)(EXPR);                                          \
+            }                                                                 \
+        } else if (ist[0]) {                                                  \
+            TA b = pb_[0];                                                    \
+            _Pragma("omp simd")                                               \
+            for (int64_t i = 0; i < len; i++) {                               \
+                TA a = pa_[i];                                                \
+                py_[i] = (TY)(EXPR);                                          \
+            }                                                                 \
+        } else if (ist[1]) {                                                  \
+            TA a = pa_[0];                                                    \
+            _Pragma("omp simd")                                               \
+            for (int64_t i = 0; i < len; i++) {                               \
+                TA b = pb_[i];                                                \
+                py_[i] = (TY)(EXPR);                                          \
+            }                                                                 \
+        } else {                                                              \
+            TA a = pa_[0], b = pb_[0];                                        \
+            TY v_ = (TY)(EXPR);                                               \
+            for (int64_t i = 0; i < len; i++) py_[i] = v_;                    \
+        }                                                                     \
+    } while (0)
+
+#define CASE2(OP, TA, TY, EXPR)                                               \
+    case HG_OP_##OP:                                                          \
+        L2(TA, TY, EXPR);                                                     \
+        return 1;
+
+/* Comparisons: any numeric input type, bool output. */
+#define CMP_CASES(TA)                                                         \
+    CASE2(eq, TA, uint8_t, a == b)                                            \
+    CASE2(ne, TA, uint8_t, a != b)                                            \
+    CASE2(lt, TA, uint8_t, a < b)                                             \
+    CASE2(le, TA, uint8_t, a <= b)                                            \
+    CASE2(gt, TA, uint8_t, a > b)                                             \
+    CASE2(ge, TA, uint8_t, a >= b)
+
+/* Binary op on one run; returns 0 when no typed loop exists (then the
+ * chunk path runs). */
+static int binary_fast(hg_op op, const hg_tensor *const *in, hg_tensor *out,
+                       int64_t o, const int64_t *off, const int64_t *ist,
+                       int64_t len) {
+    switch (in[0]->dtype) {
+    case HG_F32:
+        switch (op) {
+            CASE2(add, float, float, a + b)
+            CASE2(sub, float, float, a - b)
+            CASE2(mul, float, float, a * b)
+            CASE2(div, float, float, a / b)
+            CASE2(pow, float, float, pow(a, b))
+            CASE2(maximum, float, float, max_d(a, b))
+            CASE2(minimum, float, float, min_d(a, b))
+            CASE2(floor_mod, float, float, floor_mod_d(a, b))
+            CMP_CASES(float)
+        default: return 0;
+        }
+    case HG_F64:
+        switch (op) {
+            CASE2(add, double, double, a + b)
+            CASE2(sub, double, double, a - b)
+            CASE2(mul, double, double, a * b)
+            CASE2(div, double, double, a / b)
+            CASE2(pow, double, double, pow(a, b))
+            CASE2(maximum, double, double, max_d(a, b))
+            CASE2(minimum, double, double, min_d(a, b))
+            CASE2(floor_mod, double, double, floor_mod_d(a, b))
+            CMP_CASES(double)
+        default: return 0;
+        }
+    case HG_I32: /* 32-bit wrap-around = 64-bit result wrapped to 32 bits */
+        switch (op) {
+            CASE2(add, int32_t, int32_t, (uint32_t)a + (uint32_t)b)
+            CASE2(sub, int32_t, int32_t, (uint32_t)a - (uint32_t)b)
+            CASE2(mul, int32_t, int32_t, (uint32_t)a * (uint32_t)b)
+            CASE2(maximum, int32_t, int32_t, a > b ? a : b)
+            CASE2(minimum, int32_t, int32_t, a < b ? a : b)
+            CMP_CASES(int32_t)
+        default: return 0;
+        }
+    case HG_BOOL:
+        switch (op) {
+            CASE2(logical_and, uint8_t, uint8_t, (a != 0) & (b != 0))
+            CASE2(logical_or, uint8_t, uint8_t, (a != 0) | (b != 0))
+            CASE2(eq, uint8_t, uint8_t, (a != 0) == (b != 0))
+            CASE2(ne, uint8_t, uint8_t, (a != 0) != (b != 0))
+            CASE2(lt, uint8_t, uint8_t, (a != 0) < (b != 0))
+            CASE2(le, uint8_t, uint8_t, (a != 0) <= (b != 0))
+            CASE2(gt, uint8_t, uint8_t, (a != 0) > (b != 0))
+            CASE2(ge, uint8_t, uint8_t, (a != 0) >= (b != 0))
+        default: return 0;
+        }
+    default:
+        return 0;
+    }
+}
+#undef CMP_CASES
+#undef CASE2
+#undef L2
+
+/* where on one run, copying elements as unsigned integers of their size
+ * (bit-exact, NaN payloads included). */
+#define WL(SC, SX, SY)                                                        \
+    _Pragma("omp simd")                                                       \
+    for (int64_t i = 0; i < len; i++)                                         \
+        o[i] = c[i * SC] ? x[i * SX] : y[i * SY];                             \
+    break;
+#define DEF_WHERE(T, SUF)                                                     \
+    static void where_##SUF(const uint8_t *c, const T *x, const T *y, T *o,   \
+                            int64_t len, int sc, int sx, int sy) {            \
+        switch (sc * 4 + sx * 2 + sy) {                                       \
+        case 0: WL(0, 0, 0)                                                   \
+        case 1: WL(0, 0, 1)                                                   \
+        case 2: WL(0, 1, 0)                                                   \
+        case 3: WL(0, 1, 1)                                                   \
+        case 4: WL(1, 0, 0)                                                   \
+        case 5: WL(1, 0, 1)                                                   \
+        case 6: WL(1, 1, 0)                                                   \
+        default: WL(1, 1, 1)                                                  \
+        }                                                                     \
+    }
+DEF_WHERE(uint8_t, u8)
+DEF_WHERE(uint32_t, u32)
+DEF_WHERE(uint64_t, u64)
+#undef DEF_WHERE
+#undef WL
+
+static void where_run(const hg_tensor *const *in, hg_tensor *out, int64_t o,
+                      const int64_t *off, const int64_t *ist, int64_t len) {
+    const uint8_t *c = (const uint8_t *)in[0]->data + off[0];
+    int sc = ist[0] != 0, sx = ist[1] != 0, sy = ist[2] != 0;
+    switch (hg_dtype_size(out->dtype)) {
+    case 1:
+        where_u8(c, (const uint8_t *)in[1]->data + off[1],
+                 (const uint8_t *)in[2]->data + off[2],
+                 (uint8_t *)out->data + o, len, sc, sx, sy);
+        break;
+    case 4:
+        where_u32(c, (const uint32_t *)in[1]->data + off[1],
+                  (const uint32_t *)in[2]->data + off[2],
+                  (uint32_t *)out->data + o, len, sc, sx, sy);
+        break;
+    default:
+        where_u64(c, (const uint64_t *)in[1]->data + off[1],
+                  (const uint64_t *)in[2]->data + off[2],
+                  (uint64_t *)out->data + o, len, sc, sx, sy);
+        break;
+    }
+}
+
+/* Unary op over the contiguous elements [o, o + len) (the input has the
+ * output's shape); returns 0 when no typed loop exists. */
+#define U1(OP, TA, TY, EXPR)                                                  \
+    case HG_OP_##OP: {                                                        \
+        const TA *px_ = (const TA *)x->data + o;                              \
+        TY *py_ = (TY *)out->data + o;                                        \
+        for (int64_t i = 0; i < len; i++) {                                   \
+            double a = px_[i];                                                \
+            py_[i] = (TY)(EXPR);                                              \
+        }                                                                     \
+        return 1;                                                             \
+    }
+#define FLOAT_UNARY(T)                                                        \
+    U1(neg, T, T, -a)                                                         \
+    U1(abs, T, T, fabs(a))                                                    \
+    U1(sign, T, T, sign_d(a))                                                 \
+    U1(exp, T, T, exp(a))                                                     \
+    U1(log, T, T, log(a))                                                     \
+    U1(log1p, T, T, log1p(a))                                                 \
+    U1(expm1, T, T, expm1(a))                                                 \
+    U1(sqrt, T, T, sqrt(a))                                                   \
+    U1(rsqrt, T, T, 1.0 / sqrt(a))                                            \
+    U1(square, T, T, a * a)                                                   \
+    U1(reciprocal, T, T, 1.0 / a)                                             \
+    U1(sin, T, T, sin(a))                                                     \
+    U1(cos, T, T, cos(a))                                                     \
+    U1(tanh, T, T, tanh(a))                                                   \
+    U1(sigmoid, T, T, sigmoid_d(a))                                           \
+    U1(softplus, T, T, softplus_d(a))                                         \
+    U1(gelu_tanh, T, T, gelu_tanh_d(a))                                       \
+    U1(erf, T, T, erf(a))                                                     \
+    U1(floor, T, T, floor(a))                                                 \
+    U1(round, T, T, hg_ref_round_half_even(a))
+
+static int unary_fast(hg_op op, const hg_tensor *x, hg_tensor *out, int64_t o,
+                      int64_t len) {
+    switch (x->dtype) {
+    case HG_F32:
+        switch (op) {
+            FLOAT_UNARY(float)
+        default: return 0;
+        }
+    case HG_F64:
+        switch (op) {
+            FLOAT_UNARY(double)
+        default: return 0;
+        }
+    case HG_BOOL:
+        switch (op) {
+            U1(logical_not, uint8_t, uint8_t, a == 0)
+        default: return 0;
+        }
+    default:
+        return 0;
+    }
+}
+#undef FLOAT_UNARY
+#undef U1
+
 /* ---------------------------------------------------------- iteration */
 
 /* Broadcast iteration space: the output shape collapsed to few dims, and
@@ -278,19 +513,6 @@ static void run_chunk(const hg_node *n, const hg_tensor *const *in,
                       hg_tensor *out, int64_t o, const int64_t *off,
                       const int64_t *ist, int len) {
     hg_op op = n->op;
-    if (op == HG_OP_where) {
-        size_t es = hg_dtype_size(out->dtype);
-        const uint8_t *c = (const uint8_t *)in[0]->data;
-        const char *x = in[1]->data, *y = in[2]->data;
-        char *dst = (char *)out->data + (size_t)o * es;
-        for (int i = 0; i < len; i++) {
-            int take = c[off[0] + i * ist[0]] != 0;
-            const char *src = take ? x + (size_t)(off[1] + i * ist[1]) * es
-                                   : y + (size_t)(off[2] + i * ist[2]) * es;
-            memcpy(dst + (size_t)i * es, src, es);
-        }
-        return;
-    }
     int is_int = in[0]->dtype == HG_I32 && out->dtype == HG_I32;
     if (is_int) {
         int64_t a[CHUNK], b[CHUNK], r[CHUNK];
@@ -341,6 +563,26 @@ static hg_status check_dtypes(const hg_node *n, const hg_tensor *const *in) {
     return hg_ok();
 }
 
+/* Output elements [o, o + len) of one run of the last collapsed dim. */
+static void run_span(const hg_node *n, const hg_tensor *const *in,
+                     hg_tensor *out, int64_t o, const int64_t *off0,
+                     const int64_t *ist, int64_t len) {
+    if (n->op == HG_OP_where) {
+        where_run(in, out, o, off0, ist, len);
+        return;
+    }
+    if (n->n_in == 2 && binary_fast(n->op, in, out, o, off0, ist, len)) return;
+    if (n->n_in == 1 && unary_fast(n->op, in[0], out, o, len)) return;
+    int64_t off[3] = {off0[0], off0[1], n->n_in > 2 ? off0[2] : 0};
+    while (len > 0) {
+        int c = len > CHUNK ? CHUNK : (int)len;
+        run_chunk(n, in, out, o, off, ist, c);
+        o += c;
+        len -= c;
+        for (int k = 0; k < n->n_in; k++) off[k] += c * ist[k];
+    }
+}
+
 hg_status hg_ref_elementwise(const hg_node *n, const hg_tensor *const *in,
                              hg_tensor *out) {
     HG_TRY(check_dtypes(n, in));
@@ -350,10 +592,11 @@ hg_status hg_ref_elementwise(const hg_node *n, const hg_tensor *const *in,
     make_space(n, in, &sp);
     int r = sp.rank;
     int64_t nblocks = (total + BLOCK - 1) / BLOCK;
-#pragma omp parallel for schedule(static) if (nblocks > 1)
+    /* small tensors: one thread (a fork/join costs more than the work) */
+#pragma omp parallel for schedule(static) if (total > PAR_MIN)
     for (int64_t blk = 0; blk < nblocks; blk++) {
         int64_t o = blk * BLOCK, end = o + BLOCK < total ? o + BLOCK : total;
-        int64_t idx[HG_MAX_RANK], off[3] = {0, 0, 0}, ist[3];
+        int64_t idx[HG_MAX_RANK], off[3] = {0, 0, 0}, ist[3] = {0, 0, 0};
         int64_t rem = o;
         for (int d = r - 1; d >= 0; d--) {
             idx[d] = rem % sp.dim[d];
@@ -366,8 +609,7 @@ hg_status hg_ref_elementwise(const hg_node *n, const hg_tensor *const *in,
         while (o < end) {
             int64_t len = sp.dim[r - 1] - idx[r - 1];
             if (len > end - o) len = end - o;
-            if (len > CHUNK) len = CHUNK;
-            run_chunk(n, in, out, o, off, ist, (int)len);
+            run_span(n, in, out, o, off, ist, len);
             o += len;
             idx[r - 1] += len;
             for (int k = 0; k < sp.n_in; k++) off[k] += len * ist[k];
