@@ -17,10 +17,21 @@
 #define NB 512 /* columns of C per block (stays in L1 with one row) */
 #define MB 8   /* rows per parallel task */
 
+/* The kernels are also compiled for AVX2 (8 floats per vector), chosen at
+ * load time on CPUs that have it (GCC function multiversioning). AVX2 alone
+ * has no fused multiply-add, so every product is still rounded before its
+ * add and the results are bit-identical to the baseline x86-64-v2 code. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
+#define GEMM_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define GEMM_CLONES
+#endif
+
 /* Two rows of C at a time share the loads of B; per element the sum is
  * still c + a0 b0 + a1 b1 + ... in ascending k, left to right. */
 #define DEF_GEMM(T, SUF)                                                      \
-    void hg_ref_gemm_##SUF(int64_t M, int64_t N, int64_t K, const T *a,       \
+    GEMM_CLONES void hg_ref_gemm_##SUF(int64_t M, int64_t N, int64_t K, const T *a,       \
                            int64_t a_rs, int64_t a_cs, const T *b, T *c) {    \
         for (int64_t jb = 0; jb < N; jb += NB) {                              \
             int64_t nb = N - jb < NB ? N - jb : NB;                           \

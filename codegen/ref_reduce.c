@@ -6,12 +6,93 @@
  * double (int64 for i32) accumulator, rounded once to the dtype at the
  * end; max propagates NaN. The input is viewed as [outer..., reduced...]
  * after a transposition of indices, so every output element is one
- * independent sequential loop (OpenMP over output elements). */
+ * independent sequential loop (OpenMP over output elements). Float fast
+ * paths (same sums, same order): trailing reduced dims read each output's
+ * inputs as one contiguous run; a kept innermost dim accumulates a block of
+ * neighbouring outputs at once (contiguous loads). */
 #include "codegen/ref_internal.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+
+#define LB 256 /* outputs per block in the column kernel */
+
+/* acc <- acc op v for sum/mean (ascending adds) and max (NaN sticks). */
+#define ACC(op, acc, v)                                                       \
+    do {                                                                      \
+        if (op == HG_OP_max) {                                                \
+            if ((v) > (acc) || isnan(v)) (acc) = isnan(acc) ? (acc) : (v);    \
+        } else {                                                              \
+            (acc) += (v);                                                     \
+        }                                                                     \
+    } while (0)
+
+/* Fast paths for floats, same sums in the same order as the generic loop:
+ * contig: output o reduces x[o * n_red + j], j ascending;
+ * column: the innermost input dim is kept, so LB neighbouring outputs
+ * (along it) are accumulated together, each in its own double, while the
+ * reduced index advances in ascending input order. */
+#define DEF_FAST(T, SUF)                                                      \
+    static void contig_##SUF(hg_op op, const T *x, T *y, int64_t n_out,      \
+                             int64_t n_red) {                                 \
+        _Pragma("omp parallel for schedule(static) if (n_out > 1 && n_out * n_red > 32768)") \
+        for (int64_t o = 0; o < n_out; o++) {                                 \
+            const T *p = x + o * n_red;                                       \
+            double acc = op == HG_OP_max ? -INFINITY : 0.0;                   \
+            for (int64_t j = 0; j < n_red; j++) {                             \
+                double v = (double)p[j];                                      \
+                ACC(op, acc, v);                                              \
+            }                                                                 \
+            if (op == HG_OP_mean) acc = acc / (double)n_red;                  \
+            y[o] = (T)acc;                                                    \
+        }                                                                     \
+    }                                                                         \
+    static void column_##SUF(hg_op op, const T *x, T *y, int no,             \
+                             const int64_t *odim, const int64_t *ost, int nr, \
+                             const int64_t *rdim, const int64_t *rst,         \
+                             int64_t n_out, int64_t n_red) {                  \
+        int64_t L = odim[no - 1], nq = n_out / L;                             \
+        int64_t nlb = (L + LB - 1) / LB, units = nq * nlb;                    \
+        _Pragma("omp parallel for schedule(static) if (units > 1 && n_out * n_red > 32768)") \
+        for (int64_t u = 0; u < units; u++) {                                 \
+            int64_t q = u / nlb, l0 = (u % nlb) * LB;                         \
+            int64_t len = L - l0 < LB ? L - l0 : LB;                          \
+            int64_t off = l0, rem = q;                                        \
+            for (int d = no - 2; d >= 0; d--) {                               \
+                off += (rem % odim[d]) * ost[d];                              \
+                rem /= odim[d];                                               \
+            }                                                                 \
+            double acc[LB];                                                   \
+            for (int64_t l = 0; l < len; l++)                                 \
+                acc[l] = op == HG_OP_max ? -INFINITY : 0.0;                   \
+            int64_t idx[HG_MAX_RANK] = {0};                                   \
+            for (int64_t j = 0; j < n_red; j++) {                             \
+                const T *p = x + off;                                         \
+                if (op == HG_OP_max) {                                        \
+                    for (int64_t l = 0; l < len; l++) {                       \
+                        double v = (double)p[l];                              \
+                        ACC(HG_OP_max, acc[l], v);                            \
+                    }                                                         \
+                } else {                                                      \
+                    for (int64_t l = 0; l < len; l++) acc[l] += (double)p[l]; \
+                }                                                             \
+                for (int d = nr - 1; d >= 0; d--) {                           \
+                    off += rst[d];                                            \
+                    if (++idx[d] < rdim[d]) break;                            \
+                    off -= rdim[d] * rst[d];                                  \
+                    idx[d] = 0;                                               \
+                }                                                             \
+            }                                                                 \
+            T *yo = y + q * L + l0;                                           \
+            for (int64_t l = 0; l < len; l++)                                 \
+                yo[l] = (T)(op == HG_OP_mean ? acc[l] / (double)n_red         \
+                                             : acc[l]);                       \
+        }                                                                     \
+    }
+DEF_FAST(float, f32)
+DEF_FAST(double, f64)
+#undef DEF_FAST
 
 hg_status hg_ref_reduce(const hg_node *n, const hg_tensor *const *in,
                         hg_tensor *out) {
@@ -52,7 +133,29 @@ hg_status hg_ref_reduce(const hg_node *n, const hg_tensor *const *in,
         }
     }
     hg_op op = n->op;
-#pragma omp parallel for schedule(static) if (n_out > 64)
+    if (t != HG_I32 && n_out > 0 && n_red > 0) {
+        /* trailing reduced dims: each output is one contiguous run */
+        int trailing = 1;
+        for (int d = 0; d < r; d++)
+            if (red[d] && d + nr < r) trailing = 0; /* reduced dim not at the end */
+        for (int d = r - nr; d < r; d++)
+            if (!red[d]) trailing = 0;
+        if (trailing || nr == 0) {
+            if (t == HG_F32) contig_f32(op, x->data, out->data, n_out, n_red);
+            else contig_f64(op, x->data, out->data, n_out, n_red);
+            return hg_ok();
+        }
+        if (!red[r - 1]) { /* innermost dim kept: blocks of outputs at once */
+            if (t == HG_F32)
+                column_f32(op, x->data, out->data, no, odim, ost, nr, rdim,
+                           rst, n_out, n_red);
+            else
+                column_f64(op, x->data, out->data, no, odim, ost, nr, rdim,
+                           rst, n_out, n_red);
+            return hg_ok();
+        }
+    }
+#pragma omp parallel for schedule(static) if (n_out > 64 && n_out * n_red > 32768)
     for (int64_t o = 0; o < n_out; o++) {
         int64_t base = 0, rem = o;
         for (int d = no - 1; d >= 0; d--) {
