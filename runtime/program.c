@@ -2,21 +2,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codegen/fast.h"
 #include "runtime/program.h"
 
-typedef enum { HG_BACKEND_REF = 0 } hg_backend_kind;
+typedef enum { HG_BACKEND_REF = 0, HG_BACKEND_FAST } hg_backend_kind;
 
 struct hg_program {
     hg_backend_kind kind;
     hg_graph *g;       /* owned copy */
+    hg_fast *fast;     /* HG_BACKEND_FAST: compiled over g */
     hg_ref_hooks hooks;
     int has_hooks;
 };
 
-static const char *const backend_names[] = {"ref"};
+static const char *const backend_names[] = {"ref", "fast"};
 #define HG_N_BACKENDS ((int)(sizeof backend_names / sizeof backend_names[0]))
 
-const char *hg_program_backends(void) { return "ref"; }
+const char *hg_program_backends(void) { return "ref,fast"; }
 
 hg_status hg_program_compile(const hg_graph *g, const char *backend, hg_program **out) {
     *out = NULL;
@@ -37,6 +39,13 @@ hg_status hg_program_compile(const hg_graph *g, const char *backend, hg_program 
         free(p);
         return hg_error(HG_ERR_NOMEM, "program: copying the graph");
     }
+    if (p->kind == HG_BACKEND_FAST) {
+        hg_status s = hg_fast_compile(p->g, &p->fast);
+        if (s.code != HG_OK) {
+            hg_program_free(p);
+            return hg_status_prefix(s, "program");
+        }
+    }
     *out = p;
     return hg_ok();
 }
@@ -47,6 +56,8 @@ hg_status hg_program_run(hg_program *p, hg_tensor_map *state, const hg_tensor_ma
     switch (p->kind) {
     case HG_BACKEND_REF:
         return hg_ref_run(p->g, state, inputs, outputs, p->has_hooks ? &p->hooks : NULL);
+    case HG_BACKEND_FAST:
+        return hg_fast_run(p->fast, state, inputs, outputs, p->has_hooks ? &p->hooks : NULL);
     }
     return hg_error(HG_ERR_INVALID, "program: corrupt backend kind %d", (int)p->kind);
 }
@@ -66,6 +77,7 @@ const char *hg_program_backend(const hg_program *p) {
 
 void hg_program_free(hg_program *p) {
     if (!p) return;
+    hg_fast_free(p->fast);
     hg_graph_free(p->g);
     free(p);
 }

@@ -3,8 +3,15 @@
  *
  * Backends:
  *   "ref"  the reference interpreter (codegen/codegen.h hg_ref_run): the
- *          oracle that defines the numbers. The only backend for now; faster
- *          ones (fusion + JIT) plug in here under their own names.
+ *          oracle that defines the numbers.
+ *   "fast" codegen/fast.h: a memory plan (passes.h hg_memplan) over one
+ *          arena allocated at compile time and reused by every run, the
+ *          reference kernels, and oneDNN primitives for f32 matmul (cached
+ *          per node at compile time). Tolerance against "ref": every op
+ *          but f32 matmul is bit-identical; results downstream of a matmul
+ *          agree to |fast - ref| <= 1e-4 max(|ref|, 0.1 max|ref| over the
+ *          tensor) in f32 (tests/test_fast_backend.c, every model graph).
+ *          A program of this backend runs one call at a time.
  *
  * A program owns a private copy of its graph, so the caller may free or
  * change the graph after compiling. Drivers (models/drivers.h) compile each
@@ -18,12 +25,13 @@
 
 typedef struct hg_program hg_program;
 
-/* Comma-separated list of the available backend names ("ref"). */
+/* Comma-separated list of the available backend names ("ref,fast"). */
 const char *hg_program_backends(void);
 
 /* Compiles graph g for `backend` (NULL means "ref"). g is verified
  * (hg_verify) and copied; *out is owned by the caller (hg_program_free).
- * Errors: HG_ERR_INVALID for an unknown backend (the message lists the
+ * "fast" also plans memory, allocates the arena and creates the oneDNN
+ * primitives here. Errors: HG_ERR_INVALID for an unknown backend (the message lists the
  * available ones) or a graph that fails verification (the verifier's
  * message); HG_ERR_NOMEM. */
 hg_status hg_program_compile(const hg_graph *g, const char *backend, hg_program **out);
