@@ -38,6 +38,9 @@
 #include <stdint.h>
 
 #include "models/models.h"
+#include <stdio.h>
+
+#include "runtime/profile.h"
 #include "runtime/program.h"
 #include "runtime/runtime.h"
 
@@ -104,6 +107,8 @@ typedef struct {
     int64_t val_every;        /* validation loss every K steps (0: only at the end) */
     int64_t ckpt_every;       /* checkpoint every K steps (0: only at the end) */
     int val_replicas;         /* noise replicas per validation batch (4) */
+    FILE *profile;            /* non-NULL: profile the train graph's kernels and print
+                                 the table here at the end (issue 8, `train --profile`) */
     volatile sig_atomic_t *interrupt; /* nonzero: checkpoint and stop (may be NULL) */
     void (*progress)(void *user, const hg_train_progress *p); /* after every step */
     void *user;
@@ -142,6 +147,8 @@ typedef struct {
     uint32_t seed;
     const char *backend;    /* NULL: "ref" */
     const float *cond;      /* [M, C] raw conditioning (NULL when C = 0) */
+    FILE *profile;          /* non-NULL: profile the sample-step and sample-decode
+                               kernels and print their tables here at the end */
     volatile sig_atomic_t *interrupt;
     void (*progress)(void *user, int64_t done, int64_t total); /* sampler steps */
     void *user;

@@ -80,12 +80,41 @@ static hg_status put_f32(hg_tensor_map *m, const char *name, double v) {
 typedef struct {
     int batch;
     hg_program *step, *decode;
+    hg_profile prof[2]; /* step, decode (with options.profile) */
+    int have_prof;
 } sampler;
 
 static void sampler_free(sampler *s) {
+    if (s->have_prof) {
+        hg_profile_free(&s->prof[0]);
+        hg_profile_free(&s->prof[1]);
+    }
     hg_program_free(s->step);
     hg_program_free(s->decode);
     memset(s, 0, sizeof *s);
+}
+
+/* Attaches one profiler to each program of the sampler. */
+static hg_status sampler_profile(sampler *sp) {
+    HG_TRY(hg_profile_init(&sp->prof[0], hg_program_graph(sp->step), 0));
+    hg_status s = hg_profile_init(&sp->prof[1], hg_program_graph(sp->decode), 0);
+    if (s.code) {
+        hg_profile_free(&sp->prof[0]);
+        return s;
+    }
+    sp->have_prof = 1;
+    hg_ref_hooks h0 = hg_profile_hooks(&sp->prof[0]), h1 = hg_profile_hooks(&sp->prof[1]);
+    hg_program_set_hooks(sp->step, &h0);
+    hg_program_set_hooks(sp->decode, &h1);
+    return hg_ok();
+}
+
+/* Prints the sampler's two tables (batch B) to f. */
+static hg_status sampler_report(const sampler *sp, FILE *f) {
+    fprintf(f, "\nprofile of the sample-step graph (batch %d, backend %s)\n", sp->batch, hg_program_backend(sp->step));
+    HG_TRY(hg_profile_print(&sp->prof[0], f, 0, 30));
+    fprintf(f, "\nprofile of the sample-decode graph (batch %d)\n", sp->batch);
+    return hg_profile_print(&sp->prof[1], f, 0, 10);
 }
 
 static hg_status sampler_build(const hg_run *r, int B, const char *backend, sampler *sp) {
@@ -189,12 +218,16 @@ hg_status hg_sample_generate(const hg_run *r, const hg_sample_options *o, hg_ten
     int64_t total = (n_full + (rest > 0)) * o->steps, done = 0;
     sampler sp;
     hg_status s = sampler_build(r, B, o->backend, &sp);
+    if (s.code == HG_OK && o->profile) s = sampler_profile(&sp);
     for (int64_t k = 0; s.code == HG_OK && k < n_full; k++)
         s = sample_chunk(r, o, &sp, k, k * B, out->data, &done, total);
+    if (s.code == HG_OK && sp.have_prof && n_full > 0) s = sampler_report(&sp, o->profile);
     sampler_free(&sp);
     if (s.code == HG_OK && rest > 0) {
         s = sampler_build(r, (int)rest, o->backend, &sp);
+        if (s.code == HG_OK && o->profile) s = sampler_profile(&sp);
         if (s.code == HG_OK) s = sample_chunk(r, o, &sp, n_full, n_full * B, out->data, &done, total);
+        if (s.code == HG_OK && sp.have_prof) s = sampler_report(&sp, o->profile);
         sampler_free(&sp);
     }
     if (s.code) hg_tensor_free(out);

@@ -46,6 +46,8 @@ typedef struct {
     hg_norm norm;
     hg_model tm, lm;
     hg_program *tp, *lp;
+    hg_profile prof;   /* kernels of the train graph (with options.profile) */
+    int have_prof;
     hg_tensor_map state;
     hg_tensor_map in, out;
     char ck_path[HG_PATH_MAX + 32];
@@ -271,6 +273,7 @@ static int divisor_at_most(int64_t n, int cap) {
 
 static void trainer_free(trainer *tr) {
     if (tr->metrics) fclose(tr->metrics);
+    if (tr->have_prof) hg_profile_free(&tr->prof);
     hg_program_free(tr->tp);
     hg_program_free(tr->lp);
     hg_model_free(&tr->tm);
@@ -358,6 +361,12 @@ static hg_status setup(trainer *tr, int64_t *start, int64_t *target) {
     mo.norm = tr->norm;
     HG_TRY(hg_model_build(&tr->cfg, "train", tr->cfg.batch_size, HG_F32, &mo, &tr->tm));
     HG_TRY(hg_program_compile(tr->tm.g, o->backend, &tr->tp));
+    if (o->profile) {
+        HG_TRY(hg_profile_init(&tr->prof, hg_program_graph(tr->tp), 0));
+        tr->have_prof = 1;
+        hg_ref_hooks hooks = hg_profile_hooks(&tr->prof);
+        hg_program_set_hooks(tr->tp, &hooks);
+    }
     if (tr->have_val) {
         HG_TRY(hg_model_build(&tr->cfg, "loss", tr->val_batch, HG_F32, &mo, &tr->lm));
         HG_TRY(hg_program_compile(tr->lm.g, o->backend, &tr->lp));
@@ -442,7 +451,9 @@ hg_status hg_train(const hg_train_options *o, hg_train_result *res) {
         if (s.code == HG_OK) s = put_i32(&tr.in, "seed", tr.cfg.seed);
         if (s.code == HG_OK) s = put_i32(&tr.in, "step", step);
         if (s.code == HG_OK) s = put_i32(&tr.in, "replica", 0);
+        if (tr.have_prof) hg_profile_step_begin(&tr.prof);
         if (s.code == HG_OK) s = hg_program_run(tr.tp, &tr.state, &tr.in, &tr.out);
+        if (tr.have_prof) hg_profile_step_end(&tr.prof);
         hg_batch_free(&b);
         if (s.code) break;
         hg_train_progress p;
@@ -509,6 +520,12 @@ hg_status hg_train(const hg_train_options *o, hg_train_result *res) {
     }
     res->step = step;
     snprintf(res->checkpoint, sizeof res->checkpoint, "%s", tr.ck_path);
+    if (tr.have_prof && step > first) {
+        fprintf(o->profile, "\nprofile of the train graph (%lld steps, backend %s)\n", (long long)(step - first),
+                hg_program_backend(tr.tp));
+        hg_status ps = hg_profile_print(&tr.prof, o->profile, 0, 40);
+        if (s.code == HG_OK) s = ps;
+    }
     trainer_free(&tr);
     return s;
 }

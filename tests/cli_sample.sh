@@ -92,4 +92,12 @@ if "$HG" --help | grep -q "^  eval "; then
         fail "eval of the samples: $("$HG" eval --samples "$T/t.h5" --data "$T/d.h5" --split test --index 0 --knn-queries 500 --out "$T/ev" 2>&1 | tail -2)"
     [ -s "$T/ev/stats.h5" ] || fail "eval wrote no stats.h5"
 fi
+
+# --profile (issue 8): tables of the sample-step (T calls) and sample-decode graphs
+"$HG" sample --run "$T/run" --n 2 --steps 4 --cond Omega_m=0.3,sigma_8=0.8 --threads 1 --profile \
+    --out "$T/sp.h5" >"$T/prof.log" 2>&1 || { cat "$T/prof.log"; fail "sample --profile"; }
+grep -q "profile of the sample-step graph (batch 2" "$T/prof.log" || fail "no sample-step profile: $(tail -5 "$T/prof.log")"
+grep -q "profile of the sample-decode graph (batch 2)" "$T/prof.log" || fail "no sample-decode profile"
+grep -Eq "^ +[0-9]+ .* 4 +.* matmul " "$T/prof.log" || fail "no matmul row with 4 calls (T = 4)"
+[ -s "$T/sp.h5" ] || fail "sample --profile wrote no samples"
 echo "PASS cli_sample"

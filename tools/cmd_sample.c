@@ -14,7 +14,8 @@
 static const char *USAGE =
     "usage: halograph sample --run RUN --n M --steps T\n"
     "                        (--cond Omega_m=V,sigma_8=V | --cond-from D.h5:SPLIT [--index I])\n"
-    "                        [--seed S] [--batch B] [--backend NAME] [--threads N] --out S.h5\n\n"
+    "                        [--seed S] [--batch B] [--backend NAME] [--threads N] [--profile]\n"
+    "                        --out S.h5\n\n"
     "Generates M point clouds with the model of the training run RUN (its latest\n"
     "checkpoint) by ancestral sampling over T steps (SPEC 3.5; the paper uses T = 500).\n"
     "  --cond LIST        the conditioning of every cloud, each parameter NAME=VALUE\n"
@@ -24,6 +25,7 @@ static const char *USAGE =
     "  --seed S           random seed (default 0); the same seed gives the same clouds\n"
     "  --batch B          clouds per graph call (default: min(M, training batch size))\n"
     "  --backend NAME     ref (the reference interpreter; the only one for now)\n"
+    "  --profile          print the per-kernel profiles of the sampling graphs at the end\n"
     "  --threads N        OpenMP threads (default: all cores)\n"
     "Writes S.h5 atomically: /samples f32 [M, N, F] in physical units (positions in\n"
     "[0, L) Mpc/h, velocities km/s, mass in Msun/h, linear), /cond f32 [M, C]\n"
@@ -67,10 +69,12 @@ static int run_sample(int argc, char **argv) {
     }
     const char *run_dir = NULL, *cond_s = NULL, *cond_from = NULL, *out = NULL, *backend = NULL;
     long n = 0, steps = 0, seed = 0, batch = 0, threads = 0, index = -1;
+    int profile = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
-        if (!strcmp(a, "--run") && has) run_dir = argv[++i];
+        if (!strcmp(a, "--profile")) profile = 1;
+        else if (!strcmp(a, "--run") && has) run_dir = argv[++i];
         else if (!strcmp(a, "--cond") && has) cond_s = argv[++i];
         else if (!strcmp(a, "--cond-from") && has) cond_from = argv[++i];
         else if (!strcmp(a, "--out") && has) out = argv[++i];
@@ -168,6 +172,7 @@ static int run_sample(int argc, char **argv) {
     o.batch = (int)batch;
     o.seed = (uint32_t)seed;
     o.backend = backend;
+    o.profile = profile ? stdout : NULL;
     o.cond = C ? cond : NULL;
     prog pg = {isatty(STDERR_FILENO)};
     o.progress = on_progress;

@@ -14,7 +14,8 @@
 
 static const char *USAGE =
     "usage: halograph train --config C.yaml --data D.h5 --out RUN [--steps N] [--resume]\n"
-    "                       [--backend NAME] [--threads N] [--val-every K] [--ckpt-every K]\n\n"
+    "                       [--backend NAME] [--threads N] [--val-every K] [--ckpt-every K]\n"
+    "                       [--profile]\n\n"
     "Trains the diffusion model of config C (SPEC 3, 4, 7) on the train split of the\n"
     "dataset D (made by `halograph import`) with AdamW and the warmup-cosine schedule\n"
     "(SPEC 5). One step = forward + backward + clipping + update of one batch.\n"
@@ -27,6 +28,7 @@ static const char *USAGE =
     "  --val-every K    validation loss on the val split every K steps (default 100;\n"
     "                   0: only at the end)\n"
     "  --ckpt-every K   checkpoint every K steps (default 100; 0: only at the end)\n"
+    "  --profile        print the per-kernel profile of the train graph at the end\n"
     "Writes RUN/config.yaml, RUN/run.yaml (data provenance), RUN/norm.h5,\n"
     "RUN/checkpoint.h5 (atomic; at step 0, every K steps and at the end) and\n"
     "RUN/metrics.csv (step,loss,loss_diff,loss_klz,loss_recon,val_loss,lr,seconds).\n"
@@ -111,6 +113,7 @@ static int run_train(int argc, char **argv) {
         int has = i + 1 < argc;
         long v;
         if (!strcmp(a, "--resume")) o.resume = 1;
+        else if (!strcmp(a, "--profile")) o.profile = stdout;
         else if (!strcmp(a, "--config") && has) o.config_path = argv[++i];
         else if (!strcmp(a, "--data") && has) o.data_path = argv[++i];
         else if (!strcmp(a, "--out") && has) o.run_dir = argv[++i];
