@@ -1,0 +1,41 @@
+#!/bin/bash
+# The "fast" backend against the reference interpreter on one training step
+# of configs/demo-transformer.yaml (B 8, N 640, d_model 128, 4 layers):
+# for each thread count, runs
+#   halograph profile --config C --graph train --backend ref  --iters 2 --threads T
+#   halograph profile --config C --graph train --backend fast --iters 2 --threads T
+# (one warm-up step each, then 2 profiled steps) and prints both median step
+# times and their ratio ref / fast, plus the load average (the machine is
+# shared: other processes slow both backends). `profile` runs with glibc's
+# default malloc settings, under which the reference's large buffers are
+# mmap'ed and unmapped per node and page-fault on every step; the column
+# ref_heap is the same reference run with freed memory kept in the heap
+# (GLIBC_TUNABLES mmap/trim thresholds of 1 GiB, what `halograph train`,
+# `sample` and `likelihood` set with mallopt), the fairer baseline.
+#
+# usage: bench/backends.sh [HALOGRAPH] [THREADS...]
+#   env: CONFIG (default configs/demo-transformer.yaml), GRAPH (default
+#        train), ITERS (default 2)
+set -eu
+here=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${1:-$here/build/halograph}
+shift || true
+THREADS=("$@")
+[ ${#THREADS[@]} -eq 0 ] && THREADS=(1 2)
+CONFIG=${CONFIG:-$here/configs/demo-transformer.yaml}
+GRAPH=${GRAPH:-train}
+ITERS=${ITERS:-2}
+median() {
+    env ${ENVSET:-} "$BIN" profile --config "$CONFIG" --graph "$GRAPH" --backend "$1" --iters "$ITERS" \
+        --threads "$2" --top 0 | awk '/^step_median_ms/ {print $2}'
+}
+echo "config $CONFIG, graph $GRAPH, $ITERS iterations; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf "%8s %12s %12s %12s %9s %14s\n" threads ref_ms ref_heap_ms fast_ms ref/fast ref_heap/fast
+for t in "${THREADS[@]}"; do
+    r=$(median ref "$t")
+    h=$(ENVSET="GLIBC_TUNABLES=glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=1073741824" median ref "$t")
+    f=$(median fast "$t")
+    printf "%8s %12.1f %12.1f %12.1f %9.2f %14.2f\n" "$t" "$r" "$h" "$f" "$(echo "$r / $f" | bc -l)" \
+        "$(echo "$h / $f" | bc -l)"
+done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
