@@ -1,6 +1,5 @@
 /* `halograph likelihood` (SPEC 3.6 likelihood profile of one cloud) and
  * `halograph nelbo` (per-cloud NELBO of a split at the true conditioning). */
-#include <malloc.h>
 #include <math.h>
 #include <omp.h>
 #include <signal.h>
@@ -44,14 +43,6 @@ static const char *USAGE_N =
     "[n, C] (attribute names), attributes split, steps, replicas, seed and the run's\n"
     "provenance. Prints the mean and the per-point mean.\n";
 
-/* The interpreter allocates and frees large buffers at every node: keep
- * freed memory in the heap instead of unmapping it (glibc returns blocks
- * above the mmap threshold to the kernel, and every reuse page-faults
- * again: about 15% of a training step's time). */
-static void keep_heap(void) {
-    mallopt(M_MMAP_THRESHOLD, 1 << 30);
-    mallopt(M_TRIM_THRESHOLD, 1 << 30);
-}
 
 static volatile sig_atomic_t interrupted;
 static void on_sigint(int sig) {
@@ -111,7 +102,6 @@ static int parse(const char *cmd, const char *usage, int argc, char **argv, args
                            likelihood ? "--run, --data, --index, --param and --out" : "--run, --data and --out");
     }
     if (a->threads) omp_set_num_threads((int)a->threads);
-    keep_heap();
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;

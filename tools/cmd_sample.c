@@ -1,5 +1,4 @@
 /* `halograph sample`: generates point clouds with a trained model (SPEC 3.5). */
-#include <malloc.h>
 #include <math.h>
 #include <omp.h>
 #include <signal.h>
@@ -33,14 +32,6 @@ static const char *USAGE =
     "for --cond), and attributes box_size, redshift, seed, steps and the run's\n"
     "provenance (run_dir, config, checkpoint_step, dataset, dataset_checksum).\n";
 
-/* The interpreter allocates and frees large buffers at every node: keep
- * freed memory in the heap instead of unmapping it (glibc returns blocks
- * above the mmap threshold to the kernel, and every reuse page-faults
- * again: about 15% of a training step's time). */
-static void keep_heap(void) {
-    mallopt(M_MMAP_THRESHOLD, 1 << 30);
-    mallopt(M_TRIM_THRESHOLD, 1 << 30);
-}
 
 static volatile sig_atomic_t interrupted;
 static void on_sigint(int sig) {
@@ -111,7 +102,6 @@ static int run_sample(int argc, char **argv) {
         return hg_cli_fail(cmd, HG_EXIT_USAGE, "--cond and --cond-from exclude each other");
     if (index >= 0 && !cond_from) return hg_cli_fail(cmd, HG_EXIT_USAGE, "--index needs --cond-from");
     if (threads) omp_set_num_threads((int)threads);
-    keep_heap();
 
     hg_run r;
     hg_status s = hg_run_open(run_dir, &r);

@@ -1,6 +1,5 @@
 /* `halograph train`: trains a model on a dataset (SPEC 5) with the
  * training driver of models/drivers.h. */
-#include <malloc.h>
 #include <math.h>
 #include <omp.h>
 #include <signal.h>
@@ -35,14 +34,6 @@ static const char *USAGE =
     "Ctrl-C saves a checkpoint and exits with status 130; a NaN/Inf loss stops with\n"
     "exit 1 naming the step and the last good checkpoint.\n";
 
-/* The interpreter allocates and frees large buffers at every node: keep
- * freed memory in the heap instead of unmapping it (glibc returns blocks
- * above the mmap threshold to the kernel, and every reuse page-faults
- * again: about 15% of a training step's time). */
-static void keep_heap(void) {
-    mallopt(M_MMAP_THRESHOLD, 1 << 30);
-    mallopt(M_TRIM_THRESHOLD, 1 << 30);
-}
 
 static volatile sig_atomic_t interrupted;
 static void on_sigint(int sig) {
@@ -144,7 +135,6 @@ static int run_train(int argc, char **argv) {
         return hg_cli_fail(cmd, HG_EXIT_USAGE, "--data, --out and --config (unless --resume) are required");
     }
     if (threads) omp_set_num_threads((int)threads);
-    keep_heap();
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
