@@ -13,6 +13,17 @@
 # (GLIBC_TUNABLES mmap/trim thresholds of 1 GiB, what `halograph train`,
 # `sample` and `likelihood` set with mallopt), the fairer baseline.
 #
+# Recorded 2026-11-29 (2 shared cores, other helpers building/testing;
+# load average 2.57 before, 3.25 after), `bench/backends.sh
+# build-fastbackend/halograph 1 2`, RelWithDebInfo (-O2):
+#  threads       ref_ms  ref_heap_ms      fast_ms  ref/fast  ref_heap/fast
+#        1      11987.4       2673.8       1917.1      6.25           1.39
+#        2      11746.0       4014.6        989.0     11.88           4.06
+# (2-thread ref_heap is slower than 1-thread: load noise; the fast backend
+# had 0 minor page faults per step after the first: /usr/bin/time with
+# --iters 1 and 4 both show 87990 for the whole process. Memory plan of the
+# demo train graph: arena 322 MB, sum of separate buffers 3780 MB.)
+#
 # usage: bench/backends.sh [HALOGRAPH] [THREADS...]
 #   env: CONFIG (default configs/demo-transformer.yaml), GRAPH (default
 #        train), ITERS (default 2)
