@@ -6,23 +6,27 @@
 #   halograph profile --config C --graph train --backend fast --iters 2 --threads T
 # (one warm-up step each, then 2 profiled steps) and prints both median step
 # times and their ratio ref / fast, plus the load average (the machine is
-# shared: other processes slow both backends). `profile` runs with glibc's
-# default malloc settings, under which the reference's large buffers are
-# mmap'ed and unmapped per node and page-fault on every step; the column
-# ref_heap is the same reference run with freed memory kept in the heap
-# (GLIBC_TUNABLES mmap/trim thresholds of 1 GiB, what `halograph train`,
-# `sample` and `likelihood` set with mallopt), the fairer baseline.
+# shared: other processes slow both backends). The column ref_heap is the
+# reference run with glibc told to keep freed memory in the heap
+# (GLIBC_TUNABLES mmap/trim thresholds of 1 GiB); since commit e6d7695 every
+# halograph command does that itself (mallopt), so ref and ref_heap agree;
+# before it, `profile` ran the reference with glibc's defaults, under which
+# its large per-node buffers were mmap'ed and unmapped and page-faulted on
+# every step.
 #
-# Recorded 2026-11-29 (2 shared cores, other helpers building/testing;
-# load average 2.57 before, 3.25 after), `bench/backends.sh
-# build-fastbackend/halograph 1 2`, RelWithDebInfo (-O2):
+# Recorded 2026-11-29, 2 shared cores, RelWithDebInfo (-O2),
+# `bench/backends.sh build-fastbackend/halograph 1 2`:
+# after e6d7695 (load average 1.78 before, 1.59 after):
 #  threads       ref_ms  ref_heap_ms      fast_ms  ref/fast  ref_heap/fast
+#        1       2446.6       2475.6       1629.1      1.50           1.52
+#        2       1462.0       1439.4        863.5      1.69           1.67
+# before e6d7695 (profile's ref page-faulting; load 2.57 before, 3.25 after):
 #        1      11987.4       2673.8       1917.1      6.25           1.39
 #        2      11746.0       4014.6        989.0     11.88           4.06
-# (2-thread ref_heap is slower than 1-thread: load noise; the fast backend
-# had 0 minor page faults per step after the first: /usr/bin/time with
-# --iters 1 and 4 both show 87990 for the whole process. Memory plan of the
-# demo train graph: arena 322 MB, sum of separate buffers 3780 MB.)
+# The fast backend has no page faults after the first step (/usr/bin/time:
+# 87990 minor faults for the whole process with --iters 1 and with 4).
+# Memory plan of the demo train graph: arena 322 MB (largest live set
+# 322 MB), sum of separate buffers 3780 MB.
 #
 # usage: bench/backends.sh [HALOGRAPH] [THREADS...]
 #   env: CONFIG (default configs/demo-transformer.yaml), GRAPH (default
