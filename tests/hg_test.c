@@ -1,6 +1,8 @@
 /* Test runner: `test_x` runs every case, `test_x NAME` runs one. */
 #include "tests/hg_test.h"
 
+#include "codegen/codegen.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -29,6 +31,38 @@ const char *hg_test_tmpdir(void) {
         mkdir(dir, 0755);
     }
     return dir;
+}
+
+hg_test_ctx hg_test_ctx_new(void) {
+    hg_test_ctx c = {hg_graph_new(), {0}, 0};
+    hg_map_init(&c.out);
+    return c;
+}
+
+void hg_test_ctx_free(hg_test_ctx *c) {
+    hg_map_free(&c->out);
+    hg_graph_free(c->g);
+}
+
+const hg_tensor *hg_test_run1(hg_test_ctx *c, hg_value v) {
+    char name[32];
+    snprintf(name, sizeof name, "y%d", c->n++);
+    hg_set_output(c->g, name, v);
+    hg_status s = hg_verify(c->g);
+    if (s.code == HG_OK) s = hg_ref_run(c->g, NULL, NULL, &c->out, NULL);
+    if (s.code != HG_OK) {
+        fprintf(stderr, "run: %s\n", s.msg);
+        return NULL;
+    }
+    return hg_map_get(&c->out, name);
+}
+
+hg_value hg_test_vec64(hg_test_ctx *c, int n, const double *v) {
+    return hg_constant(c->g, HG_F64, HG_S1(n), v);
+}
+
+hg_value hg_test_vec32(hg_test_ctx *c, int n, const float *v) {
+    return hg_constant(c->g, HG_F32, HG_S1(n), v);
 }
 
 int main(int argc, char **argv) {

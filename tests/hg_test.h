@@ -73,4 +73,31 @@ const char *hg_test_tmpdir(void);
 /* Path of the source tree (for data/ and configs/). */
 const char *hg_test_srcdir(void);
 
+/* ---- Op-test harness (tests/test_ops_*.c): one graph whose values are run
+ * one at a time through the reference interpreter (codegen/codegen.h).
+ * Usage: hg_test_ctx c = hg_test_ctx_new(); build on c.g;
+ * t = hg_test_run1(&c, v); check t; ...; hg_test_ctx_free(&c). */
+typedef struct {
+    hg_graph *g;       /* owned; build the test graph on it */
+    hg_tensor_map out; /* outputs of the latest hg_test_run1 */
+    int n;             /* outputs added so far (named y0, y1, ...) */
+} hg_test_ctx;
+
+hg_test_ctx hg_test_ctx_new(void);
+void hg_test_ctx_free(hg_test_ctx *c);
+/* Makes v a new output "y<n>" of c->g, verifies the graph and runs it with
+ * hg_ref_run (no state, no inputs). Returns v's tensor, owned by c->out and
+ * valid until the next run or hg_test_ctx_free; NULL after printing the
+ * error to stderr when verification or the run fails. */
+const hg_tensor *hg_test_run1(hg_test_ctx *c, hg_value v);
+/* Constant vectors [n] in c->g from n host values (copied). */
+hg_value hg_test_vec64(hg_test_ctx *c, int n, const double *v);
+hg_value hg_test_vec32(hg_test_ctx *c, int n, const float *v);
+
+/* Shapes from integer dims of any integer type (cast to int64_t here, as
+ * hg_shape_of's varargs need). */
+#define HG_S1(a) hg_shape_of(1, (int64_t)(a))
+#define HG_S2(a, b) hg_shape_of(2, (int64_t)(a), (int64_t)(b))
+#define HG_S3(a, b, c) hg_shape_of(3, (int64_t)(a), (int64_t)(b), (int64_t)(c))
+
 #endif

@@ -12,86 +12,44 @@
 
 HG_LABELS(fast)
 
-/* ---- tiny harness: a graph, and a run returning one value's tensor */
-typedef struct {
-    hg_graph *g;
-    hg_tensor_map out;
-    int n;
-} ctx;
-
-static inline ctx ctx_new(void) {
-    ctx c = {hg_graph_new(), {0}, 0};
-    hg_map_init(&c.out);
-    return c;
-}
-
-static inline void ctx_free(ctx *c) {
-    hg_map_free(&c->out);
-    hg_graph_free(c->g);
-}
-
-/* Makes v an output, runs the graph; the tensor is valid until the next run. */
-static inline const hg_tensor *run(ctx *c, hg_value v) {
-    char name[32];
-    snprintf(name, sizeof name, "y%d", c->n++);
-    hg_set_output(c->g, name, v);
-    hg_status s = hg_verify(c->g);
-    if (s.code == HG_OK) s = hg_ref_run(c->g, NULL, NULL, &c->out, NULL);
-    if (s.code != HG_OK) {
-        fprintf(stderr, "run: %s\n", s.msg);
-        return NULL;
-    }
-    return hg_map_get(&c->out, name);
-}
-
-static inline hg_shape S1(int64_t a) { return hg_shape_make(1, (int64_t[]){a}); }
-static inline hg_shape S2(int64_t a, int64_t b) { return hg_shape_make(2, (int64_t[]){a, b}); }
-
-static inline hg_value vec64(ctx *c, int n, const double *v) {
-    return hg_constant(c->g, HG_F64, S1(n), v);
-}
-static inline hg_value vec32(ctx *c, int n, const float *v) {
-    return hg_constant(c->g, HG_F32, S1(n), v);
-}
-
 HG_TEST(softmax_rows_and_shift) {
-    ctx c = ctx_new();
+    hg_test_ctx c = hg_test_ctx_new();
     /* row 0 small, row 1 huge (would overflow exp without the max shift) */
     const double x[6] = {1, 2, 3, 1000, 1001, 1002};
-    const hg_tensor *t = run(&c, hg_softmax(c.g, hg_constant(c.g, HG_F64, S2(2, 3), x)));
+    const hg_tensor *t = hg_test_run1(&c, hg_softmax(c.g, hg_constant(c.g, HG_F64, HG_S2(2, 3), x)));
     HG_CHECK(t);
     double z = 1 + exp(1) + exp(2); /* both rows: e^0, e^1, e^2 over z */
     for (int r = 0; r < 2; r++)
         for (int j = 0; j < 3; j++) HG_CHECK_NEAR(hg_tensor_get(t, r * 3 + j), exp(j) / z, 1e-15);
     const float xf[4] = {0, 0, 0, -INFINITY};
-    t = run(&c, hg_softmax(c.g, vec32(&c, 4, xf)));
+    t = hg_test_run1(&c, hg_softmax(c.g, hg_test_vec32(&c, 4, xf)));
     HG_CHECK(t);
     for (int j = 0; j < 3; j++) HG_CHECK_NEAR(hg_tensor_get(t, j), 1.0 / 3, 1e-7);
     HG_CHECK(hg_tensor_get(t, 3) == 0);
     /* an all -inf row is NaN (as numpy), documented in ref_composite.c */
     const double xi[2] = {-INFINITY, -INFINITY};
-    t = run(&c, hg_softmax(c.g, vec64(&c, 2, xi)));
+    t = hg_test_run1(&c, hg_softmax(c.g, hg_test_vec64(&c, 2, xi)));
     HG_CHECK(t && isnan(hg_tensor_get(t, 0)));
-    ctx_free(&c);
+    hg_test_ctx_free(&c);
 }
 
 HG_TEST(layer_norm_formula_f32_f64) {
-    ctx c = ctx_new();
+    hg_test_ctx c = hg_test_ctx_new();
     /* rows [1,2,3,4]: mean 2.5, var 1.25; [1e4 + 1, 1e4 + 3]: mean 1e4 + 2, var 1 */
     const double x[4] = {1, 2, 3, 4};
-    const hg_tensor *t = run(&c, hg_layer_norm(c.g, vec64(&c, 4, x), 1e-5));
+    const hg_tensor *t = hg_test_run1(&c, hg_layer_norm(c.g, hg_test_vec64(&c, 4, x), 1e-5));
     HG_CHECK(t);
     for (int j = 0; j < 4; j++)
         HG_CHECK_NEAR(hg_tensor_get(t, j), (x[j] - 2.5) / sqrt(1.25 + 1e-5), 1e-15);
     const float y[4] = {10001, 10003, 5, 5};
-    t = run(&c, hg_layer_norm(c.g, hg_constant(c.g, HG_F32, S2(2, 2), y), 1e-6));
+    t = hg_test_run1(&c, hg_layer_norm(c.g, hg_constant(c.g, HG_F32, HG_S2(2, 2), y), 1e-6));
     HG_CHECK(t && t->dtype == HG_F32);
     /* two-pass variance: exact even with a large mean */
     HG_CHECK_NEAR(hg_tensor_get(t, 0), -1 / sqrt(1 + 1e-6), 1e-6);
     HG_CHECK_NEAR(hg_tensor_get(t, 1), 1 / sqrt(1 + 1e-6), 1e-6);
     /* constant row: 0, not NaN */
     HG_CHECK(hg_tensor_get(t, 2) == 0 && hg_tensor_get(t, 3) == 0);
-    ctx_free(&c);
+    hg_test_ctx_free(&c);
 }
 
 /* attention vs the formula computed here in double: per (b, h, i),
@@ -123,7 +81,7 @@ static void attn_naive(int B, int H, int Nq, int Nk, int D, int Dv, const double
 }
 
 HG_TEST(attention_vs_formula_with_key_mask) {
-    ctx c = ctx_new();
+    hg_test_ctx c = hg_test_ctx_new();
     enum { B = 2, H = 3, Nq = 5, Nk = 7, D = 4, Dv = 6 };
     static double q[B * H * Nq * D], k[B * H * Nk * D], v[B * H * Nk * Dv];
     static double mk[B * Nk], full[B * H * Nq * Nk], want[B * H * Nq * Dv];
@@ -143,7 +101,7 @@ HG_TEST(attention_vs_formula_with_key_mask) {
     hg_value vv = hg_constant(c.g, HG_F64, hg_shape_make(4, (int64_t[]){B, H, Nk, Dv}), v);
     /* mask [B, 1, 1, Nk]: broadcast over heads and queries */
     hg_value vm = hg_constant(c.g, HG_F64, hg_shape_make(4, (int64_t[]){B, 1, 1, Nk}), mk);
-    const hg_tensor *t = run(&c, hg_attention(c.g, vq, vk, vv, vm, scale));
+    const hg_tensor *t = hg_test_run1(&c, hg_attention(c.g, vq, vk, vv, vm, scale));
     HG_CHECK(t && t->shape.rank == 4 && t->shape.dim[3] == Dv);
     for (int i = 0; i < B * H * Nq * Dv; i++) HG_CHECK_NEAR(hg_tensor_get(t, i), want[i], 1e-13);
     /* f32 version against the same double reference */
@@ -152,7 +110,7 @@ HG_TEST(attention_vs_formula_with_key_mask) {
     for (int i = 0; i < B * H * Nk * D; i++) kf[i] = (float)k[i];
     for (int i = 0; i < B * H * Nk * Dv; i++) vf[i] = (float)v[i];
     for (int i = 0; i < B * Nk; i++) mf[i] = (float)mk[i];
-    t = run(&c, hg_attention(c.g,
+    t = hg_test_run1(&c, hg_attention(c.g,
                              hg_constant(c.g, HG_F32, hg_shape_make(4, (int64_t[]){B, H, Nq, D}), qf),
                              hg_constant(c.g, HG_F32, hg_shape_make(4, (int64_t[]){B, H, Nk, D}), kf),
                              hg_constant(c.g, HG_F32, hg_shape_make(4, (int64_t[]){B, H, Nk, Dv}), vf),
@@ -160,14 +118,14 @@ HG_TEST(attention_vs_formula_with_key_mask) {
                              scale));
     HG_CHECK(t && t->dtype == HG_F32);
     for (int i = 0; i < B * H * Nq * Dv; i++) HG_CHECK_NEAR(hg_tensor_get(t, i), want[i], 2e-6);
-    ctx_free(&c);
+    hg_test_ctx_free(&c);
 }
 
 HG_TEST(attention_fully_masked_row_is_mean_of_v) {
     /* Documented behaviour: a query row with every key masked has all
      * logits equal to the most negative finite value, so uniform weights:
      * the output is the mean of v over all keys (finite, not NaN). */
-    ctx c = ctx_new();
+    hg_test_ctx c = hg_test_ctx_new();
     const float q[2 * 2] = {1, 0, 0, 1};          /* [1,1,2,2] */
     const float k[3 * 2] = {1, 0, 0, 1, 1, 1};    /* [1,1,3,2] */
     const float v[3 * 1] = {3, 6, 12};            /* [1,1,3,1] */
@@ -176,15 +134,15 @@ HG_TEST(attention_fully_masked_row_is_mean_of_v) {
     hg_value vk = hg_constant(c.g, HG_F32, hg_shape_make(4, (int64_t[]){1, 1, 3, 2}), k);
     hg_value vv = hg_constant(c.g, HG_F32, hg_shape_make(4, (int64_t[]){1, 1, 3, 1}), v);
     hg_value vm = hg_constant(c.g, HG_F32, hg_shape_make(4, (int64_t[]){1, 1, 2, 3}), m);
-    const hg_tensor *t = run(&c, hg_attention(c.g, vq, vk, vv, vm, 1.0));
+    const hg_tensor *t = hg_test_run1(&c, hg_attention(c.g, vq, vk, vv, vm, 1.0));
     HG_CHECK(t);
     HG_CHECK_NEAR(hg_tensor_get(t, 0), 7.0, 1e-6); /* (3 + 6 + 12) / 3 */
     HG_CHECK(hg_tensor_get(t, 1) == 3.0);          /* only key 0: exactly v[0] */
-    ctx_free(&c);
+    hg_test_ctx_free(&c);
 }
 
 HG_TEST(attention_thread_count_bit_identical) {
-    ctx c = ctx_new();
+    hg_test_ctx c = hg_test_ctx_new();
     enum { B = 2, H = 4, N = 64, D = 16 };
     static float q[B * H * N * D], m[N];
     for (int i = 0; i < B * H * N * D; i++) q[i] = (float)sin(0.01 * i);
@@ -194,14 +152,14 @@ HG_TEST(attention_thread_count_bit_identical) {
     hg_value vm = hg_constant(c.g, HG_F32, hg_shape_make(1, (int64_t[]){N}), m);
     hg_value a = hg_attention(c.g, vq, vq, vq, vm, 0.25);
     omp_set_num_threads(1);
-    const hg_tensor *t = run(&c, a);
+    const hg_tensor *t = hg_test_run1(&c, a);
     HG_CHECK(t);
     static float one[B * H * N * D];
     memcpy(one, t->data, sizeof one);
     omp_set_num_threads(2);
-    t = run(&c, a);
+    t = hg_test_run1(&c, a);
     HG_CHECK(t && memcmp(one, t->data, sizeof one) == 0);
-    ctx_free(&c);
+    hg_test_ctx_free(&c);
 }
 
 /* ---- decomposition into primitive ops (passes/decompose.c) */

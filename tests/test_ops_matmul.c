@@ -10,48 +10,6 @@
 
 HG_LABELS(fast)
 
-/* ---- tiny harness: a graph, and a run returning one value's tensor */
-typedef struct {
-    hg_graph *g;
-    hg_tensor_map out;
-    int n;
-} ctx;
-
-static inline ctx ctx_new(void) {
-    ctx c = {hg_graph_new(), {0}, 0};
-    hg_map_init(&c.out);
-    return c;
-}
-
-static inline void ctx_free(ctx *c) {
-    hg_map_free(&c->out);
-    hg_graph_free(c->g);
-}
-
-/* Makes v an output, runs the graph; the tensor is valid until the next run. */
-static inline const hg_tensor *run(ctx *c, hg_value v) {
-    char name[32];
-    snprintf(name, sizeof name, "y%d", c->n++);
-    hg_set_output(c->g, name, v);
-    hg_status s = hg_verify(c->g);
-    if (s.code == HG_OK) s = hg_ref_run(c->g, NULL, NULL, &c->out, NULL);
-    if (s.code != HG_OK) {
-        fprintf(stderr, "run: %s\n", s.msg);
-        return NULL;
-    }
-    return hg_map_get(&c->out, name);
-}
-
-static inline hg_shape S1(int64_t a) { return hg_shape_make(1, (int64_t[]){a}); }
-static inline hg_shape S2(int64_t a, int64_t b) { return hg_shape_make(2, (int64_t[]){a, b}); }
-
-static inline hg_value vec64(ctx *c, int n, const double *v) {
-    return hg_constant(c->g, HG_F64, S1(n), v);
-}
-static inline hg_value vec32(ctx *c, int n, const float *v) {
-    return hg_constant(c->g, HG_F32, S1(n), v);
-}
-
 /* Naive matmul in double, written here: a[.., M, K] (or [.., K, M]) etc.,
  * with explicit batch index maps. */
 static double at2(const double *m, int64_t rows, int64_t cols, int trans,
@@ -65,31 +23,31 @@ static void fill_det(double *v, int64_t n, double seed) {
 }
 
 HG_TEST(matmul_2x3_by_3x2_hand) {
-    ctx c = ctx_new();
+    hg_test_ctx c = hg_test_ctx_new();
     const float a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {7, 8, 9, 10, 11, 12};
-    hg_value va = hg_constant(c.g, HG_F32, S2(2, 3), a);
-    hg_value vb = hg_constant(c.g, HG_F32, S2(3, 2), b);
-    const hg_tensor *t = run(&c, hg_matmul(c.g, va, vb, 0, 0));
+    hg_value va = hg_constant(c.g, HG_F32, HG_S2(2, 3), a);
+    hg_value vb = hg_constant(c.g, HG_F32, HG_S2(3, 2), b);
+    const hg_tensor *t = hg_test_run1(&c, hg_matmul(c.g, va, vb, 0, 0));
     HG_CHECK(t && t->shape.dim[0] == 2 && t->shape.dim[1] == 2);
     /* [[58, 64], [139, 154]] */
     HG_CHECK(hg_tensor_get(t, 0) == 58 && hg_tensor_get(t, 1) == 64);
     HG_CHECK(hg_tensor_get(t, 2) == 139 && hg_tensor_get(t, 3) == 154);
     /* a^T (3x2) @ a (2x3) = [[17,22,27],[22,29,36],[27,36,45]] */
-    t = run(&c, hg_matmul(c.g, va, va, 1, 0));
+    t = hg_test_run1(&c, hg_matmul(c.g, va, va, 1, 0));
     HG_CHECK(t && t->shape.dim[0] == 3 && t->shape.dim[1] == 3);
     const double w[9] = {17, 22, 27, 22, 29, 36, 27, 36, 45};
     for (int i = 0; i < 9; i++) HG_CHECK(hg_tensor_get(t, i) == w[i]);
     /* a @ a^T = [[14, 32], [32, 77]] */
-    t = run(&c, hg_matmul(c.g, va, va, 0, 1));
+    t = hg_test_run1(&c, hg_matmul(c.g, va, va, 0, 1));
     HG_CHECK(t && hg_tensor_get(t, 0) == 14 && hg_tensor_get(t, 1) == 32 &&
              hg_tensor_get(t, 3) == 77);
-    ctx_free(&c);
+    hg_test_ctx_free(&c);
 }
 
 /* a [ba..., M, K] (trans: [.., K, M]) @ b [bb..., K, N] vs the naive loop,
  * with batch dims broadcast: a batch [2, 1], b batch [3]. */
 static int check_batched(int ta, int tb, int64_t M, int64_t K, int64_t N) {
-    ctx c = ctx_new();
+    hg_test_ctx c = hg_test_ctx_new();
     int64_t ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N;
     int64_t na = 2 * ar * ac, nb = 3 * br * bc;
     double *a = malloc(na * sizeof *a), *b = malloc(nb * sizeof *b);
@@ -97,7 +55,7 @@ static int check_batched(int ta, int tb, int64_t M, int64_t K, int64_t N) {
     fill_det(b, nb, 1.3);
     hg_value va = hg_constant(c.g, HG_F64, hg_shape_make(4, (int64_t[]){2, 1, ar, ac}), a);
     hg_value vb = hg_constant(c.g, HG_F64, hg_shape_make(3, (int64_t[]){3, br, bc}), b);
-    const hg_tensor *t = run(&c, hg_matmul(c.g, va, vb, ta, tb));
+    const hg_tensor *t = hg_test_run1(&c, hg_matmul(c.g, va, vb, ta, tb));
     int bad = !t || t->shape.rank != 4 || t->shape.dim[0] != 2 || t->shape.dim[1] != 3 ||
               t->shape.dim[2] != M || t->shape.dim[3] != N;
     for (int64_t p = 0; p < 2 && !bad; p++)
@@ -118,7 +76,7 @@ static int check_batched(int ta, int tb, int64_t M, int64_t K, int64_t N) {
                 }
     free(a);
     free(b);
-    ctx_free(&c);
+    hg_test_ctx_free(&c);
     return bad;
 }
 
@@ -131,21 +89,21 @@ HG_TEST(matmul_transposes_and_batch_broadcast_f64) {
 }
 
 HG_TEST(matmul_f32_vs_naive_and_thread_count) {
-    ctx c = ctx_new();
+    hg_test_ctx c = hg_test_ctx_new();
     int64_t M = 67, K = 130, N = 45;
     float *a = malloc(M * K * sizeof *a), *b = malloc(K * N * sizeof *b);
     for (int64_t i = 0; i < M * K; i++) a[i] = (float)sin(0.1 * i);
     for (int64_t i = 0; i < K * N; i++) b[i] = (float)cos(0.07 * i);
-    hg_value va = hg_constant(c.g, HG_F32, S2(M, K), a);
-    hg_value vb = hg_constant(c.g, HG_F32, S2(K, N), b);
+    hg_value va = hg_constant(c.g, HG_F32, HG_S2(M, K), a);
+    hg_value vb = hg_constant(c.g, HG_F32, HG_S2(K, N), b);
     hg_value mm = hg_matmul(c.g, va, vb, 0, 0);
     omp_set_num_threads(1);
-    const hg_tensor *t = run(&c, mm);
+    const hg_tensor *t = hg_test_run1(&c, mm);
     HG_CHECK(t);
     float *one = malloc(M * N * sizeof *one);
     memcpy(one, t->data, M * N * sizeof *one);
     omp_set_num_threads(2);
-    t = run(&c, mm);
+    t = hg_test_run1(&c, mm);
     HG_CHECK(t);
     HG_CHECK(memcmp(one, t->data, M * N * sizeof *one) == 0); /* bit-identical */
     for (int64_t i = 0; i < M; i++)
@@ -163,33 +121,33 @@ HG_TEST(matmul_f32_vs_naive_and_thread_count) {
     free(a);
     free(b);
     free(one);
-    ctx_free(&c);
+    hg_test_ctx_free(&c);
 }
 
 HG_TEST(matmul_empty_k_is_zero) {
-    ctx c = ctx_new();
-    hg_value va = hg_fill(c.g, HG_F32, S2(2, 0), 1.0);
-    hg_value vb = hg_fill(c.g, HG_F32, S2(0, 3), 1.0);
-    const hg_tensor *t = run(&c, hg_matmul(c.g, va, vb, 0, 0));
+    hg_test_ctx c = hg_test_ctx_new();
+    hg_value va = hg_fill(c.g, HG_F32, HG_S2(2, 0), 1.0);
+    hg_value vb = hg_fill(c.g, HG_F32, HG_S2(0, 3), 1.0);
+    const hg_tensor *t = hg_test_run1(&c, hg_matmul(c.g, va, vb, 0, 0));
     HG_CHECK(t && t->shape.dim[0] == 2 && t->shape.dim[1] == 3);
     for (int i = 0; i < 6; i++) HG_CHECK(hg_tensor_get(t, i) == 0);
-    ctx_free(&c);
+    hg_test_ctx_free(&c);
 }
 
 HG_TEST(matmul_throughput_transformer_size) {
     /* [8*640, 128] @ [128, 128] (one dense layer of the 128-wide
      * transformer on 8 x 640 points); prints GFLOP/s, checks one row. */
-    ctx c = ctx_new();
+    hg_test_ctx c = hg_test_ctx_new();
     int64_t M = 8 * 640, K = 128, N = 128;
-    hg_value va = hg_input(c.g, "a", HG_F32, S2(M, K));
-    hg_value vb = hg_input(c.g, "b", HG_F32, S2(K, N));
+    hg_value va = hg_input(c.g, "a", HG_F32, HG_S2(M, K));
+    hg_value vb = hg_input(c.g, "b", HG_F32, HG_S2(K, N));
     hg_set_output(c.g, "y", hg_matmul(c.g, va, vb, 0, 0));
     HG_CHECK_OK(hg_verify(c.g));
     hg_tensor_map in;
     hg_map_init(&in);
     hg_tensor *ta, *tb;
-    HG_CHECK_OK(hg_map_alloc(&in, "a", HG_F32, S2(M, K), &ta));
-    HG_CHECK_OK(hg_map_alloc(&in, "b", HG_F32, S2(K, N), &tb));
+    HG_CHECK_OK(hg_map_alloc(&in, "a", HG_F32, HG_S2(M, K), &ta));
+    HG_CHECK_OK(hg_map_alloc(&in, "b", HG_F32, HG_S2(K, N), &tb));
     for (int64_t i = 0; i < M * K; i++) ((float *)ta->data)[i] = (float)((i % 17) - 8) * 0.125f;
     for (int64_t i = 0; i < K * N; i++) ((float *)tb->data)[i] = (float)((i % 13) - 6) * 0.25f;
     double best = 1e30;
@@ -212,5 +170,5 @@ HG_TEST(matmul_throughput_transformer_size) {
         HG_CHECK(((const float *)y->data)[i * N + j] == (float)s);
     }
     hg_map_free(&in);
-    ctx_free(&c);
+    hg_test_ctx_free(&c);
 }
