@@ -24,6 +24,17 @@ void hg_test_register(const char *name, hg_test_fn fn) {
 
 const char *hg_test_srcdir(void) { return HG_SOURCE_DIR; }
 
+char *hg_test_path(const char *name) {
+    static char buf[8][1024];
+    static int k;
+    char *p = buf[k++ % 8];
+    if (snprintf(p, sizeof buf[0], "%s/%s", hg_test_tmpdir(), name) >= (int)sizeof buf[0]) {
+        fprintf(stderr, "hg_test_path: path for \"%s\" too long\n", name);
+        abort();
+    }
+    return p;
+}
+
 const char *hg_test_tmpdir(void) {
     static char dir[1024];
     if (!dir[0]) {

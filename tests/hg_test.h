@@ -70,6 +70,9 @@ extern int hg_test_failed; /* set by the check macros */
 
 /* Directory for scratch files of this test (created; under the build dir). */
 const char *hg_test_tmpdir(void);
+/* "<hg_test_tmpdir()>/<name>" in one of 8 static buffers used in turn: valid
+ * until the 8th call after this one. Aborts when the path exceeds 1023 bytes. */
+char *hg_test_path(const char *name);
 /* Path of the source tree (for data/ and configs/). */
 const char *hg_test_srcdir(void);
 

@@ -9,59 +9,17 @@
 #include <unistd.h>
 
 #include "runtime/runtime.h"
+#include "tests/checkpoint_fixture.h"
 #include "tests/hg_test.h"
 
 HG_LABELS(fast)
-
-static char *tpath(const char *name) {
-    static char buf[8][1024];
-    static int k;
-    char *p = buf[k++ % 8];
-    snprintf(p, 1024, "%s/%s", hg_test_tmpdir(), name);
-    return p;
-}
-
-static const char *CONFIG = "data: {n_particles: 64, n_features: 7, conditioning: [Omega_m, sigma_8]}\n"
-                            "vdm: {noise_schedule: learned_linear, gamma_min: -8.0, gamma_max: 14.0}\n"
-                            "score: {kind: transformer, d_model: 256, n_layers: 2}\n"
-                            "training: {batch_size: 16, learning_rate: 3.0e-4, seed: 52}\n";
-
-/* A small model state: parameters, optimizer moments, a counter, a bool. */
-static void make_state(hg_checkpoint *ck, float scale) {
-    hg_tensor *t;
-    hg_map_alloc(&ck->state, "score/layer_0/mha/query/kernel", HG_F32, hg_shape_of(2, (int64_t)4, (int64_t)3), &t);
-    for (int i = 0; i < 12; i++) ((float *)t->data)[i] = scale * (float)(i - 5) / 7;
-    hg_map_alloc(&ck->state, "score/layer_0/mha/query/bias", HG_F32, hg_shape_of(1, (int64_t)3), &t);
-    for (int i = 0; i < 3; i++) ((float *)t->data)[i] = scale * (float)i;
-    hg_map_alloc(&ck->state, "vdm/gamma/w", HG_F64, hg_shape_scalar(), &t);
-    ((double *)t->data)[0] = scale * 22.0;
-    hg_map_alloc(&ck->state, "opt/m/score/layer_0/mha/query/kernel", HG_F32, hg_shape_of(2, (int64_t)4, (int64_t)3), &t);
-    for (int i = 0; i < 12; i++) ((float *)t->data)[i] = scale * 1e-3f * (float)i;
-    hg_map_alloc(&ck->state, "opt/count", HG_I32, hg_shape_scalar(), &t);
-    ((int32_t *)t->data)[0] = (int32_t)(scale * 100);
-    hg_map_alloc(&ck->state, "flags/active", HG_BOOL, hg_shape_of(1, (int64_t)2), &t);
-    ((uint8_t *)t->data)[1] = 1;
-    ck->step = (int64_t)(scale * 1000);
-    ck->seed = 52;
-    ck->dataset_checksum = 0x9fea2a724133a960ULL;
-    hg_checkpoint_set_config(ck, CONFIG);
-    hg_checkpoint_set_counter(ck, "data_epoch", 3);
-    hg_checkpoint_set_counter(ck, "rng_step", (int64_t)(scale * 1000));
-    ck->has_norm = 1;
-    ck->norm.n_features = 2;
-    ck->norm.mean[0] = 250.5;
-    ck->norm.mean[1] = 14.25;
-    ck->norm.std[0] = 144.3;
-    ck->norm.std[1] = 0.31;
-    ck->norm.box = 500;
-}
 
 HG_TEST(round_trip_keeps_everything) {
     hg_checkpoint a, b;
     hg_checkpoint_init(&a);
     hg_checkpoint_init(&b);
     make_state(&a, 1.0f);
-    const char *p = tpath("ck.h5");
+    const char *p = hg_test_path("ck.h5");
     HG_CHECK_OK(hg_checkpoint_save(p, &a));
     HG_CHECK_OK(hg_checkpoint_load(p, &a.state, CONFIG, &b));
     HG_CHECK(b.state.n == a.state.n);
@@ -79,8 +37,8 @@ HG_TEST(round_trip_keeps_everything) {
              b.norm.box == 500);
     /* standalone norm file */
     hg_norm nm;
-    HG_CHECK_OK(hg_norm_save(tpath("norm.h5"), &a.norm));
-    HG_CHECK_OK(hg_norm_load(tpath("norm.h5"), &nm));
+    HG_CHECK_OK(hg_norm_save(hg_test_path("norm.h5"), &a.norm));
+    HG_CHECK_OK(hg_norm_load(hg_test_path("norm.h5"), &nm));
     HG_CHECK(nm.n_features == 2 && nm.mean[0] == 250.5 && nm.std[1] == 0.31 && nm.box == 500);
     hg_checkpoint_free(&a);
     hg_checkpoint_free(&b);
@@ -91,7 +49,7 @@ HG_TEST(load_reports_every_difference) {
     hg_checkpoint_init(&a);
     hg_checkpoint_init(&b);
     make_state(&a, 1.0f);
-    const char *p = tpath("ck2.h5");
+    const char *p = hg_test_path("ck2.h5");
     HG_CHECK_OK(hg_checkpoint_save(p, &a));
     hg_tensor_map want;
     hg_map_init(&want);
@@ -125,8 +83,8 @@ HG_TEST(load_reports_every_difference) {
     ds.box_size = 10;
     double fr[3] = {1, 0, 0};
     HG_CHECK_OK(hg_dataset_make_splits(&ds, fr, 1));
-    HG_CHECK_OK(hg_dataset_save(tpath("ds.h5"), &ds));
-    HG_CHECK_ERR(hg_checkpoint_load(tpath("ds.h5"), NULL, NULL, &b), "not a halograph checkpoint");
+    HG_CHECK_OK(hg_dataset_save(hg_test_path("ds.h5"), &ds));
+    HG_CHECK_ERR(hg_checkpoint_load(hg_test_path("ds.h5"), NULL, NULL, &b), "not a halograph checkpoint");
     hg_dataset_free(&ds);
     hg_checkpoint_free(&a);
     hg_checkpoint_free(&b);
@@ -155,8 +113,8 @@ HG_TEST(config_compatibility) {
     hg_checkpoint_init(&a);
     hg_checkpoint_init(&b);
     make_state(&a, 1.0f);
-    HG_CHECK_OK(hg_checkpoint_save(tpath("ck3.h5"), &a));
-    HG_CHECK_ERR(hg_checkpoint_load(tpath("ck3.h5"), NULL, "score: {kind: graph}\n", &b), "score.kind: checkpoint transformer vs config graph");
+    HG_CHECK_OK(hg_checkpoint_save(hg_test_path("ck3.h5"), &a));
+    HG_CHECK_ERR(hg_checkpoint_load(hg_test_path("ck3.h5"), NULL, "score: {kind: graph}\n", &b), "score.kind: checkpoint transformer vs config graph");
     hg_checkpoint_free(&a);
     hg_checkpoint_free(&b);
 }
@@ -167,16 +125,16 @@ HG_TEST(bad_names_and_files_refused) {
     hg_checkpoint_init(&b);
     hg_tensor *t;
     hg_map_alloc(&a.state, "score//w", HG_F32, hg_shape_of(1, (int64_t)2), &t);
-    const char *p = tpath("badname.h5");
+    const char *p = hg_test_path("badname.h5");
     HG_CHECK_ERR(hg_checkpoint_save(p, &a), "not a valid slash path");
     HG_CHECK(access(p, F_OK) != 0); /* nothing left behind */
     char tmp[1100];
     hg_atomic_temp_path(p, tmp, sizeof tmp);
     HG_CHECK(access(tmp, F_OK) != 0);
-    HG_CHECK(hg_checkpoint_load(tpath("missing.h5"), NULL, NULL, &b).code == HG_ERR_IO);
-    FILE *f = fopen(tpath("garbage.h5"), "wb");
+    HG_CHECK(hg_checkpoint_load(hg_test_path("missing.h5"), NULL, NULL, &b).code == HG_ERR_IO);
+    FILE *f = fopen(hg_test_path("garbage.h5"), "wb");
     fputs("not hdf5 at all", f);
     fclose(f);
-    HG_CHECK_ERR(hg_checkpoint_load(tpath("garbage.h5"), NULL, NULL, &b), "not an HDF5 file");
+    HG_CHECK_ERR(hg_checkpoint_load(hg_test_path("garbage.h5"), NULL, NULL, &b), "not an HDF5 file");
     hg_checkpoint_free(&a);
 }

@@ -9,50 +9,8 @@
 #include <unistd.h>
 
 #include "runtime/runtime.h"
+#include "tests/checkpoint_fixture.h"
 #include "tests/hg_test.h"
-
-static char *tpath(const char *name) {
-    static char buf[8][1024];
-    static int k;
-    char *p = buf[k++ % 8];
-    snprintf(p, 1024, "%s/%s", hg_test_tmpdir(), name);
-    return p;
-}
-
-static const char *CONFIG = "data: {n_particles: 64, n_features: 7, conditioning: [Omega_m, sigma_8]}\n"
-                            "vdm: {noise_schedule: learned_linear, gamma_min: -8.0, gamma_max: 14.0}\n"
-                            "score: {kind: transformer, d_model: 256, n_layers: 2}\n"
-                            "training: {batch_size: 16, learning_rate: 3.0e-4, seed: 52}\n";
-
-/* A small model state: parameters, optimizer moments, a counter, a bool. */
-static void make_state(hg_checkpoint *ck, float scale) {
-    hg_tensor *t;
-    hg_map_alloc(&ck->state, "score/layer_0/mha/query/kernel", HG_F32, hg_shape_of(2, (int64_t)4, (int64_t)3), &t);
-    for (int i = 0; i < 12; i++) ((float *)t->data)[i] = scale * (float)(i - 5) / 7;
-    hg_map_alloc(&ck->state, "score/layer_0/mha/query/bias", HG_F32, hg_shape_of(1, (int64_t)3), &t);
-    for (int i = 0; i < 3; i++) ((float *)t->data)[i] = scale * (float)i;
-    hg_map_alloc(&ck->state, "vdm/gamma/w", HG_F64, hg_shape_scalar(), &t);
-    ((double *)t->data)[0] = scale * 22.0;
-    hg_map_alloc(&ck->state, "opt/m/score/layer_0/mha/query/kernel", HG_F32, hg_shape_of(2, (int64_t)4, (int64_t)3), &t);
-    for (int i = 0; i < 12; i++) ((float *)t->data)[i] = scale * 1e-3f * (float)i;
-    hg_map_alloc(&ck->state, "opt/count", HG_I32, hg_shape_scalar(), &t);
-    ((int32_t *)t->data)[0] = (int32_t)(scale * 100);
-    hg_map_alloc(&ck->state, "flags/active", HG_BOOL, hg_shape_of(1, (int64_t)2), &t);
-    ((uint8_t *)t->data)[1] = 1;
-    ck->step = (int64_t)(scale * 1000);
-    ck->seed = 52;
-    ck->dataset_checksum = 0x9fea2a724133a960ULL;
-    hg_checkpoint_set_config(ck, CONFIG);
-    hg_checkpoint_set_counter(ck, "data_epoch", 3);
-    hg_checkpoint_set_counter(ck, "rng_step", (int64_t)(scale * 1000));
-    ck->has_norm = 1;
-    ck->norm.n_features = 2;
-    ck->norm.mean[0] = 250.5;
-    ck->norm.mean[1] = 14.25;
-    ck->norm.std[0] = 144.3;
-    ck->norm.std[1] = 0.31;
-    ck->norm.box = 500;
-}
 
 /* Reads a checkpoint's step and the first kernel value; -1 on failure. */
 static int64_t step_of(const char *p, float *k0) {
@@ -71,7 +29,7 @@ static int64_t step_of(const char *p, float *k0) {
 }
 
 HG_TEST(killed_write_leaves_previous_checkpoint) {
-    const char *p = tpath("atomic.h5");
+    const char *p = hg_test_path("atomic.h5");
     hg_checkpoint old;
     hg_checkpoint_init(&old);
     make_state(&old, 1.0f);
@@ -158,14 +116,14 @@ HG_TEST(h5py_reads_dataset_and_checkpoint) {
         r[6] = (float)(1e14 * (10 - i));
     }
     hg_tensor t = {HG_F32, hg_shape_of(3, (int64_t)2, (int64_t)3, (int64_t)7), h, 0};
-    HG_CHECK_OK(hg_npy_write(tpath("p.npy"), &t));
-    FILE *f = fopen(tpath("p.csv"), "w");
+    HG_CHECK_OK(hg_npy_write(hg_test_path("p.npy"), &t));
+    FILE *f = fopen(hg_test_path("p.csv"), "w");
     fputs("Omega_m,sigma_8\n0.3,0.8\n0.25,0.9\n", f);
     fclose(f);
     hg_import_options o;
     hg_import_options_default(&o);
-    o.halos_path = tpath("p.npy");
-    o.cosmology_path = tpath("p.csv");
+    o.halos_path = hg_test_path("p.npy");
+    o.cosmology_path = hg_test_path("p.csv");
     o.box_size = 10;
     o.split[0] = 0.5;
     o.split[1] = 0.5;
@@ -173,18 +131,18 @@ HG_TEST(h5py_reads_dataset_and_checkpoint) {
     hg_dataset ds;
     hg_dataset_init(&ds);
     HG_CHECK_OK(hg_import(&o, &ds));
-    HG_CHECK_OK(hg_dataset_save(tpath("p.h5"), &ds));
+    HG_CHECK_OK(hg_dataset_save(hg_test_path("p.h5"), &ds));
     hg_dataset_free(&ds);
     hg_checkpoint ck;
     hg_checkpoint_init(&ck);
     make_state(&ck, 1.0f);
-    HG_CHECK_OK(hg_checkpoint_save(tpath("pck.h5"), &ck));
+    HG_CHECK_OK(hg_checkpoint_save(hg_test_path("pck.h5"), &ck));
     hg_checkpoint_free(&ck);
     char cmd[4096];
     /* sum of the kernel: sum_{i=0..11} (i - 5) / 7 = 6 / 7 */
     snprintf(cmd, sizeof cmd,
              "/usr/bin/python3 %s/tests/h5py_check.py %s --expect-attr box_size=10 --expect-sum cosmology=2.25 >&2",
-             hg_test_srcdir(), tpath("p.h5"));
+             hg_test_srcdir(), hg_test_path("p.h5"));
     int rc = system(cmd);
     if (WIFEXITED(rc) && WEXITSTATUS(rc) == 77) {
         printf("skipped: h5py not installed for /usr/bin/python3\n");
@@ -195,7 +153,7 @@ HG_TEST(h5py_reads_dataset_and_checkpoint) {
              "/usr/bin/python3 %s/tests/h5py_check.py %s --expect-attr step=1000 --expect-attr seed=52 "
              "--expect-sum state/score/layer_0/mha/query/kernel=%.17g --expect-sum state/opt/count=100 "
              "--expect-sum norm/mean=264.75 >&2",
-             hg_test_srcdir(), tpath("pck.h5"), 6.0 / 7.0);
+             hg_test_srcdir(), hg_test_path("pck.h5"), 6.0 / 7.0);
     rc = system(cmd);
     HG_CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == 0);
 }

@@ -12,14 +12,6 @@
 
 HG_LABELS(fast)
 
-static char *tpath(const char *name) {
-    static char buf[8][1024];
-    static int k;
-    char *p = buf[k++ % 8];
-    snprintf(p, 1024, "%s/%s", hg_test_tmpdir(), name);
-    return p;
-}
-
 static void write_text(const char *path, const char *text) {
     FILE *f = fopen(path, "wb");
     fputs(text, f);
@@ -48,7 +40,7 @@ static void make_halos(float *h) {
 }
 
 static const char *write_halos(const char *name, const float *h) {
-    const char *p = tpath(name);
+    const char *p = hg_test_path(name);
     hg_tensor t = {HG_F32, hg_shape_of(3, (int64_t)S_, (int64_t)N_, (int64_t)7), (void *)h, 0};
     hg_status s = hg_npy_write(p, &t);
     if (s.code) fprintf(stderr, "%s\n", s.msg);
@@ -76,7 +68,7 @@ HG_TEST(import_quijote_layout_resorts_and_wraps) {
     float h[S_ * N_ * 7];
     make_halos(h);
     const char *hp = write_halos("q.npy", h);
-    const char *cp = tpath("q.csv");
+    const char *cp = hg_test_path("q.csv");
     write_text(cp, GOOD_CSV); /* index column + CRLF */
     hg_import_options o;
     opts(&o, hp, cp);
@@ -122,7 +114,7 @@ HG_TEST(import_fastpm_layout_and_params_table) {
                 h[(s * N_ + N_ - 1 - r) * 7 + f] = t;
             }
     const char *hp = write_halos("f.npy", h);
-    const char *cp = tpath("f.csv");
+    const char *cp = hg_test_path("f.csv");
     write_text(cp, "Omega_m,Omega_b,h,n_s,sigma_8,seed\n0.1,0.04,0.6,0.9,0.7,1000\n0.2,0.05,0.7,1.0,0.8,1001\n"
                    "0.3,0.06,0.8,1.1,0.9,1002\n0.4,0.07,0.9,1.2,1.0,1003\n\n");
     hg_import_options o;
@@ -134,7 +126,7 @@ HG_TEST(import_fastpm_layout_and_params_table) {
     HG_CHECK(a.n_params == 6 && !strcmp(a.param_names[5], "seed"));
     HG_CHECK(((float *)a.cosmology.data)[3 * 6 + 5] == 1003.0f);
     /* Quijote's whitespace table, rows 2..5 for the 4 sims (offset 2) */
-    const char *tp = tpath("lh.txt");
+    const char *tp = hg_test_path("lh.txt");
     write_text(tp, "#Omega_m   Omega_b  h   n_s  sigma_8\n"
                    "9 9 9 9 9\n8 8 8 8 8\n"
                    "1.000000000000000056e-01 4.0e-02 0.6 0.9 0.7\n"
@@ -164,7 +156,7 @@ HG_TEST(import_fastpm_layout_and_params_table) {
 
 /* Imports with one defect; the error must contain `want`. */
 static int bad_case(const float *h, hg_dtype dt, int rank3, const char *csv, double box, const char *want) {
-    const char *hp = tpath("bad.npy");
+    const char *hp = hg_test_path("bad.npy");
     if (dt == HG_F32 && rank3) {
         write_halos("bad.npy", h);
     } else if (dt == HG_F64) {
@@ -180,7 +172,7 @@ static int bad_case(const float *h, hg_dtype dt, int rank3, const char *csv, dou
         hg_tensor t = {HG_I32, hg_shape_of(3, (int64_t)S_, (int64_t)N_, (int64_t)7), iv, 0};
         hg_npy_write(hp, &t);
     }
-    const char *cp = tpath("bad.csv");
+    const char *cp = hg_test_path("bad.csv");
     write_text(cp, csv);
     hg_import_options o;
     opts(&o, hp, cp);
@@ -249,8 +241,8 @@ HG_TEST(import_rejects_bad_tables) {
 }
 
 HG_TEST(import_rejects_bad_npy_files) {
-    const char *hp = tpath("broken.npy");
-    const char *cp = tpath("ok.csv");
+    const char *hp = hg_test_path("broken.npy");
+    const char *cp = hg_test_path("ok.csv");
     write_text(cp, GOOD_CSV);
     hg_import_options o;
     opts(&o, hp, cp);
@@ -269,7 +261,7 @@ HG_TEST(import_rejects_bad_npy_files) {
     write_text(hp, "x,y,z\n1,2,3\n");
     HG_CHECK_ERR(hg_import(&o, &ds), "bad magic");
     HG_CHECK_ERR(hg_import(&o, &ds), "broken.npy");
-    o.halos_path = tpath("nothing-here.npy");
+    o.halos_path = hg_test_path("nothing-here.npy");
     HG_CHECK(hg_import(&o, &ds).code == HG_ERR_IO);
     HG_CHECK(ds.halos.data == NULL);
 }
@@ -284,7 +276,7 @@ static uint64_t fnv(uint64_t h, const unsigned char *b, size_t n) {
 HG_TEST(save_load_round_trip_and_checksum) {
     float h[S_ * N_ * 7];
     make_halos(h);
-    const char *cp = tpath("rt.csv");
+    const char *cp = hg_test_path("rt.csv");
     write_text(cp, GOOD_CSV);
     hg_import_options o;
     opts(&o, write_halos("rt.npy", h), cp);
@@ -294,7 +286,7 @@ HG_TEST(save_load_round_trip_and_checksum) {
     hg_dataset_init(&a);
     hg_dataset_init(&b);
     HG_CHECK_OK(hg_import(&o, &a));
-    const char *dp = tpath("rt.h5");
+    const char *dp = hg_test_path("rt.h5");
     HG_CHECK_OK(hg_dataset_save(dp, &a));
     HG_CHECK_OK(hg_dataset_load(dp, &b));
     HG_CHECK(!memcmp(a.halos.data, b.halos.data, hg_tensor_bytes(&a.halos)));
@@ -323,12 +315,12 @@ HG_TEST(save_load_round_trip_and_checksum) {
     char buf[600];
     size_t n = fread(buf, 1, sizeof buf, src);
     fclose(src);
-    const char *tp = tpath("trunc.h5");
+    const char *tp = hg_test_path("trunc.h5");
     FILE *dst = fopen(tp, "wb");
     fwrite(buf, 1, n, dst);
     fclose(dst);
     HG_CHECK(hg_dataset_load(tp, &b).code != HG_OK);
-    HG_CHECK(hg_dataset_load(tpath("none.h5"), &b).code == HG_ERR_IO);
+    HG_CHECK(hg_dataset_load(hg_test_path("none.h5"), &b).code == HG_ERR_IO);
     hg_dataset_free(&a);
     hg_dataset_free(&b);
 }
@@ -336,7 +328,7 @@ HG_TEST(save_load_round_trip_and_checksum) {
 HG_TEST(save_refuses_invalid_and_leaves_no_file) {
     float h[S_ * N_ * 7];
     make_halos(h);
-    const char *cp = tpath("inv.csv");
+    const char *cp = hg_test_path("inv.csv");
     write_text(cp, GOOD_CSV);
     hg_import_options o;
     opts(&o, write_halos("inv.npy", h), cp);
@@ -344,7 +336,7 @@ HG_TEST(save_refuses_invalid_and_leaves_no_file) {
     hg_dataset_init(&a);
     HG_CHECK_OK(hg_import(&o, &a));
     ((float *)a.halos.data)[0] = 150; /* x outside the box */
-    const char *dp = tpath("inv.h5");
+    const char *dp = hg_test_path("inv.h5");
     HG_CHECK_ERR(hg_dataset_save(dp, &a), "outside [0, 100)");
     HG_CHECK(access(dp, F_OK) != 0);
     ((float *)a.halos.data)[0] = 1;

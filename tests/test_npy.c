@@ -11,14 +11,6 @@
 
 HG_LABELS(fast)
 
-static char *tpath(const char *name) {
-    static char buf[8][1024];
-    static int k;
-    char *p = buf[k++ % 8];
-    snprintf(p, 1024, "%s/%s", hg_test_tmpdir(), name);
-    return p;
-}
-
 /* Writes a .npy by hand: magic, version, header text padded to 64, data. */
 static void write_raw(const char *path, int major, const char *dict, const void *data, size_t n) {
     FILE *f = fopen(path, "wb");
@@ -53,7 +45,7 @@ HG_TEST(write_matches_numpy_header_bytes) {
      * '\n' at byte 127, then the 24 data bytes (as numpy 1.24 writes it). */
     float v[6] = {0, 1, 2, 3, 4, 5};
     hg_tensor t = {HG_F32, hg_shape_of(2, (int64_t)2, (int64_t)3), v, 0};
-    const char *p = tpath("h.npy");
+    const char *p = hg_test_path("h.npy");
     HG_CHECK_OK(hg_npy_write(p, &t));
     unsigned char buf[256];
     long n = file_bytes(p, buf, sizeof buf);
@@ -75,7 +67,7 @@ HG_TEST(write_matches_numpy_header_bytes) {
 }
 
 HG_TEST(round_trip_every_dtype_and_rank) {
-    const char *p = tpath("rt.npy");
+    const char *p = hg_test_path("rt.npy");
     hg_dtype types[4] = {HG_F32, HG_F64, HG_I32, HG_BOOL};
     hg_shape shapes[4] = {hg_shape_scalar(), hg_shape_of(1, (int64_t)7), hg_shape_of(2, (int64_t)3, (int64_t)4),
                           hg_shape_of(3, (int64_t)2, (int64_t)1, (int64_t)5)};
@@ -98,7 +90,7 @@ HG_TEST(round_trip_every_dtype_and_rank) {
 HG_TEST(reads_versions_2_and_3) {
     double d[3] = {1.25, -2.5, 1e300};
     for (int major = 2; major <= 3; major++) {
-        const char *p = tpath("v23.npy");
+        const char *p = hg_test_path("v23.npy");
         write_raw(p, major, "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }", d, sizeof d);
         hg_tensor r;
         HG_CHECK_OK(hg_npy_read(p, &r));
@@ -108,7 +100,7 @@ HG_TEST(reads_versions_2_and_3) {
     }
     /* double-quoted keys, no trailing comma, bool dtype */
     unsigned char b[4] = {1, 0, 0, 1};
-    const char *p = tpath("b.npy");
+    const char *p = hg_test_path("b.npy");
     write_raw(p, 1, "{\"descr\": \"|b1\", \"fortran_order\": False, \"shape\": (2, 2)}", b, 4);
     hg_tensor r;
     HG_CHECK_OK(hg_npy_read(p, &r));
@@ -119,7 +111,7 @@ HG_TEST(reads_versions_2_and_3) {
 HG_TEST(refuses_bad_files_by_name) {
     float v[4] = {1, 2, 3, 4};
     hg_tensor r;
-    const char *p = tpath("bad.npy");
+    const char *p = hg_test_path("bad.npy");
     write_raw(p, 1, "{'descr': '>f4', 'fortran_order': False, 'shape': (4,), }", v, 16);
     HG_CHECK_ERR(hg_npy_read(p, &r), "big-endian");
     write_raw(p, 1, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", v, 16);
@@ -152,7 +144,7 @@ HG_TEST(refuses_bad_files_by_name) {
     fwrite("\x93NUMPY\x01\x00\x76\x00{'descr'", 1, 17, f);
     fclose(f);
     HG_CHECK_ERR(hg_npy_read(p, &r), "truncated .npy header");
-    HG_CHECK(hg_npy_read(tpath("does-not-exist.npy"), &r).code == HG_ERR_IO);
+    HG_CHECK(hg_npy_read(hg_test_path("does-not-exist.npy"), &r).code == HG_ERR_IO);
     unsigned char b[2] = {1, 7};
     write_raw(p, 1, "{'descr': '|b1', 'fortran_order': False, 'shape': (2,), }", b, 2);
     HG_CHECK_ERR(hg_npy_read(p, &r), "byte value 7");
@@ -165,7 +157,7 @@ HG_TEST(numpy_reads_what_we_write) {
     }
     float v[6] = {0.5f, 1, 2, 3, 4, 1e-30f};
     hg_tensor t = {HG_F32, hg_shape_of(3, (int64_t)1, (int64_t)2, (int64_t)3), v, 0};
-    const char *p = tpath("np.npy");
+    const char *p = hg_test_path("np.npy");
     HG_CHECK_OK(hg_npy_write(p, &t));
     char cmd[2048];
     snprintf(cmd, sizeof cmd,
