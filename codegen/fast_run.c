@@ -25,28 +25,6 @@ struct hg_fast {
     int n_dnnl, n_ref_mm;
 };
 
-static hg_ref_kernel kernel_of(hg_op op) {
-    unsigned fl = hg_op_table[op].flags;
-    if (fl & HG_OPF_ELEMENTWISE) return hg_ref_elementwise;
-    if (fl & HG_OPF_REDUCE) return hg_ref_reduce;
-    if (fl & HG_OPF_RANDOM) return hg_ref_random;
-    switch (op) {
-    case HG_OP_matmul:
-        return hg_ref_matmul;
-    case HG_OP_reshape: case HG_OP_transpose: case HG_OP_broadcast_to:
-    case HG_OP_slice: case HG_OP_concat: case HG_OP_pad: case HG_OP_gather:
-    case HG_OP_scatter_add: case HG_OP_scatter_max: case HG_OP_iota:
-    case HG_OP_cast: case HG_OP_stop_gradient:
-        return hg_ref_shape;
-    case HG_OP_knn:
-        return hg_ref_knn;
-    case HG_OP_layer_norm: case HG_OP_softmax: case HG_OP_attention:
-        return hg_ref_composite;
-    default:
-        return NULL;
-    }
-}
-
 /* ------------------------------------------------------------ oneDNN */
 
 /* Row-major strides of the last `rank` dims of s, padded on the left with
@@ -199,25 +177,6 @@ void hg_fast_matmul_counts(const hg_fast *f, int *n_dnnl, int *n_ref) {
 
 /* --------------------------------------------------------------- run */
 
-/* The tensor fed for a leaf, checked as the reference does. */
-static hg_status lookup_leaf(const hg_tensor_map *m, const char *kind, const hg_node *nd,
-                             hg_value v, hg_tensor **out) {
-    hg_tensor *t = m ? hg_map_get(m, nd->attrs.name) : NULL;
-    if (!t)
-        return hg_error(HG_ERR_INVALID, "node %%%d: %s \"%s\" missing", (int)v, kind, nd->attrs.name);
-    if (t->dtype != nd->dtype || !hg_shape_eq(t->shape, nd->shape)) {
-        char want[96], got[96];
-        hg_shape_str(nd->shape, want, sizeof want);
-        hg_shape_str(t->shape, got, sizeof got);
-        return hg_error(HG_ERR_INVALID, "node %%%d: %s \"%s\": expected %s%s, got %s%s", (int)v, kind,
-                        nd->attrs.name, hg_dtype_name(nd->dtype), want, hg_dtype_name(t->dtype), got);
-    }
-    if (hg_shape_numel(t->shape) > 0 && !t->data)
-        return hg_error(HG_ERR_INVALID, "node %%%d: %s \"%s\" has no data", (int)v, kind, nd->attrs.name);
-    *out = t;
-    return hg_ok();
-}
-
 /* Points every needed value's view at its data: leaves at the caller's
  * tensors (checked), aliases at their root's data, the rest into the arena. */
 static hg_status bind(hg_fast *f, hg_tensor_map *state, const hg_tensor_map *inputs) {
@@ -236,7 +195,7 @@ static hg_status bind(hg_fast *f, hg_tensor_map *state, const hg_tensor_map *inp
             if (nd->op == HG_OP_constant) t->data = nd->data;
             else {
                 int is_in = nd->op == HG_OP_input;
-                HG_TRY(lookup_leaf(is_in ? inputs : state, is_in ? "input" : "state", nd, v, &fed));
+                HG_TRY(hg_ref_lookup_leaf(is_in ? inputs : state, is_in ? "input" : "state", nd, v, &fed));
                 t->data = fed->data;
             }
             break;
@@ -277,7 +236,7 @@ static hg_status exec_node(hg_fast *f, hg_value v) {
     hg_tensor *out = &f->vals[v];
     const fast_mm *mm = &f->mm[v];
     if (mm->prim) return mm_run(f, v, mm, f->vals[nd->in[0]].data, f->vals[nd->in[1]].data, out->data);
-    hg_ref_kernel k = kernel_of(nd->op);
+    hg_ref_kernel k = hg_ref_kernel_of(nd->op);
     if (!k) return hg_error(HG_ERR_UNSUPPORTED, "node %%%d: op %d has no kernel", (int)v, (int)nd->op);
     const hg_tensor *ins[HG_MAX_INPUTS];
     for (int j = 0; j < nd->n_in; j++) ins[j] = &f->vals[nd->in[j]];

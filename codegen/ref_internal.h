@@ -43,6 +43,20 @@ hg_status hg_ref_composite(const hg_node *n, const hg_tensor *const *in,
 hg_status hg_ref_random(const hg_node *n, const hg_tensor *const *in,
                         hg_tensor *out);
 
+/* ---- shared helpers (ref_run.c), also used by the fast backend (fast_run.c) */
+
+/* The kernel above that evaluates op, chosen by the op table's flags
+ * (elementwise, reduce, random) or the op itself; NULL for leaves (input,
+ * state, constant) and ops no kernel implements. */
+hg_ref_kernel hg_ref_kernel_of(hg_op op);
+/* The tensor fed for leaf node nd (value v) under its name in m (`kind` is
+ * "input" or "state", used in messages), checked against the node's dtype
+ * and shape; *out borrows it from m. Errors (HG_ERR_INVALID, naming the
+ * node, kind and name): missing (also when m is NULL), "expected <dtype
+ * shape>, got <dtype shape>", and non-empty with no data. */
+hg_status hg_ref_lookup_leaf(const hg_tensor_map *m, const char *kind,
+                             const hg_node *nd, hg_value v, hg_tensor **out);
+
 /* ---- shared helpers (ref_matmul.c) */
 
 /* C[m, 0:N] += sum_k A(m, k) B[k, 0:N] for rows m in [0, M), with A(m, k) =

@@ -11,24 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static hg_ref_kernel kernel_of(hg_op op) {
+hg_ref_kernel hg_ref_kernel_of(hg_op op) {
+    unsigned fl = hg_op_table[op].flags;
+    if (fl & HG_OPF_ELEMENTWISE) return hg_ref_elementwise;
+    if (fl & HG_OPF_REDUCE) return hg_ref_reduce;
+    if (fl & HG_OPF_RANDOM) return hg_ref_random;
     switch (op) {
-    case HG_OP_neg: case HG_OP_abs: case HG_OP_sign: case HG_OP_exp:
-    case HG_OP_log: case HG_OP_log1p: case HG_OP_expm1: case HG_OP_sqrt:
-    case HG_OP_rsqrt: case HG_OP_square: case HG_OP_reciprocal:
-    case HG_OP_sin: case HG_OP_cos: case HG_OP_tanh: case HG_OP_sigmoid:
-    case HG_OP_softplus: case HG_OP_gelu_tanh: case HG_OP_erf:
-    case HG_OP_floor: case HG_OP_round:
-    case HG_OP_add: case HG_OP_sub: case HG_OP_mul: case HG_OP_div:
-    case HG_OP_pow: case HG_OP_maximum: case HG_OP_minimum:
-    case HG_OP_floor_mod:
-    case HG_OP_eq: case HG_OP_ne: case HG_OP_lt: case HG_OP_le:
-    case HG_OP_gt: case HG_OP_ge:
-    case HG_OP_logical_and: case HG_OP_logical_or: case HG_OP_logical_not:
-    case HG_OP_where:
-        return hg_ref_elementwise;
-    case HG_OP_sum: case HG_OP_mean: case HG_OP_max:
-        return hg_ref_reduce;
     case HG_OP_matmul:
         return hg_ref_matmul;
     case HG_OP_reshape: case HG_OP_transpose: case HG_OP_broadcast_to:
@@ -40,15 +28,12 @@ static hg_ref_kernel kernel_of(hg_op op) {
         return hg_ref_knn;
     case HG_OP_layer_norm: case HG_OP_softmax: case HG_OP_attention:
         return hg_ref_composite;
-    case HG_OP_random_uniform: case HG_OP_random_normal:
-        return hg_ref_random;
     default:
         return NULL;
     }
 }
 
-/* Finds the tensor fed for a leaf and checks its dtype/shape. */
-static hg_status lookup_leaf(const hg_tensor_map *m, const char *kind,
+hg_status hg_ref_lookup_leaf(const hg_tensor_map *m, const char *kind,
                              const hg_node *nd, hg_value v, hg_tensor **out) {
     hg_tensor *t = m ? hg_map_get(m, nd->attrs.name) : NULL;
     if (!t)
@@ -129,17 +114,17 @@ static hg_status eval_node(run_ctx *c, hg_value v, hg_tensor_map *state,
         c->vals[v] = view(nd->dtype, nd->shape, nd->data);
         return hg_ok();
     case HG_OP_input:
-        HG_TRY(lookup_leaf(inputs, "input", nd, v, &t));
+        HG_TRY(hg_ref_lookup_leaf(inputs, "input", nd, v, &t));
         c->vals[v] = view(t->dtype, t->shape, t->data);
         return hg_ok();
     case HG_OP_state:
-        HG_TRY(lookup_leaf(state, "state", nd, v, &t));
+        HG_TRY(hg_ref_lookup_leaf(state, "state", nd, v, &t));
         c->vals[v] = view(t->dtype, t->shape, t->data);
         return hg_ok();
     default:
         break;
     }
-    hg_ref_kernel k = kernel_of(nd->op);
+    hg_ref_kernel k = hg_ref_kernel_of(nd->op);
     if (!k)
         return hg_error(HG_ERR_UNSUPPORTED, "node %%%d: op %d has no kernel",
                         (int)v, (int)nd->op);
