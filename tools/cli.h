@@ -4,6 +4,9 @@
 #ifndef HG_CLI_H
 #define HG_CLI_H
 
+#include <signal.h>
+#include <stdint.h>
+
 #include "ir/ir.h"
 
 #define HG_EXIT_OK 0
@@ -36,5 +39,23 @@ int hg_cli_wants_help(int argc, char **argv);
 /* Strict number parsing: 0 ok, -1 not a number / out of range. */
 int hg_cli_parse_int(const char *s, long lo, long hi, long *out);
 int hg_cli_parse_double(const char *s, double *out);
+
+/* Installs a handler for SIGINT (and SIGTERM when also_term) that sets the
+ * returned flag, with SA_RESETHAND so a second signal kills at once. Pass the
+ * flag as a driver's `interrupt` option (models/drivers.h). The flag is one
+ * per process, shared by every call. */
+volatile sig_atomic_t *hg_cli_catch_interrupt(int also_term);
+
+/* Counter progress on stderr for drivers that report (done, total): make
+ * with hg_cli_counter_make("sampling: step"), pass hg_cli_counter_progress
+ * as the driver's `progress` and the counter as its `user`. Prints
+ * "\r<label> done/total" (newline when done == total) only when stderr is a
+ * terminal. */
+typedef struct {
+    int tty;           /* stderr is a terminal */
+    const char *label; /* borrowed */
+} hg_cli_counter;
+hg_cli_counter hg_cli_counter_make(const char *label);
+void hg_cli_counter_progress(void *user, int64_t done, int64_t total);
 
 #endif

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "models/drivers.h"
 #include "tools/cli.h"
@@ -44,23 +43,10 @@ static const char *USAGE_N =
     "provenance. Prints the mean and the per-point mean.\n";
 
 
-static volatile sig_atomic_t interrupted;
-static void on_sigint(int sig) {
-    (void)sig;
-    interrupted = 1;
-}
-
-static void on_progress(void *user, int64_t done, int64_t total) {
-    if (*(int *)user) {
-        fprintf(stderr, "\rNELBO calls %lld/%lld", (long long)done, (long long)total);
-        if (done == total) fputc('\n', stderr);
-        fflush(stderr);
-    }
-}
-
 typedef struct {
     const char *run, *data, *split, *param, *grid, *out, *backend;
     long index, steps, replicas, seed, threads, batch;
+    volatile sig_atomic_t *interrupt; /* set by SIGINT (after parsing) */
 } args;
 
 /* Parses the shared options; returns -1 on success, else the exit code. */
@@ -102,12 +88,7 @@ static int parse(const char *cmd, const char *usage, int argc, char **argv, args
                            likelihood ? "--run, --data, --index, --param and --out" : "--run, --data and --out");
     }
     if (a->threads) omp_set_num_threads((int)a->threads);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sa.sa_flags = SA_RESETHAND;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
+    a->interrupt = hg_cli_catch_interrupt(0);
     return -1;
 }
 
@@ -186,10 +167,10 @@ static int run_likelihood(int argc, char **argv) {
         o.replicas = (int)a.replicas;
         o.seed = (uint32_t)a.seed;
         o.backend = a.backend;
-        o.interrupt = &interrupted;
-        int tty = isatty(STDERR_FILENO);
-        o.progress = on_progress;
-        o.user = &tty;
+        o.interrupt = a.interrupt;
+        hg_cli_counter pc = hg_cli_counter_make("NELBO calls");
+        o.progress = hg_cli_counter_progress;
+        o.user = &pc;
         s = hg_likelihood_profile(&r, bt.x.data, bt.mask.data, bt.cond.data, param, grid, n, &o, logl, rep);
     }
     if (s.code == HG_OK) s = hg_profile_interval(grid, logl, n, &iv);
@@ -270,10 +251,10 @@ static int run_nelbo(int argc, char **argv) {
         o.seed = (uint32_t)a.seed;
         o.batch = (int)a.batch;
         o.backend = a.backend;
-        o.interrupt = &interrupted;
-        int tty = isatty(STDERR_FILENO);
-        o.progress = on_progress;
-        o.user = &tty;
+        o.interrupt = a.interrupt;
+        hg_cli_counter pc = hg_cli_counter_make("NELBO calls");
+        o.progress = hg_cli_counter_progress;
+        o.user = &pc;
         s = hg_nelbo_split(&r, &pl, &o, nel, parts, rep);
     }
     double mean = 0, pts = 0;

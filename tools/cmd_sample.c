@@ -1,11 +1,9 @@
 /* `halograph sample`: generates point clouds with a trained model (SPEC 3.5). */
 #include <math.h>
 #include <omp.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "models/drivers.h"
 #include "tools/cli.h"
@@ -33,25 +31,6 @@ static const char *USAGE =
     "for --cond), and attributes box_size, redshift, seed, steps and the run's\n"
     "provenance (run_dir, config, checkpoint_step, dataset, dataset_checksum).\n";
 
-
-static volatile sig_atomic_t interrupted;
-static void on_sigint(int sig) {
-    (void)sig;
-    interrupted = 1;
-}
-
-typedef struct {
-    int tty;
-} prog;
-
-static void on_progress(void *user, int64_t done, int64_t total) {
-    prog *p = user;
-    if (p->tty) {
-        fprintf(stderr, "\rsampling: step %lld/%lld", (long long)done, (long long)total);
-        if (done == total) fputc('\n', stderr);
-        fflush(stderr);
-    }
-}
 
 static int run_sample(int argc, char **argv) {
     const char *cmd = "sample";
@@ -165,16 +144,10 @@ static int run_sample(int argc, char **argv) {
     o.backend = backend;
     o.profile = profile ? stdout : NULL;
     o.cond = C ? cond : NULL;
-    prog pg = {isatty(STDERR_FILENO)};
-    o.progress = on_progress;
+    hg_cli_counter pg = hg_cli_counter_make("sampling: step");
+    o.progress = hg_cli_counter_progress;
     o.user = &pg;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sa.sa_flags = SA_RESETHAND;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    o.interrupt = &interrupted;
+    o.interrupt = hg_cli_catch_interrupt(0);
     hg_tensor smp;
     memset(&smp, 0, sizeof smp);
     if (s.code == HG_OK) s = hg_sample_generate(&r, &o, &smp);

@@ -2,7 +2,6 @@
  * training driver of models/drivers.h. */
 #include <math.h>
 #include <omp.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,12 +34,6 @@ static const char *USAGE =
     "Ctrl-C saves a checkpoint and exits with status 130; a NaN/Inf loss stops with\n"
     "exit 1 naming the step and the last good checkpoint.\n";
 
-
-static volatile sig_atomic_t interrupted;
-static void on_sigint(int sig) {
-    (void)sig;
-    interrupted = 1;
-}
 
 typedef struct {
     int tty;
@@ -136,15 +129,8 @@ static int run_train(int argc, char **argv) {
         return hg_cli_fail(cmd, HG_EXIT_USAGE, "--data, --out and --config (unless --resume) are required");
     }
     if (threads) omp_set_num_threads((int)threads);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C kills at once */
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     progress_state ps = {isatty(STDERR_FILENO), -1e9};
-    o.interrupt = &interrupted;
+    o.interrupt = hg_cli_catch_interrupt(1);
     o.progress = on_progress;
     o.user = &ps;
     hg_train_result r;

@@ -2,10 +2,12 @@
 #include <errno.h>
 #include <malloc.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tools/cli.h"
 
@@ -54,6 +56,37 @@ int hg_cli_parse_double(const char *s, double *out) {
     if (errno || end == s || *end || !isfinite(v)) return -1;
     *out = v;
     return 0;
+}
+
+static volatile sig_atomic_t interrupted;
+static void on_interrupt(int sig) {
+    (void)sig;
+    interrupted = 1;
+}
+
+volatile sig_atomic_t *hg_cli_catch_interrupt(int also_term) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_interrupt;
+    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C kills at once */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    if (also_term) sigaction(SIGTERM, &sa, NULL);
+    return &interrupted;
+}
+
+hg_cli_counter hg_cli_counter_make(const char *label) {
+    hg_cli_counter c = {isatty(STDERR_FILENO), label};
+    return c;
+}
+
+void hg_cli_counter_progress(void *user, int64_t done, int64_t total) {
+    const hg_cli_counter *c = user;
+    if (c->tty) {
+        fprintf(stderr, "\r%s %lld/%lld", c->label, (long long)done, (long long)total);
+        if (done == total) fputc('\n', stderr);
+        fflush(stderr);
+    }
 }
 
 static int cmp_cmd(const void *a, const void *b) {
