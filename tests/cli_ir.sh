@@ -7,6 +7,7 @@ set -u
 HG=$1
 SRC=$2
 TMP=$3
+. "$SRC/tests/common_cli.sh"
 DATA=$SRC/tests/data/ir
 rm -rf "$TMP"
 mkdir -p "$TMP"
@@ -15,18 +16,6 @@ fails=0
 fail() {
     echo "FAIL: $*"
     fails=$((fails + 1))
-}
-
-# run CMD...: captures stdout, stderr and the exit code in OUT, ERR, RC.
-run() {
-    "$@" >"$TMP/out" 2>"$TMP/err"
-    RC=$?
-    OUT=$(cat "$TMP/out")
-    ERR=$(cat "$TMP/err")
-}
-
-expect_rc() { # expect_rc WANT WHAT
-    [ "$RC" = "$1" ] || fail "$2: exit code $RC, expected $1 (stdout: $OUT; stderr: $ERR)"
 }
 
 # --- ir-check

@@ -7,21 +7,13 @@ set -u
 HG=$1
 SRC=$2
 TMP=$3
+. "$SRC/tests/common_cli.sh"
 rm -rf "$TMP"
 mkdir -p "$TMP"
 fails=0
 fail() {
     echo "FAIL: $*"
     fails=$((fails + 1))
-}
-run() {
-    "$@" >"$TMP/out" 2>"$TMP/err"
-    RC=$?
-    OUT=$(cat "$TMP/out")
-    ERR=$(cat "$TMP/err")
-}
-expect_rc() {
-    [ "$RC" = "$1" ] || fail "$2: exit code $RC, expected $1 (stdout: $OUT; stderr: $ERR)"
 }
 
 # loss = sum(w * x^3) + sum(exp(b)); d/dx = 3 w x^2, d/dw = x^3, d/db = exp(b)

@@ -11,6 +11,7 @@
 set -u
 HG=$1 SRC=$2 T=$3
 PY=/usr/bin/python3
+. "$SRC/tests/common_cli.sh"
 rm -rf "$T" && mkdir -p "$T"
 fail() { echo "FAIL cli_onnx: $*"; exit 1; }
 if ! $PY -c "import h5py, numpy, onnx" 2>/dev/null; then
@@ -49,15 +50,7 @@ $PY "$SRC/tests/onnx_check.py" "$T/cfg.onnx" --input z --input t --input s --inp
     || fail "checker on cfg.onnx"
 
 # a trained run
-$PY - "$SRC" "$T" <<'EOF' || fail "making the tiny dataset"
-import sys, numpy as np
-src, t = sys.argv[1:3]
-np.save(t + "/h.npy", np.load(src + "/data/fastpm-lh/halos.npy")[:4, :64])
-open(t + "/c.csv", "w").write("Omega_m,sigma_8\n0.1755,0.6641\n0.2139,0.8619\n0.3,0.8\n0.4149,0.6283\n")
-EOF
-"$HG" import --halos "$T/h.npy" --cosmology "$T/c.csv" --box 500 --split 0.5,0.25,0.25 --seed 1 \
-    --out "$T/d.h5" >/dev/null || fail "import"
-"$HG" train --config "$C" --data "$T/d.h5" --out "$T/run" --steps 3 >/dev/null 2>&1 || fail "train"
+tiny_run "$T" "$C"
 for k in score sample-step nelbo; do
     out=$("$HG" export-onnx --run "$T/run" --graph $k --batch 2 --nelbo-steps 4 --nelbo-terms 2 \
           --out "$T/$k.onnx") || fail "export --run $k"

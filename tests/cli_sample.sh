@@ -7,20 +7,13 @@
 set -u
 HG=$1 SRC=$2 T=$3
 PY=/usr/bin/python3
+. "$SRC/tests/common_cli.sh"
 rm -rf "$T" && mkdir -p "$T"
 fail() { echo "FAIL cli_sample: $*"; exit 1; }
 if ! $PY -c "import h5py, numpy" 2>/dev/null; then
     echo "SKIP cli_sample: /usr/bin/python3 lacks h5py/numpy"; exit 0
 fi
-$PY - "$SRC" "$T" <<'EOF' || fail "making the tiny dataset"
-import sys, numpy as np
-src, t = sys.argv[1:3]
-np.save(t + "/h.npy", np.load(src + "/data/fastpm-lh/halos.npy")[:4, :64])
-open(t + "/c.csv", "w").write("Omega_m,sigma_8\n0.1755,0.6641\n0.2139,0.8619\n0.3,0.8\n0.4149,0.6283\n")
-EOF
-"$HG" import --halos "$T/h.npy" --cosmology "$T/c.csv" --box 500 --split 0.5,0.25,0.25 --seed 1 \
-    --out "$T/d.h5" >/dev/null || fail "import"
-"$HG" train --config "$SRC/configs/tiny-test.yaml" --data "$T/d.h5" --out "$T/run" --steps 3 >/dev/null 2>&1 || fail "train"
+tiny_run "$T" "$SRC/configs/tiny-test.yaml"
 
 # usage errors: exit 2
 "$HG" sample --help | grep -q "usage: halograph sample" || fail "--help"

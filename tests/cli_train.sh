@@ -7,6 +7,7 @@
 set -u
 HG=$1 SRC=$2 T=$3
 PY=/usr/bin/python3
+. "$SRC/tests/common_cli.sh"
 rm -rf "$T" && mkdir -p "$T"
 fail() { echo "FAIL cli_train: $*"; exit 1; }
 if ! $PY -c "import h5py, numpy" 2>/dev/null; then
@@ -14,16 +15,8 @@ if ! $PY -c "import h5py, numpy" 2>/dev/null; then
 fi
 CFG=$SRC/configs/tiny-test.yaml
 
-# the tiny dataset: first 4 FastPM clouds, 64 most massive haloes (rows are sorted)
-$PY - "$SRC" "$T" <<'EOF' || fail "making the tiny dataset"
-import sys, numpy as np
-src, t = sys.argv[1:3]
-h = np.load(src + "/data/fastpm-lh/halos.npy")[:4, :64]
-np.save(t + "/h.npy", h)
-open(t + "/c.csv", "w").write("Omega_m,sigma_8\n0.1755,0.6641\n0.2139,0.8619\n0.3,0.8\n0.4149,0.6283\n")
-EOF
-"$HG" import --halos "$T/h.npy" --cosmology "$T/c.csv" --box 500 --split 0.5,0.25,0.25 --seed 1 \
-    --out "$T/d.h5" >/dev/null || fail "import"
+# the tiny dataset: first 4 FastPM clouds, 64 most massive haloes
+tiny_dataset "$T"
 
 # usage errors: exit 2
 "$HG" train --help | grep -q "usage: halograph train" || fail "--help"
