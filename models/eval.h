@@ -161,7 +161,7 @@ hg_status hg_eval_knn_cdf(const float *pts, int64_t n, int stride, double box,
 /* Residuals of one statistic (SPEC 6) with n_bins bins: truth[n_bins], gen
  * [m][n_bins] (m generated clouds, row-major), outputs mean[n_bins],
  * std[n_bins] (POPULATION std over the m generated clouds, numpy's default
- * ddof = 0), residual[n_bins] = (truth - mean) / std. A bin whose std is 0,
+ * ddof = 0), residual[n_bins] = (truth - mean) / std. A bin whose std is 0 (or at most 1e-9 |mean|: rounding),
  * or where any input is non-finite, is EXCLUDED: its residual is NaN and it
  * does not enter the summary distance. *summary = mean of residual^2 over
  * the bins used (NaN if none), *n_used = their number. m >= 2, else

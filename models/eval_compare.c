@@ -28,7 +28,9 @@ hg_status hg_eval_compare(const double *truth, const double *gen, int m, int n_b
         double sd = sqrt(v / m); /* population std (ddof = 0) */
         mean[b] = mu;
         std[b] = sd;
-        if (!finite || !(sd > 0)) {
+        /* A std at the rounding level of the mean (identical generated
+         * values summed in another order) counts as zero: excluded. */
+        if (!finite || !(sd > 1e-9 * fabs(mu))) {
             residual[b] = NAN; /* excluded bin */
             continue;
         }

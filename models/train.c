@@ -407,6 +407,11 @@ static hg_status setup(trainer *tr, int64_t *start, int64_t *target) {
         hg_checkpoint_free(&ck);
     }
     *target = o->steps ? o->steps : tr->cfg.n_train_steps;
+    if (*target > tr->cfg.n_train_steps)
+        return hg_error(HG_ERR_INVALID,
+                        "train: --steps %lld exceeds training.n_train_steps %ld of the config: the learning "
+                        "rate (SPEC 5 cosine) is 0 from step %ld on; raise n_train_steps instead",
+                        (long long)*target, tr->cfg.n_train_steps, tr->cfg.n_train_steps);
     if (*target <= *start)
         return hg_error(HG_ERR_INVALID, "train: target step %lld is not beyond the checkpoint's step %lld",
                         (long long)*target, (long long)*start);

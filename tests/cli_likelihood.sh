@@ -36,6 +36,11 @@ expect1() { # expect1 WHAT PATTERN ARGS...
 expect1 "param not conditioning" "not a conditioning parameter" likelihood --run "$T/run" --data "$T/d.h5" --index 0 --param h --grid 0.5:0.9:3 --out "$T/p.h5"
 expect1 "index out of range" "has 1 clouds" likelihood --run "$T/run" --data "$T/d.h5" --index 3 --param Omega_m --out "$T/p.h5"
 expect1 "bad split" "--split" likelihood --run "$T/run" --data "$T/d.h5" --split tests --index 0 --param Omega_m --out "$T/p.h5"
+# a dataset of another box than the run's is refused (likelihood and nelbo)
+"$HG" import --halos "$T/h.npy" --cosmology "$T/c.csv" --box 1000 --split 0.5,0.25,0.25 --seed 1 \
+    --out "$T/d1000.h5" >/dev/null || fail "import box 1000"
+expect1 "other box (likelihood)" "differs from the box 500" likelihood --run "$T/run" --data "$T/d1000.h5" --index 0 --param Omega_m --out "$T/p.h5"
+expect1 "other box (nelbo)" "differs from the box 500" nelbo --run "$T/run" --data "$T/d1000.h5" --split test --out "$T/e.h5"
 expect1 "missing data" "none.h5" likelihood --run "$T/run" --data "$T/none.h5" --index 0 --param Omega_m --out "$T/p.h5"
 expect1 "data not HDF5" "c.csv" nelbo --run "$T/run" --data "$T/c.csv" --out "$T/e.h5"
 expect1 "missing run" "no-run" nelbo --run "$T/no-run" --data "$T/d.h5" --out "$T/e.h5"

@@ -35,6 +35,9 @@ echo "$msg" | grep -q "d.h5" || fail "wrong-kind config message: $msg"
 msg=$("$HG" train --config "$CFG" --data "$T/d.h5" --out "$T/r" --backend jit 2>&1); [ $? -eq 1 ] || fail "unknown backend"
 echo "$msg" | grep -q "available: ref" || fail "backend message: $msg"
 [ ! -e "$T/r/checkpoint.h5" ] || fail "a failed start left a checkpoint"
+msg=$("$HG" train --config "$CFG" --data "$T/d.h5" --out "$T/r" --steps 5000 2>&1); [ $? -eq 1 ] || fail "--steps past the schedule should exit 1"
+echo "$msg" | grep -q "exceeds training.n_train_steps 200" || fail "steps-past-schedule message: $msg"
+[ ! -e "$T/r/checkpoint.h5" ] || fail "a refused start left a checkpoint"
 
 # a short run
 "$HG" train --config "$CFG" --data "$T/d.h5" --out "$T/r" --steps 6 --val-every 3 --ckpt-every 3 \
@@ -72,7 +75,8 @@ echo "$msg" | grep -q "score.d_model" || fail "incompatible config message: $msg
 [ "$(tail -1 "$T/r/metrics.csv" | cut -d, -f1)" = 8 ] || fail "resumed metrics end at $(tail -1 "$T/r/metrics.csv")"
 
 # Ctrl-C: SIGINT saves a checkpoint and exits 130; the run then resumes
-"$HG" train --config "$CFG" --data "$T/d.h5" --out "$T/ri" --steps 100000 --ckpt-every 0 --val-every 0 \
+sed 's/n_train_steps: .*/n_train_steps: 100000/' "$CFG" >"$T/long.yaml"
+"$HG" train --config "$T/long.yaml" --data "$T/d.h5" --out "$T/ri" --steps 100000 --ckpt-every 0 --val-every 0 \
     >"$T/int.log" 2>&1 &
 pid=$!
 for i in $(seq 1 300); do

@@ -415,6 +415,10 @@ HG_TEST(compare_residuals_by_hand) {
     HG_CHECK(used == 2);
     HG_CHECK_NEAR(summ, (5.0 + 1.0) / 2, 1e-12);
     HG_CHECK_ERR(hg_eval_compare(truth, gen, 1, 4, mean, std, res, &summ, &used), "at least 2");
+    /* identical values whose mean rounds (std ~ 1e-17, not 0) are excluded too */
+    double t1[1] = {0.3}, g1[3] = {-0.17002372, -0.17002372, -0.17002372};
+    HG_CHECK_OK(hg_eval_compare(t1, g1, 3, 1, mean, std, res, &summ, &used));
+    HG_CHECK(used == 0 && isnan(res[0]) && isnan(summ));
 }
 
 HG_TEST(cloud_all_statistics) {

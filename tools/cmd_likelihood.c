@@ -103,6 +103,9 @@ static hg_status open_inputs(const args *a, hg_run *r, hg_dataset *ds, hg_pipeli
     if (k < 0) return hg_error(HG_ERR_INVALID, "--split '%s' is not train, val or test", a->split);
     *split = (hg_split)k;
     HG_TRY(hg_dataset_load(a->data, ds));
+    if (fabs(ds->box_size - r->norm.box) > 1e-6 * r->norm.box)
+        return hg_error(HG_ERR_INVALID, "%s: box %g Mpc/h differs from the box %g Mpc/h run %s was trained on",
+                        a->data, ds->box_size, r->norm.box, a->run);
     hg_pipeline_config pc;
     hg_run_pipeline_config(&r->cfg, &pc);
     return hg_status_prefix(hg_pipeline_init(pl, ds, *split, &pc, &r->norm), "%s vs run %s", a->data, a->run);
