@@ -270,9 +270,18 @@ def main(argv=None):
     ap.add_argument("--out", required=True, help="directory for the PNG files")
     ap.add_argument("--run", help="training run directory holding metrics.csv")
     a = ap.parse_args(argv)
+    try:
+        f = h5py.File(a.stats, "r")
+    except OSError as e:
+        print(f"plot_eval.py: {a.stats}: cannot open as HDF5 ({e})", file=sys.stderr)
+        return 1
+    if "summary" not in f:
+        print(f"plot_eval.py: {a.stats}: not a stats.h5 written by `halograph eval` (no /summary)",
+              file=sys.stderr)
+        return 1
     os.makedirs(a.out, exist_ok=True)
     written = []
-    with h5py.File(a.stats, "r") as f:
+    with f:
         title = cosmology_title(f)
         plot_xi0(f, a.out, title, written)
         plot_xi_rsd(f, a.out, title, written)
