@@ -122,7 +122,7 @@ static const kdesc keys[] = {
 #define N_KEYS ((int)(sizeof keys / sizeof keys[0]))
 static const char *sections[] = {"data", "vdm", "score", "training"};
 
-static const char *sched_name(hg_schedule s) {
+static const char *sched_name(hg_noise_schedule s) {
     return s == HG_SCHED_LINEAR ? "linear" : s == HG_SCHED_LEARNED_NET ? "learned_net" : "learned_linear";
 }
 

@@ -16,7 +16,7 @@
 
 #define HG_MAX_COND 8
 
-typedef enum { HG_SCHED_LINEAR, HG_SCHED_LEARNED_LINEAR, HG_SCHED_LEARNED_NET } hg_schedule;
+typedef enum { HG_SCHED_LINEAR, HG_SCHED_LEARNED_LINEAR, HG_SCHED_LEARNED_NET } hg_noise_schedule;
 typedef enum { HG_SCORE_TRANSFORMER, HG_SCORE_GRAPH } hg_score_kind;
 
 typedef struct {
@@ -30,7 +30,7 @@ typedef struct {
     int augment_in_normalised_coords; /* 0 (SPEC 2 option: the reference form) */
     int augment_per_cloud;         /* 0 (SPEC 2 option: one draw per cloud) */
     /* vdm */
-    hg_schedule noise_schedule;    /* learned_linear */
+    hg_noise_schedule noise_schedule;    /* learned_linear */
     double gamma_min, gamma_max;   /* -8, 14 */
     double noise_scale;            /* 1e-3 */
     int timesteps;                 /* 0 = continuous time */

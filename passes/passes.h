@@ -16,6 +16,7 @@
 #define HG_PASSES_H
 
 #include "ir/ir.h"
+#include "passes/schedule.h"
 
 /* ============================================================= autodiff */
 

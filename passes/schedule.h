@@ -1,0 +1,118 @@
+/* Schedules: a graph as an ordered list of kernels (a sub-header of the
+ * passes module, included by passes/passes.h; DESIGN.md "Data flow":
+ * ... fuse ─ schedule ─ memplan ──► program).
+ *
+ * A kernel is one unit of work a backend runs: one node (the reference
+ * interpreter's schedule, hg_schedule_nodes), or a fusion group made by
+ * hg_fuse (passes/fuse.c): a loop nest of elementwise ops with at most one
+ * trailing reduction, a row-wise group around softmax/layer_norm, a matmul
+ * with a fused epilogue, or several nodes one backend routine computes
+ * together (a fused attention backward computes dq, dk and dv at once).
+ *
+ * Vocabulary (used in every field comment below):
+ *   member   a node the kernel computes;
+ *   input    a value read by some member that is not a member (leaves
+ *            included): the kernel's external inputs;
+ *   output   a member whose value is read by a node outside the kernel, or
+ *            is a graph output or an update value: only outputs get arena
+ *            space (hg_memplan_schedule); every other member is internal
+ *            (lives in registers or kernel scratch only).
+ *
+ * Order: kernels are in execution order; every input of a kernel is a leaf
+ * or an output of an earlier kernel. Leaves (constant, input, state) are in
+ * no kernel. Nodes no graph output or update depends on are in no kernel
+ * (exactly the nodes the reference interpreter skips); an updated state is
+ * needed even when nothing reads it.
+ */
+#ifndef HG_SCHEDULE_H
+#define HG_SCHEDULE_H
+
+#include "ir/ir.h"
+
+typedef enum {
+    /* One node, run by the backend's kernel for its op (matmul, gather,
+     * knn, reshape, ...). members = {node}; space = the node's shape. */
+    HG_KERNEL_OP = 0,
+    /* Fusion group over one iteration space `space`: every member except
+     * `reduce` is elementwise-class (HG_OPF_ELEMENTWISE, broadcast_to,
+     * cast, random_*) with output shape == space; its inputs broadcast
+     * (numpy rules) into space. `reduce` (HG_NONE or the last member) is a
+     * sum/mean/max whose input is a member of shape == space. */
+    HG_KERNEL_LOOP,
+    /* Row-wise group: `anchor` is a softmax or layer_norm over the last axis
+     * of `space` (its shape); the other members are elementwise-class ops of
+     * shape == space before it (prologue, feeding it) or after it
+     * (epilogue, e.g. the scale and shift of a layer norm). */
+    HG_KERNEL_ROW,
+    /* `anchor` is a matmul; the other members are its epilogue: a chain of
+     * elementwise-class ops of the matmul's shape (bias add, residual add,
+     * scale, gelu_tanh), each reading the previous one and values from
+     * outside (broadcast). Only the last member is an output. */
+    HG_KERNEL_MATMUL,
+    /* Several nodes computed together by one backend routine chosen by the
+     * op of `anchor` (e.g. the attention backward: its dq, dk, dv nodes). */
+    HG_KERNEL_MULTI,
+    HG_NUM_KERNEL_KINDS
+} hg_kernel_kind;
+
+/* Name of a kernel kind: "op", "loop", "row", "matmul", "multi". */
+const char *hg_kernel_kind_name(hg_kernel_kind k);
+
+typedef struct {
+    hg_kernel_kind kind;
+    int n_members;
+    hg_value *members; /* ascending node ids; owned */
+    int n_inputs;
+    hg_value *inputs;  /* ascending, unique; owned */
+    int n_outputs;
+    hg_value *outputs; /* ascending, unique, a subset of members; owned */
+    hg_shape space;    /* iteration space (see the kinds) */
+    hg_value reduce;   /* LOOP: the trailing reduction member, else HG_NONE */
+    hg_value anchor;   /* ROW / MATMUL / MULTI: the anchor node, else HG_NONE */
+    char name[64];     /* for the profiler: the op for OP kernels, else e.g.
+                          "loop:sub_exp_sum" (member ops, truncated) */
+} hg_kernel;
+
+typedef struct {
+    int n_nodes;        /* of the graph the schedule was made for */
+    int n_kernels;
+    hg_kernel *kernels; /* execution order; owned */
+    int *kernel_of;     /* [n_nodes]: the kernel computing node v, -1 for leaves
+                           and nodes not needed; owned */
+} hg_schedule;
+
+/* The reference schedule of g (which must verify): one HG_KERNEL_OP
+ * kernel per needed non-leaf node, in definition order. *out is filled
+ * (caller frees with hg_schedule_free). Errors: HG_ERR_INVALID if g holds a
+ * builder error; HG_ERR_NOMEM. */
+hg_status hg_schedule_nodes(const hg_graph *g, hg_schedule *out);
+
+/* Checks that s is a valid schedule of g: n_nodes matches; every needed
+ * non-leaf node is a member of exactly one kernel and kernel_of agrees;
+ * no leaf and no unneeded node is a member; members, inputs and outputs
+ * ascending and unique; inputs and outputs exactly as defined above; every
+ * input is a leaf or an output of an earlier kernel; the kind's shape rules
+ * (LOOP members of shape space, reduce last and reading a member; ROW and
+ * MATMUL anchors of the right op). Message names the kernel and node:
+ * "kernel 3 (loop): node %12 ...". */
+hg_status hg_schedule_check(const hg_graph *g, const hg_schedule *s);
+
+/* needed[v] (n_nodes entries, caller frees) = 1 when node v is computed:
+ * a graph output or update value depends on it, or it is an updated state
+ * (the reference interpreter's rule). NULL when out of memory. */
+char *hg_schedule_needed(const hg_graph *g);
+
+/* Fills k->inputs and k->outputs (replacing them) from k->members, which
+ * must be set and ascending, for graph g with needed[] as above: a
+ * consumer that is not needed does not make a member an output. Used by
+ * hg_fuse and every builder of schedules. Errors: HG_ERR_NOMEM. */
+hg_status hg_kernel_fill_io(const hg_graph *g, const char *needed, hg_kernel *k);
+
+/* Prints the schedule as text, one kernel per line:
+ *   kernel 4 loop f32[8,640,128] members %12 %13 %15 inputs %3 %11 outputs %15
+ * Errors: HG_ERR_IO on a write error. */
+hg_status hg_schedule_print(const hg_graph *g, const hg_schedule *s, FILE *f);
+
+void hg_schedule_free(hg_schedule *s);
+
+#endif
