@@ -1,0 +1,104 @@
+/* The LLVM JIT (issue 11 part 3; DESIGN.md "Data flow": schedule ->
+ * codegen): the fusion groups of a schedule (passes/schedule.h kernels of
+ * kind HG_KERNEL_LOOP and HG_KERNEL_ROW) compiled to machine code for the
+ * host CPU with the LLVM 19 C API and ORC LLJIT.
+ *
+ * Each kernel becomes one LLVM function: a loop nest over the kernel's
+ * iteration space with its inputs broadcast by strides, every member's
+ * formula (ir/elementwise.def, the formula table the reference kernels
+ * expand too) and every output stored, optionally a trailing sum / mean /
+ * max reduction (codegen/jit/jit_loop.c), or, for ROW kernels, one softmax
+ * or layer norm row per iteration (jit_row.c). The module is optimised with
+ * default<O3> for a target machine of the host CPU name and features
+ * ("prefer-vector-width"="512" on AVX-512), with noalias pointers, emitted
+ * as an object file and linked by LLJIT. Transcendentals are this
+ * module's own polynomials (jit_vmath.c), so they vectorise.
+ *
+ * Numbers (f32 kernels against the reference, which evaluates every float
+ * formula in double and rounds once): exact for + - * / sqrt, comparisons,
+ * selects, floor/round, casts, floor_mod; the vector math errors in ulps
+ * of f32 (max over all 2^32 inputs, bench/jit_vmath_sweep.sh; the test
+ * checks every 61st pattern) are
+ *   exp 1  expm1 2  log 1  log1p 2  tanh 2  erf 2  sin/cos 1 (|x| < 2^50)
+ *   pow 1   [filled in from the measured sweep, see the report]
+ * and formulas built from them (sigmoid, softplus, rsqrt...) add the
+ * roundings of their f32 steps; gelu_tanh is evaluated in f64. Random ops
+ * call hg_rng_uniform / hg_rng_normal: the reference's numbers exactly.
+ * Reductions accumulate in double like the reference but in a vectorised
+ * order (sums may differ from the reference by one f32 rounding).
+ *
+ * Threads: hg_jit_run splits the outermost loop of a kernel across OpenMP
+ * threads; a reduction is never split and every element is computed by the
+ * same instructions whatever the split, so results are bit-identical for
+ * any thread count.
+ *
+ * Caches: kernels with equal signatures (structure, shapes, dtypes;
+ * jit_sig.c) compile once per process (while any program is alive); the
+ * object code of a program's new kernels is cached on disk in
+ * $XDG_CACHE_HOME/halograph (default ~/.cache/halograph), keyed by the
+ * kernels' signatures and the host CPU name and features, with a header
+ * and checksum (jit_cache.c): a corrupt, truncated or foreign file is
+ * recompiled and replaced, never executed.
+ */
+#ifndef HG_JIT_H
+#define HG_JIT_H
+
+#include "ir/ir.h"
+#include "passes/schedule.h"
+
+typedef struct hg_jit_program hg_jit_program;
+
+typedef struct {
+    /* Directory of the on-disk cache: NULL = the default
+     * ($XDG_CACHE_HOME/halograph, else $HOME/.cache/halograph), "" = no
+     * disk cache. */
+    const char *cache_dir;
+} hg_jit_options;
+
+/* What one hg_jit_compile did. */
+typedef struct {
+    int n_kernels;      /* kernels compiled by the JIT (hg_jit_has) */
+    int n_memory;       /* ... found compiled in this process */
+    int n_new;          /* ... in the object built or loaded for this program */
+    int disk_hit;       /* the object came from the disk cache */
+    double seconds;     /* wall time of hg_jit_compile */
+    char cache_file[4200]; /* the object's cache file ("" if none) */
+} hg_jit_stats;
+
+/* 1 when the JIT compiles kernel k of g: a LOOP kernel whose members all
+ * have an LLVM formula for their dtypes (elementwise ops of
+ * ir/elementwise.def, broadcast_to, cast, random_* in floats) with a float
+ * sum/mean/max as reduction, or a ROW kernel (jit_row.c). Others (OP,
+ * MATMUL, MULTI kernels, i32 reductions, f64 erf/sin/cos/pow) are left to
+ * the caller. */
+int hg_jit_supports(const hg_graph *g, const hg_kernel *k);
+
+/* Compiles every kernel of s (a schedule of g) that hg_jit_supports
+ * accepts; opt may be NULL (defaults). g and s are read during the call
+ * only. *out is freed with hg_jit_free. Errors: HG_ERR_UNSUPPORTED when
+ * LLVM fails (message from LLVM), HG_ERR_IO for a cache directory that
+ * cannot be created or written (the cache read never fails: a bad file is a
+ * miss), HG_ERR_NOMEM. */
+hg_status hg_jit_compile(const hg_graph *g, const hg_schedule *s, const hg_jit_options *opt,
+                         hg_jit_program **out);
+
+/* 1 when kernel `kernel` (index into the schedule) was compiled. */
+int hg_jit_has(const hg_jit_program *p, int kernel);
+
+/* Runs compiled kernel `kernel` on buffers: ptrs = its outputs in
+ * k->outputs order, then its inputs in k->inputs order, dense row-major of
+ * the nodes' dtypes and shapes. An output may share its buffer with an
+ * input of the same shape (the iteration space) and element size; no
+ * other overlap. OpenMP threads (omp_get_max_threads) over the outermost
+ * loop. Not checked: the caller passes valid buffers. */
+void hg_jit_run(const hg_jit_program *p, int kernel, void *const *ptrs);
+
+void hg_jit_program_stats(const hg_jit_program *p, hg_jit_stats *out);
+
+/* The default cache directory into buf ("" if neither XDG_CACHE_HOME nor
+ * HOME is set). */
+void hg_jit_default_cache_dir(char *buf, size_t n);
+
+void hg_jit_free(hg_jit_program *p);
+
+#endif

@@ -1,0 +1,165 @@
+/* Internals of the LLVM JIT (the files of codegen/jit/), shared by its files only.
+ *
+ *   jit_ir.c       IR-building helpers (constants, intrinsics, loops)
+ *   jit_vmath.c    vector math: exp, log, log1p, expm1, tanh, erf, sin,
+ *                  cos, pow as straight-line IR that the loop vectoriser
+ *                  widens (no libm calls)
+ *   jit_ew.c       elementwise formulas: ir/elementwise.def expanded into IR
+ *   jit_loop.c     the HG_KERNEL_LOOP emitter (loop nest, broadcasts,
+ *                  trailing/leading reductions)
+ *   jit_row.c      the HG_KERNEL_ROW emitter (softmax / layer_norm rows)
+ *   jit_sig.c      kernel signatures (structure + shapes + dtypes as text),
+ *                  their hash, and which kernels the JIT supports
+ *   jit_llvm.c     target machine, O3 pipeline, object emission, LLJIT
+ *   jit_cache.c    the on-disk object cache
+ *   jit_program.c  compiling the kernels of a schedule, running one
+ */
+#ifndef HG_JIT_INTERNAL_H
+#define HG_JIT_INTERNAL_H
+
+#include <llvm-c/Core.h>
+#include <stdint.h>
+
+#include "codegen/jit/jit.h"
+
+/* ------------------------------------------------------------ IR helpers */
+
+typedef struct {
+    LLVMContextRef C;
+    LLVMModuleRef M;
+    LLVMBuilderRef B;
+    LLVMValueRef fn; /* the function being built */
+    LLVMTypeRef f32, f64, i1, i8, i32, i64, ptr, vd;
+} hg_jb;
+
+/* Initialises the type fields of b from b->C. */
+void hg_jb_types(hg_jb *b);
+/* Constant of type t (a float type) or integer constant of type t. */
+LLVMValueRef hg_jb_fk(hg_jb *b, LLVMTypeRef t, double v);
+LLVMValueRef hg_jb_ik(LLVMTypeRef t, int64_t v);
+/* A call of overloaded intrinsic `name` (e.g. "llvm.fma") on type t. */
+LLVMValueRef hg_jb_intr(hg_jb *b, const char *name, LLVMTypeRef t,
+                        LLVMValueRef *args, int n);
+LLVMValueRef hg_jb_intr1(hg_jb *b, const char *name, LLVMValueRef a);
+LLVMValueRef hg_jb_intr2(hg_jb *b, const char *name, LLVMValueRef a, LLVMValueRef c);
+LLVMValueRef hg_jb_fma(hg_jb *b, LLVMValueRef a, LLVMValueRef c, LLVMValueRef d);
+/* Horner: c[0] + x (c[1] + x (c[2] + ...)), n coefficients, with fma. */
+LLVMValueRef hg_jb_poly(hg_jb *b, LLVMValueRef x, const double *c, int n);
+/* The integer type of the same width as float type t (i32 / i64). */
+LLVMTypeRef hg_jb_int_of(hg_jb *b, LLVMTypeRef t);
+
+/* A counted loop for (i = 0; i < n; i++) (n an i64 value; zero trips
+ * allowed). hg_jb_loop_begin positions the builder in the body and returns
+ * the induction variable; hg_jb_loop_end closes it (builder after the loop). */
+typedef struct {
+    LLVMBasicBlockRef head, body, exit;
+    LLVMValueRef iv, start, end;
+} hg_jb_loop;
+LLVMValueRef hg_jb_loop_begin(hg_jb *b, hg_jb_loop *l, LLVMValueRef start,
+                              LLVMValueRef end, const char *name);
+void hg_jb_loop_end(hg_jb *b, hg_jb_loop *l);
+
+/* ------------------------------------------------------------ vector math
+ *
+ * Every function takes and returns a value of float type (f32 or f64) and
+ * emits only straight-line IR (fma, selects, bit operations, llvm.floor /
+ * llvm.roundeven / llvm.sqrt): the loop vectoriser widens it to 16 (f32) or
+ * 8 (f64) lanes. Accuracy (max ulp against the f64 C library, measured by
+ * tests/test_jit_vmath.c and bench/jit_vmath_sweep.sh) is stated in
+ * jit_vmath.c. f64 versions exist for exp, expm1, log, log1p and tanh
+ * (used where an f32 formula is evaluated in f64, see jit_ew.c); erf, sin,
+ * cos and pow are f32 only (sin/cos/pow compute internally in f64). */
+LLVMValueRef hg_jv_exp(hg_jb *b, LLVMValueRef x);
+LLVMValueRef hg_jv_expm1(hg_jb *b, LLVMValueRef x);
+LLVMValueRef hg_jv_log(hg_jb *b, LLVMValueRef x);
+LLVMValueRef hg_jv_log1p(hg_jb *b, LLVMValueRef x);
+LLVMValueRef hg_jv_tanh(hg_jb *b, LLVMValueRef x);
+LLVMValueRef hg_jv_erf(hg_jb *b, LLVMValueRef x);
+LLVMValueRef hg_jv_sin(hg_jb *b, LLVMValueRef x);
+LLVMValueRef hg_jv_cos(hg_jb *b, LLVMValueRef x);
+LLVMValueRef hg_jv_pow(hg_jb *b, LLVMValueRef x, LLVMValueRef y);
+/* 1 when the function of `op` (an F_ transcendental) exists for type t. */
+int hg_jv_has(hg_jb *b, hg_op op, LLVMTypeRef t);
+
+/* ------------------------------------------------------------ elementwise */
+
+/* Register type of a value of dtype t: float, double, i32, i1 (bool). */
+LLVMTypeRef hg_jit_reg_type(hg_jb *b, hg_dtype t);
+/* Emits node n's elementwise-class formula (HG_OPF_ELEMENTWISE ops from
+ * ir/elementwise.def, broadcast_to, cast) on operand registers a[]
+ * (types from hg_jit_reg_type of the operands' dtypes); in_dt[] are the
+ * operand dtypes. Returns NULL when unsupported (then hg_jit_ew_supported
+ * said so). */
+LLVMValueRef hg_jit_ew_emit(hg_jb *b, const hg_node *n, const hg_dtype *in_dt,
+                            LLVMValueRef *a);
+/* 1 when hg_jit_ew_emit handles node n (op and dtypes). */
+int hg_jit_ew_supported(const hg_graph *g, const hg_node *n);
+
+/* ------------------------------------------------------------ kernels */
+
+/* Every compiled kernel has this ABI:
+ *   void k(int64_t begin, int64_t end, void *const *ptrs)
+ * ptrs = the kernel's outputs (k->outputs order) then its inputs
+ * (k->inputs order), dense row-major buffers of their nodes' dtypes and
+ * shapes. It computes the part [begin, end) of its parallel extent
+ * (hg_jit_extent); disjoint parts may run concurrently. */
+typedef void (*hg_jit_fn)(int64_t begin, int64_t end, void *const *ptrs);
+
+/* The parallel extent of kernel k (number of independent units) and the
+ * elements each unit touches (for chunking). */
+void hg_jit_extent(const hg_graph *g, const hg_kernel *k, int64_t *units,
+                   int64_t *unit_elems);
+
+/* Emits kernel k of g as function `name` into b->M (b->C, b->M set).
+ * Errors: HG_ERR_UNSUPPORTED naming the member that cannot be emitted. */
+hg_status hg_jit_emit_loop(hg_jb *b, const hg_graph *g, const hg_kernel *k,
+                           const char *name);
+hg_status hg_jit_emit_row(hg_jb *b, const hg_graph *g, const hg_kernel *k,
+                          const char *name);
+
+/* Canonical text of kernel k (ops, attributes, dtypes, shapes, member and
+ * input references by position): two kernels with equal signatures compute
+ * the same function of their ptrs. malloc'd; NULL on OOM. */
+char *hg_jit_signature(const hg_graph *g, const hg_kernel *k);
+/* FNV-1a 64 of n bytes, continued from h (start with HG_FNV_INIT). */
+#define HG_FNV_INIT 0xcbf29ce484222325ull
+uint64_t hg_jit_fnv(uint64_t h, const void *p, size_t n);
+
+/* --------------------------------------------------------------- LLVM */
+
+typedef struct hg_jit_session hg_jit_session;
+/* The process's JIT session (created on first use, reference-counted:
+ * every hg_jit_session_get is matched by hg_jit_session_put). */
+hg_status hg_jit_session_get(hg_jit_session **out);
+void hg_jit_session_put(hg_jit_session *s);
+/* Host CPU name and feature string the code is compiled for. */
+const char *hg_jit_session_cpu(const hg_jit_session *s);
+const char *hg_jit_session_features(const hg_jit_session *s);
+/* Sets the module's triple and data layout, adds the target attributes to
+ * every function definition, verifies, runs default<O3> and emits an
+ * object file: *obj (malloc'd, caller frees), *n bytes. Consumes M. */
+hg_status hg_jit_session_codegen(hg_jit_session *s, LLVMModuleRef M, char **obj,
+                                 size_t *n);
+/* Adds an object file (copied) in a fresh JITDylib and looks up the n
+ * symbols names[] into addrs[]. Errors: HG_ERR_FORMAT for an object LLVM
+ * cannot link or a missing symbol. */
+hg_status hg_jit_session_load(hg_jit_session *s, const char *obj, size_t n,
+                              int n_sym, char *const *names, void **addrs);
+/* In-process kernel cache: the address of the kernel whose signature is
+ * sig, or NULL; hg_jit_session_remember records one (sig copied). Both lock. */
+void *hg_jit_session_lookup(hg_jit_session *s, const char *sig);
+hg_status hg_jit_session_remember(hg_jit_session *s, const char *sig, void *addr);
+
+/* --------------------------------------------------------------- cache */
+
+/* Reads the cached object of key (a 64-bit hash, hex file name) from dir:
+ * *obj malloc'd on a hit (1 returned), 0 on a miss or a file that fails the
+ * header, length or checksum check (then it is ignored and will be
+ * rewritten). */
+int hg_jit_cache_read(const char *dir, uint64_t key, const char *key_text,
+                      char **obj, size_t *n);
+/* Writes the object atomically (temp file + rename). Errors: HG_ERR_IO. */
+hg_status hg_jit_cache_write(const char *dir, uint64_t key, const char *key_text,
+                             const char *obj, size_t n);
+
+#endif
