@@ -207,7 +207,7 @@ static LLVMValueRef sin_or_cos(hg_jb *b, LLVMValueRef x32, int want_cos) {
     LLVMValueRef r = hg_jb_fma(b, nn, K(1.5707963267948966), x);
     r = hg_jb_fma(b, nn, K(6.123233995736766e-17), r);
     r = hg_jb_fma(b, nn, K(-1.4973849048591698e-33), r);
-    r = clamp(b, r, -0.79, 0.79); /* a no-op below 2^50; keeps [-1, 1] beyond */
+    r = clamp(b, r, -1.0, 1.0); /* a no-op below 2^50 (|r| < 0.87); keeps [-1, 1] beyond */
     LLVMValueRef z = fmul(b, r, r);
     static const double s[7] = {1.0, -1.0 / 6, 1.0 / 120, -1.0 / 5040, 1.0 / 362880,
                                 -1.0 / 39916800, 1.0 / 6227020800.0};
