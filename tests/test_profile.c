@@ -64,7 +64,7 @@ HG_TEST(known_program_kernels_counts_flops) {
     HG_CHECK_OK(hg_profile_init(&pr, p.g, 0));
     HG_CHECK(pr.n_kernels == 4); /* leaves x, w are not kernels */
     HG_CHECK(pr.kernel_of_node[p.x] == -1 && pr.kernel_of_node[p.w] == -1);
-    hg_ref_hooks h = hg_profile_hooks(&pr);
+    hg_exec_hooks h = hg_profile_hooks(&pr);
     const int iters = 3;
     for (int it = 0; it < iters; it++) {
         hg_profile_step_begin(&pr);
@@ -181,7 +181,7 @@ HG_TEST(aggregate_identical_kernels_by_shape) {
     HG_CHECK(prog_make(&p) == 0);
     hg_profile pr;
     HG_CHECK_OK(hg_profile_init(&pr, p.g, 0));
-    hg_ref_hooks h = hg_profile_hooks(&pr);
+    hg_exec_hooks h = hg_profile_hooks(&pr);
     for (int it = 0; it < 5; it++) HG_CHECK_OK(hg_ref_run(p.g, &p.state, &p.in, &p.out, &h));
     hg_profile_row *rows;
     int n;
@@ -279,7 +279,7 @@ HG_TEST(trace_balanced_and_ordered) {
     HG_CHECK_ERR(hg_profile_write_trace(&pr, path), "HG_PROFILE_TRACE");
     hg_profile_free(&pr);
     HG_CHECK_OK(hg_profile_init(&pr, p.g, HG_PROFILE_TRACE));
-    hg_ref_hooks h = hg_profile_hooks(&pr);
+    hg_exec_hooks h = hg_profile_hooks(&pr);
     HG_CHECK_OK(hg_ref_run(p.g, &p.state, &p.in, &p.out, &h)); /* outside any step */
     for (int it = 0; it < 3; it++) {
         hg_profile_step_begin(&pr);

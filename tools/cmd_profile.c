@@ -120,7 +120,7 @@ static double median(double *v, long n) {
 /* --overhead: pairs of steps on/off; times[0..4n): wall on, wall off, cpu on, cpu off. */
 static hg_status overhead_steps(hg_program *prog, hg_profile *prof, hg_tensor_map *state,
                                 const hg_tensor_map *in, hg_tensor_map *out, long n, double *times) {
-    hg_ref_hooks h = hg_profile_hooks(prof);
+    hg_exec_hooks h = hg_profile_hooks(prof);
     for (long i = 0; i < n; i++) {
         for (int j = 0; j < 2; j++) {
             int on = (int)((i + j) % 2 == 0);
@@ -172,7 +172,8 @@ static hg_status profile_run(const opts *o, const hg_config *c) {
     if (s.code == HG_OK) s = hg_optim_init_state(g, &state);
     if (s.code == HG_OK) s = make_inputs(g, c, mo.norm.box, seed, &in);
     if (s.code == HG_OK && !o->no_profile)
-        s = hg_profile_init(&prof, g, o->trace ? HG_PROFILE_TRACE : 0);
+        s = hg_profile_init_schedule(&prof, g, hg_program_schedule(prog),
+                                     o->trace ? HG_PROFILE_TRACE : 0);
     int64_t flops = 0;
     if (g)
         for (int v = 0; v < g->n_nodes; v++) flops += hg_node_flops(g, v);
@@ -188,7 +189,7 @@ static hg_status profile_run(const opts *o, const hg_config *c) {
         s = overhead_steps(prog, &prof, &state, &in, &out, o->iters, times);
         memcpy(times, times + o->iters, (size_t)o->iters * sizeof *times); /* steps without the profiler */
     } else if (s.code == HG_OK && !o->no_profile) {
-        hg_ref_hooks h = hg_profile_hooks(&prof);
+        hg_exec_hooks h = hg_profile_hooks(&prof);
         hg_program_set_hooks(prog, &h);
     }
     for (long i = 0; i < o->iters && s.code == HG_OK && !o->overhead; i++) {
