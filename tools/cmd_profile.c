@@ -26,12 +26,13 @@ static const char *USAGE =
     "seed, inputs are seeded random data (z, x ~ N(0, 1), graph-network positions\n"
     "uniform in the box, mask 1, gamma uniform in [gamma_min, gamma_max], t = 0.5,\n"
     "s = 0.49, cond uniform in [0.1, 0.6)); W warm-up runs (default 1) are not\n"
-    "profiled, then N runs (default 5) are. Prints per kernel (one per node on the\n"
-    "ref backend): total and mean wall time, share of the step, calls, achieved\n"
-    "GFLOP/s and GB/s, FLOPs per call (SPEC 7 convention), output shape and member\n"
-    "nodes, sorted by time; then the step time (median, mean, min).\n"
+    "profiled, then N runs (default 5) are. Prints per kernel of the backend's\n"
+    "schedule (one per node on ref and fast): total and mean wall time, share of\n"
+    "the step, calls, achieved GFLOP/s and GB/s, FLOPs per call (SPEC 7\n"
+    "convention), output shape and member nodes, sorted by time; then the step\n"
+    "time (median, mean, min).\n"
     "  --graph KIND     train | sample-step | score | nelbo\n"
-    "  --backend NAME   program backend (default ref)\n"
+    "  --backend NAME   " HG_CLI_BACKENDS "\n"
     "  --trace T.json   write a Chrome trace event file (open in Perfetto or\n"
     "                   chrome://tracing): one track per thread, one span per kernel\n"
     "  --threads N      OpenMP threads (default: all cores)\n"
@@ -87,18 +88,7 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static int backend_known(const char *b) {
-    const char *list = hg_program_backends();
-    size_t n = strlen(b);
-    for (const char *p = list; *p;) {
-        const char *e = strchr(p, ',');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (len == n && !strncmp(p, b, n)) return 1;
-        if (!e) break;
-        p = e + 1;
-    }
-    return 0;
-}
+static int backend_known(const char *b) { return hg_backend_find(b) != NULL; }
 
 typedef struct {
     const char *cfg_path, *kind, *backend, *trace;
@@ -237,10 +227,10 @@ static int usage_error(const char *what, const char *arg) {
 static int cmd_profile(int argc, char **argv) {
     const char *cmd = "profile";
     if (hg_cli_wants_help(argc, argv)) {
-        fputs(USAGE, stdout);
+        hg_cli_usage(USAGE, stdout);
         return HG_EXIT_OK;
     }
-    opts o = {NULL, NULL, "ref", NULL, 0, 5, 1, 0, -1, 40, 0, 0, 0, 0, 0};
+    opts o = {NULL, NULL, HG_BACKEND_DEFAULT, NULL, 0, 5, 1, 0, -1, 40, 0, 0, 0, 0, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
