@@ -2,7 +2,7 @@
 # Debian package to install (tools/install-deps installs them all).
 # Included from the top-level CMakeLists.txt (same scope): it defines the
 # interface target hg_deps and the variables HG_ONNX_PB_C / HG_ONNX_PB_H (the
-# generated ONNX C bindings, compiled into hgcore).
+# generated ONNX C bindings, compiled into hg_codegen).
 add_library(hg_deps INTERFACE)
 
 function(hg_require found what pkg)
@@ -69,7 +69,7 @@ add_custom_command(
   COMMENT "Generating ONNX C bindings from ${HG_ONNX_PROTO}")
 # Generated code: not ours to warn about (and -Werror must not trip on it).
 set_source_files_properties(${HG_ONNX_PB_C} PROPERTIES COMPILE_OPTIONS "-w")
-# Both files are hgcore sources (CMakeLists.txt), so anything linking hgcore
+# Both files are hg_codegen sources (CMakeLists.txt), so anything linking it
 # is built after the generator has run.
 
 # OpenMP (gcc's libgomp, shared with oneDNN)

@@ -1,110 +1,58 @@
-/* The fast backend (codegen/fast.h): a precomputed memory plan over one
- * arena reused by every run, the reference kernels on arena views, and
- * oneDNN matmul primitives cached per node. */
-#include "codegen/fast.h"
+/* The fast backend (codegen/fast.h): a memory plan over one arena reused by
+ * every run, one implementation record per schedule kernel (fast's own:
+ * the kernels of hg_fast_kernel_of on arena views, oneDNN primitives for
+ * f32 matmul), run through the shared executor in views mode. */
+#include "codegen/fast_internal.h"
 #include "codegen/ref_internal.h"
 
-#include <dnnl.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    dnnl_primitive_t prim;
-    dnnl_memory_t a, b, c;
-} fast_mm;
-
 struct hg_fast {
-    const hg_graph *g; /* borrowed */
+    const hg_graph *g;    /* borrowed */
+    const hg_schedule *s; /* borrowed */
+    hg_exec_plan xp;
     hg_mem_plan plan;
     char *arena;
     dnnl_engine_t eng;
     dnnl_stream_t strm;
-    fast_mm *mm;      /* per node; prim NULL where the reference kernel runs */
-    hg_tensor *vals;  /* per node: views of this run's data */
+    hg_fast_mm *mm;             /* per node; prim NULL where the reference kernel runs */
+    hg_node_kernel *kernel_of;  /* per node: hg_fast_kernel_of its op */
+    hg_tensor *vals;            /* per node: views of this run's data */
+    hg_fast_impl *impl;         /* per kernel */
+    hg_tensor **views;          /* the impl in/out arrays, one block */
     int n_dnnl, n_ref_mm;
 };
 
-/* ------------------------------------------------------------ oneDNN */
+/* ------------------------------------------------- fast's own kernels */
 
-/* Row-major strides of the last `rank` dims of s, padded on the left with
- * size-1 dims to `r` dims: dims[r], strides[r]. */
-static void padded_dims(hg_shape s, int r, dnnl_dims_t dims, dnnl_dims_t strides) {
-    int64_t st = 1;
-    for (int d = r - 1; d >= 0; d--) {
-        int id = d - (r - s.rank);
-        dims[d] = id >= 0 ? s.dim[id] : 1;
-        strides[d] = st;
-        st *= dims[d];
+/* Computes node v on arena views: an alias points at its input's data; an
+ * own block that the kernel does not overwrite is zero-filled first (the
+ * kernel contract). An in-place output holds its input instead: only
+ * elementwise kernels get one, and they write every element from the same
+ * elements of their inputs. */
+static hg_status fast_node(const hg_fast *f, hg_value v, hg_tensor *vals) {
+    const hg_node *nd = &f->g->nodes[v];
+    const hg_mem_plan *p = &f->plan;
+    if (p->kind[v] == HG_MP_ALIAS) {
+        vals[v].data = vals[nd->in[0]].data;
+        return hg_ok();
     }
+    const hg_fast_mm *mm = &f->mm[v];
+    if (mm->prim)
+        return hg_fast_mm_run(v, mm, f->strm, vals[nd->in[0]].data, vals[nd->in[1]].data,
+                              vals[v].data);
+    if (p->kind[v] == HG_MP_OWN && !hg_fast_overwrites(nd->op))
+        memset(vals[v].data, 0, (size_t)p->bytes[v]);
+    return hg_ref_eval_node(f->g, v, f->kernel_of[v], vals);
 }
 
-/* Builds the primitive of f32 matmul node v; leaves mm->prim NULL when
- * oneDNN refuses (the reference kernel then runs). */
-static void mm_create(hg_fast *f, hg_value v, fast_mm *mm) {
-    const hg_graph *g = f->g;
-    const hg_node *nd = &g->nodes[v];
-    hg_shape sa = g->nodes[nd->in[0]].shape, sb = g->nodes[nd->in[1]].shape, so = nd->shape;
-    int r = so.rank, ta = nd->attrs.trans_a, tb = nd->attrs.trans_b;
-    int64_t M = so.dim[r - 2], N = so.dim[r - 1];
-    int64_t K = ta ? sa.dim[sa.rank - 2] : sa.dim[sa.rank - 1];
-    if (hg_shape_numel(so) == 0 || K == 0 || r > DNNL_MAX_NDIMS) return;
-    int b_batched = 0;
-    for (int d = 0; d < sb.rank - 2; d++)
-        if (sb.dim[d] != 1) b_batched = 1;
-    dnnl_memory_desc_t amd, bmd, cmd;
-    dnnl_dims_t ad, as, bd, bs, cd, cs;
-    int nd_ = r;
-    if (!ta && !b_batched) {
-        /* A's rows (all batches) are one contiguous [P M, K] matrix */
-        int64_t P = hg_shape_numel(so) / (M * N);
-        nd_ = 2;
-        ad[0] = P * M; ad[1] = K; as[0] = K; as[1] = 1;
-        bd[0] = K; bd[1] = N;
-        if (tb) { bs[0] = 1; bs[1] = K; } else { bs[0] = N; bs[1] = 1; }
-        cd[0] = P * M; cd[1] = N; cs[0] = N; cs[1] = 1;
-    } else {
-        padded_dims(sa, r, ad, as);
-        padded_dims(sb, r, bd, bs);
-        padded_dims(so, r, cd, cs);
-        /* the matrix parts as [M, K] and [K, N] views of the stored data */
-        if (ta) { ad[r - 2] = M; ad[r - 1] = K; as[r - 2] = 1; as[r - 1] = M; }
-        if (tb) { bd[r - 2] = K; bd[r - 1] = N; bs[r - 2] = 1; bs[r - 1] = K; }
-    }
-    if (dnnl_memory_desc_init_by_strides(&amd, nd_, ad, dnnl_f32, as) != dnnl_success ||
-        dnnl_memory_desc_init_by_strides(&bmd, nd_, bd, dnnl_f32, bs) != dnnl_success ||
-        dnnl_memory_desc_init_by_strides(&cmd, nd_, cd, dnnl_f32, cs) != dnnl_success)
-        return;
-    dnnl_matmul_desc_t desc;
-    if (dnnl_matmul_desc_init(&desc, &amd, &bmd, NULL, &cmd) != dnnl_success) return;
-    dnnl_primitive_desc_t pd = NULL;
-    if (dnnl_primitive_desc_create(&pd, &desc, NULL, f->eng, NULL) != dnnl_success) return;
-    dnnl_status_t st = dnnl_primitive_create(&mm->prim, pd);
-    dnnl_primitive_desc_destroy(pd);
-    if (st != dnnl_success) {
-        mm->prim = NULL;
-        return;
-    }
-    if (dnnl_memory_create(&mm->a, &amd, f->eng, DNNL_MEMORY_NONE) != dnnl_success ||
-        dnnl_memory_create(&mm->b, &bmd, f->eng, DNNL_MEMORY_NONE) != dnnl_success ||
-        dnnl_memory_create(&mm->c, &cmd, f->eng, DNNL_MEMORY_NONE) != dnnl_success) {
-        if (mm->a) dnnl_memory_destroy(mm->a);
-        if (mm->b) dnnl_memory_destroy(mm->b);
-        dnnl_primitive_destroy(mm->prim);
-        memset(mm, 0, sizeof *mm);
-    }
-}
-
-static hg_status mm_run(hg_fast *f, hg_value v, const fast_mm *mm, void *a, void *b, void *c) {
-    if (dnnl_memory_set_data_handle(mm->a, a) != dnnl_success ||
-        dnnl_memory_set_data_handle(mm->b, b) != dnnl_success ||
-        dnnl_memory_set_data_handle(mm->c, c) != dnnl_success)
-        return hg_error(HG_ERR_UNSUPPORTED, "node %%%d (matmul): oneDNN set_data_handle failed", (int)v);
-    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, mm->a}, {DNNL_ARG_WEIGHTS, mm->b}, {DNNL_ARG_DST, mm->c}};
-    dnnl_status_t st = dnnl_primitive_execute(mm->prim, f->strm, 3, args);
-    if (st == dnnl_success) st = dnnl_stream_wait(f->strm);
-    if (st != dnnl_success)
-        return hg_error(HG_ERR_UNSUPPORTED, "node %%%d (matmul): oneDNN status %d", (int)v, (int)st);
+/* fast's implementation of any kernel: its members one by one in
+ * ascending node order (every member has storage under the node plan). */
+static hg_status fast_kernel(const hg_fast_impl *impl, hg_tensor *vals) {
+    const hg_fast *f = impl->data;
+    const hg_kernel *k = impl->kernel;
+    for (int i = 0; i < k->n_members; i++) HG_TRY(fast_node(f, k->members[i], vals));
     return hg_ok();
 }
 
@@ -112,42 +60,115 @@ static hg_status mm_run(hg_fast *f, hg_value v, const fast_mm *mm, void *a, void
 
 void hg_fast_free(hg_fast *f) {
     if (!f) return;
+    if (f->impl)
+        for (int k = 0; k < f->s->n_kernels; k++)
+            if (f->impl[k].free_data) f->impl[k].free_data(f->impl[k].data);
     if (f->mm)
-        for (int v = 0; v < f->g->n_nodes; v++) {
-            fast_mm *m = &f->mm[v];
-            if (!m->prim) continue;
-            dnnl_memory_destroy(m->a);
-            dnnl_memory_destroy(m->b);
-            dnnl_memory_destroy(m->c);
-            dnnl_primitive_destroy(m->prim);
-        }
+        for (int v = 0; v < f->g->n_nodes; v++) hg_fast_mm_destroy(&f->mm[v]);
+    free(f->impl);
+    free(f->views);
     free(f->mm);
+    free(f->kernel_of);
     free(f->vals);
     free(f->arena);
     if (f->strm) dnnl_stream_destroy(f->strm);
     if (f->eng) dnnl_engine_destroy(f->eng);
     hg_memplan_free(&f->plan);
+    hg_exec_plan_free(&f->xp);
     free(f);
 }
 
-hg_status hg_fast_compile(const hg_graph *g, hg_fast **out) {
+/* The node plan is valid only when the kernels run the nodes in
+ * definition order. */
+static hg_status check_order(const hg_schedule *s) {
+    hg_value last = -1;
+    for (int k = 0; k < s->n_kernels; k++) {
+        const hg_kernel *kr = &s->kernels[k];
+        if (kr->n_members < 1) return hg_error(HG_ERR_INVALID, "fast: kernel %d has no members", k);
+        if (kr->members[0] <= last)
+            return hg_error(HG_ERR_UNSUPPORTED,
+                            "fast: kernel %d (%s) runs node %%%d after node %%%d: the node "
+                            "memory plan needs kernels in definition order", k, kr->name,
+                            (int)kr->members[0], (int)last);
+        last = kr->members[kr->n_members - 1];
+    }
+    return hg_ok();
+}
+
+/* Arena views of every computed value; per-node kernels; matmul primitives. */
+static hg_status setup_nodes(hg_fast *f) {
+    const hg_graph *g = f->g;
+    for (int v = 0; v < g->n_nodes; v++) {
+        const hg_node *nd = &g->nodes[v];
+        hg_tensor *t = &f->vals[v];
+        t->dtype = nd->dtype;
+        t->shape = nd->shape;
+        t->owned = 0;
+        if (f->plan.offset[v] >= 0) t->data = f->arena + f->plan.offset[v];
+        if (f->s->kernel_of[v] < 0) continue;
+        f->kernel_of[v] = hg_fast_kernel_of(nd->op);
+        if (!f->kernel_of[v])
+            return hg_error(HG_ERR_UNSUPPORTED, "fast: node %%%d: op %s has no kernel", v,
+                            hg_op_table[nd->op].name);
+        if (nd->op != HG_OP_matmul) continue;
+        if (nd->dtype == HG_F32) hg_fast_mm_create(g, v, f->eng, &f->mm[v]);
+        if (f->mm[v].prim) f->n_dnnl++;
+        else f->n_ref_mm++;
+    }
+    return hg_ok();
+}
+
+/* One record per kernel: fast_kernel, with views of its inputs/outputs. */
+static hg_status setup_impls(hg_fast *f) {
+    const hg_schedule *s = f->s;
+    size_t nv = 0;
+    for (int k = 0; k < s->n_kernels; k++)
+        nv += (size_t)s->kernels[k].n_inputs + (size_t)s->kernels[k].n_outputs;
+    f->impl = calloc((size_t)s->n_kernels + 1, sizeof *f->impl);
+    f->views = malloc((nv + 1) * sizeof *f->views);
+    if (!f->impl || !f->views) return hg_error(HG_ERR_NOMEM, "fast: %d kernels", s->n_kernels);
+    hg_tensor **w = f->views;
+    for (int k = 0; k < s->n_kernels; k++) {
+        const hg_kernel *kr = &s->kernels[k];
+        hg_fast_impl *im = &f->impl[k];
+        im->run = fast_kernel;
+        im->data = f;
+        im->g = f->g;
+        im->kernel = kr;
+        im->index = k;
+        im->plan = &f->plan;
+        for (int i = 0; i < kr->n_inputs; i++) w[i] = &f->vals[kr->inputs[i]];
+        im->in = w;
+        w += kr->n_inputs;
+        for (int i = 0; i < kr->n_outputs; i++) w[i] = &f->vals[kr->outputs[i]];
+        im->out = w;
+        w += kr->n_outputs;
+    }
+    return hg_ok();
+}
+
+hg_status hg_fast_compile(const hg_graph *g, const hg_schedule *s, hg_fast **out) {
     *out = NULL;
-    if (!g) return hg_error(HG_ERR_INVALID, "fast: graph is NULL");
+    if (!g || !s) return hg_error(HG_ERR_INVALID, "fast: graph or schedule is NULL");
     HG_TRY(hg_status_prefix(hg_verify(g), "fast"));
+    HG_TRY(check_order(s));
     hg_fast *f = calloc(1, sizeof *f);
     if (!f) return hg_error(HG_ERR_NOMEM, "fast: program");
     f->g = g;
-    hg_status s = hg_memplan(g, &f->plan);
-    if (s.code != HG_OK) {
-        free(f);
-        return hg_status_prefix(s, "fast");
+    f->s = s;
+    hg_status st = hg_status_prefix(hg_exec_plan_make(g, s, &f->xp), "fast");
+    if (st.code == HG_OK) st = hg_status_prefix(hg_memplan(g, &f->plan), "fast");
+    if (st.code != HG_OK) {
+        hg_fast_free(f);
+        return st;
     }
     int n = g->n_nodes;
     f->mm = calloc((size_t)n + 1, sizeof *f->mm);
+    f->kernel_of = calloc((size_t)n + 1, sizeof *f->kernel_of);
     f->vals = calloc((size_t)n + 1, sizeof *f->vals);
     size_t abytes = (size_t)f->plan.arena_bytes + HG_MEMPLAN_ALIGN;
     f->arena = aligned_alloc(HG_MEMPLAN_ALIGN, abytes);
-    if (!f->mm || !f->vals || !f->arena) {
+    if (!f->mm || !f->kernel_of || !f->vals || !f->arena) {
         hg_fast_free(f);
         return hg_error(HG_ERR_NOMEM, "fast: arena of %lld bytes", (long long)abytes);
     }
@@ -157,14 +178,32 @@ hg_status hg_fast_compile(const hg_graph *g, hg_fast **out) {
         hg_fast_free(f);
         return hg_error(HG_ERR_UNSUPPORTED, "fast: oneDNN CPU engine/stream");
     }
-    for (int v = 0; v < n; v++) {
-        const hg_node *nd = &g->nodes[v];
-        if (!f->plan.needed[v] || nd->op != HG_OP_matmul) continue;
-        if (nd->dtype == HG_F32) mm_create(f, v, &f->mm[v]);
-        if (f->mm[v].prim) f->n_dnnl++;
-        else f->n_ref_mm++;
+    st = setup_nodes(f);
+    if (st.code == HG_OK) st = setup_impls(f);
+    if (st.code != HG_OK) {
+        hg_fast_free(f);
+        return st;
     }
     *out = f;
+    return hg_ok();
+}
+
+int hg_fast_n_kernels(const hg_fast *f) { return f ? f->s->n_kernels : 0; }
+
+const hg_fast_impl *hg_fast_impl_at(const hg_fast *f, int k) {
+    return f && k >= 0 && k < f->s->n_kernels ? &f->impl[k] : NULL;
+}
+
+hg_status hg_fast_set_impl(hg_fast *f, int k, hg_fast_fn run, void *data,
+                           void (*free_data)(void *data)) {
+    if (!f || k < 0 || k >= f->s->n_kernels)
+        return hg_error(HG_ERR_INVALID, "fast: set_impl: kernel %d out of range", k);
+    if (!run) return hg_error(HG_ERR_INVALID, "fast: set_impl: kernel %d: no function", k);
+    hg_fast_impl *im = &f->impl[k];
+    if (im->free_data) im->free_data(im->data);
+    im->run = run;
+    im->data = data;
+    im->free_data = free_data;
     return hg_ok();
 }
 
@@ -177,121 +216,15 @@ void hg_fast_matmul_counts(const hg_fast *f, int *n_dnnl, int *n_ref) {
 
 /* --------------------------------------------------------------- run */
 
-/* Points every needed value's view at its data: leaves at the caller's
- * tensors (checked), aliases at their root's data, the rest into the arena. */
-static hg_status bind(hg_fast *f, hg_tensor_map *state, const hg_tensor_map *inputs) {
-    const hg_graph *g = f->g;
-    const hg_mem_plan *p = &f->plan;
-    for (int v = 0; v < g->n_nodes; v++) {
-        if (!p->needed[v]) continue;
-        const hg_node *nd = &g->nodes[v];
-        hg_tensor *t = &f->vals[v];
-        t->dtype = nd->dtype;
-        t->shape = nd->shape;
-        t->owned = 0;
-        hg_tensor *fed = NULL;
-        switch (p->kind[v]) {
-        case HG_MP_EXTERNAL:
-            if (nd->op == HG_OP_constant) t->data = nd->data;
-            else {
-                int is_in = nd->op == HG_OP_input;
-                HG_TRY(hg_ref_lookup_leaf(is_in ? inputs : state, is_in ? "input" : "state", nd, v, &fed));
-                t->data = fed->data;
-            }
-            break;
-        case HG_MP_ALIAS:
-            t->data = f->vals[nd->in[0]].data;
-            break;
-        default:
-            t->data = f->arena + p->offset[v];
-            break;
-        }
-    }
-    return hg_ok();
-}
-
-/* Ops whose reference kernel assigns every output element (elementwise,
- * random, the strided copies, iota, cast, and the row-wise softmax and
- * layer_norm), so their arena output needs no zero fill. The accumulating
- * kernels (matmul, reductions, scatter_*, attention) and those that skip
- * elements (gather's out-of-range rows, pad, knn) get a zero-filled output.
- * A kernel that stopped writing every element would show in the
- * differential tests, whose later runs see the previous run's values. */
-static int overwrites(hg_op op) {
-    unsigned fl = hg_op_table[op].flags;
-    if (fl & (HG_OPF_ELEMENTWISE | HG_OPF_RANDOM)) return 1;
-    switch (op) {
-    case HG_OP_transpose: case HG_OP_broadcast_to: case HG_OP_slice: case HG_OP_concat:
-    case HG_OP_iota: case HG_OP_cast: case HG_OP_softmax: case HG_OP_layer_norm:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
-static hg_status exec_node(hg_fast *f, hg_value v) {
-    const hg_node *nd = &f->g->nodes[v];
-    const hg_mem_plan *p = &f->plan;
-    if (p->kind[v] == HG_MP_ALIAS) return hg_ok();
-    hg_tensor *out = &f->vals[v];
-    const fast_mm *mm = &f->mm[v];
-    if (mm->prim) return mm_run(f, v, mm, f->vals[nd->in[0]].data, f->vals[nd->in[1]].data, out->data);
-    hg_ref_kernel k = hg_ref_kernel_of(nd->op);
-    if (!k) return hg_error(HG_ERR_UNSUPPORTED, "node %%%d: op %d has no kernel", (int)v, (int)nd->op);
-    const hg_tensor *ins[HG_MAX_INPUTS];
-    for (int j = 0; j < nd->n_in; j++) ins[j] = &f->vals[nd->in[j]];
-    /* the kernel contract: a zero-filled output, except for the kernels
-     * that assign every output element (overwrites()). An in-place output
-     * holds its input instead: only elementwise kernels get one, and they
-     * write every element from the same elements of their inputs. */
-    if (p->kind[v] == HG_MP_OWN && !overwrites(nd->op)) memset(out->data, 0, (size_t)p->bytes[v]);
-    hg_status s = k(nd, ins, out);
-    if (s.code != HG_OK) return hg_status_prefix(s, "node %%%d (%s)", (int)v, hg_op_table[nd->op].name);
-    return hg_ok();
-}
-
-/* Outputs (owned copies) into `outputs`, then updates into `state`. Every
- * allocation happens first; an update whose value lives in a caller's
- * buffer (an alias of a state or input) is copied first too, so it sees
- * the old values whatever the order of the updates. */
-static hg_status commit(hg_fast *f, hg_tensor_map *state, hg_tensor_map *outputs) {
-    const hg_graph *g = f->g;
-    int no = g->n_outputs, nu = g->n_updates;
-    if (no > 0 && !outputs) return hg_error(HG_ERR_INVALID, "fast: graph has outputs but no output map");
-    hg_tensor *tmp = calloc((size_t)(no + nu) + 1, sizeof *tmp);
-    if (!tmp) return hg_error(HG_ERR_NOMEM, "fast: output copies");
-    hg_status s = hg_ok();
-    for (int i = 0; i < no + nu && s.code == HG_OK; i++) {
-        hg_value v = i < no ? g->outputs[i].value : g->updates[i - no].value;
-        if (i >= no && f->plan.offset[v] >= 0) continue; /* arena: copied below */
-        s = hg_tensor_copy(&tmp[i], &f->vals[v]);
-    }
-    if (s.code == HG_OK) {
-        for (int i = 0; i < no && s.code == HG_OK; i++) s = hg_map_put(outputs, g->outputs[i].name, &tmp[i]);
-        for (int i = 0; i < nu && s.code == HG_OK; i++) {
-            const hg_node *sn = &g->nodes[g->updates[i].state];
-            hg_tensor *dst = hg_map_get(state, sn->attrs.name); /* checked by bind */
-            const hg_tensor *src = tmp[no + i].data ? &tmp[no + i] : &f->vals[g->updates[i].value];
-            size_t nb = hg_tensor_bytes(dst);
-            if (nb) memcpy(dst->data, src->data, nb);
-        }
-    }
-    for (int i = 0; i < no + nu; i++) hg_tensor_free(&tmp[i]);
-    free(tmp);
-    return s;
+static hg_status run_kernel(void *self, const hg_exec_plan *p, int k, hg_tensor *vals) {
+    hg_fast *f = self;
+    const hg_fast_impl *im = &f->impl[k];
+    return im->run(im, vals);
 }
 
 hg_status hg_fast_run(hg_fast *f, hg_tensor_map *state, const hg_tensor_map *inputs,
-                      hg_tensor_map *outputs, const hg_ref_hooks *hooks) {
+                      hg_tensor_map *outputs, const hg_exec_hooks *hooks) {
     if (!f) return hg_error(HG_ERR_INVALID, "fast: program is NULL");
-    HG_TRY(bind(f, state, inputs));
-    const hg_graph *g = f->g;
-    int timed = hooks && hooks->node_done;
-    for (int v = 0; v < g->n_nodes; v++) {
-        if (!f->plan.needed[v]) continue;
-        double t0 = timed ? omp_get_wtime() : 0;
-        if (f->plan.kind[v] != HG_MP_EXTERNAL) HG_TRY(exec_node(f, v));
-        if (timed) hooks->node_done(hooks->user, g, v, omp_get_wtime() - t0);
-    }
-    return commit(f, state, outputs);
+    hg_exec_backend b = {run_kernel, f, 0};
+    return hg_exec_run(&f->xp, &b, f->vals, state, inputs, outputs, hooks);
 }

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "codegen/onnx_internal.h"
-#include "runtime/runtime.h"
+#include "ir/ir.h"
 
 #ifndef HG_VERSION
 #define HG_VERSION "unknown"

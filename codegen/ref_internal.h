@@ -13,10 +13,10 @@
 #ifndef HG_REF_INTERNAL_H
 #define HG_REF_INTERNAL_H
 
+#include "codegen/codegen.h"
 #include "ir/ir.h"
 
-typedef hg_status (*hg_ref_kernel)(const hg_node *n, const hg_tensor *const *in,
-                                   hg_tensor *out);
+typedef hg_node_kernel hg_ref_kernel;
 
 /* ref_elementwise.c: unary, binary, comparison, logical ops and where, with
  * numpy broadcasting (f32/f64 computed in double and rounded to the dtype;
@@ -43,19 +43,16 @@ hg_status hg_ref_composite(const hg_node *n, const hg_tensor *const *in,
 hg_status hg_ref_random(const hg_node *n, const hg_tensor *const *in,
                         hg_tensor *out);
 
-/* ---- shared helpers (ref_run.c), also used by the fast backend (fast_run.c) */
+/* ---- shared helpers (ref_run.c), also used by the fast backend (fast_*.c) */
 
 /* The kernel above that evaluates op, chosen by the op table's flags
  * (elementwise, reduce, random) or the op itself; NULL for leaves (input,
  * state, constant) and ops no kernel implements. */
 hg_ref_kernel hg_ref_kernel_of(hg_op op);
-/* The tensor fed for leaf node nd (value v) under its name in m (`kind` is
- * "input" or "state", used in messages), checked against the node's dtype
- * and shape; *out borrows it from m. Errors (HG_ERR_INVALID, naming the
- * node, kind and name): missing (also when m is NULL), "expected <dtype
- * shape>, got <dtype shape>", and non-empty with no data. */
-hg_status hg_ref_lookup_leaf(const hg_tensor_map *m, const char *kind,
-                             const hg_node *nd, hg_value v, hg_tensor **out);
+/* Evaluates node v of g with kernel k: in[] from vals[] (the node's
+ * inputs), out = vals[v] (allocated and filled as the kernel's contract
+ * asks by the caller). Kernel errors are prefixed "node %v (op)". */
+hg_status hg_ref_eval_node(const hg_graph *g, hg_value v, hg_node_kernel k, hg_tensor *vals);
 
 /* ---- shared helpers (ref_matmul.c) */
 

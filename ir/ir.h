@@ -509,4 +509,6 @@ hg_status hg_map_put(hg_tensor_map *m, const char *name, hg_tensor *t);
 hg_status hg_map_alloc(hg_tensor_map *m, const char *name, hg_dtype dtype,
                        hg_shape shape, hg_tensor **out);
 
+#include "ir/atomic.h"
+
 #endif

@@ -96,14 +96,16 @@ static void sampler_free(sampler *s) {
 
 /* Attaches one profiler to each program of the sampler. */
 static hg_status sampler_profile(sampler *sp) {
-    HG_TRY(hg_profile_init(&sp->prof[0], hg_program_graph(sp->step), 0));
-    hg_status s = hg_profile_init(&sp->prof[1], hg_program_graph(sp->decode), 0);
+    HG_TRY(hg_profile_init_schedule(&sp->prof[0], hg_program_graph(sp->step),
+                                    hg_program_schedule(sp->step), 0));
+    hg_status s = hg_profile_init_schedule(&sp->prof[1], hg_program_graph(sp->decode),
+                                           hg_program_schedule(sp->decode), 0);
     if (s.code) {
         hg_profile_free(&sp->prof[0]);
         return s;
     }
     sp->have_prof = 1;
-    hg_ref_hooks h0 = hg_profile_hooks(&sp->prof[0]), h1 = hg_profile_hooks(&sp->prof[1]);
+    hg_exec_hooks h0 = hg_profile_hooks(&sp->prof[0]), h1 = hg_profile_hooks(&sp->prof[1]);
     hg_program_set_hooks(sp->step, &h0);
     hg_program_set_hooks(sp->decode, &h1);
     return hg_ok();

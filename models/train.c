@@ -362,9 +362,10 @@ static hg_status setup(trainer *tr, int64_t *start, int64_t *target) {
     HG_TRY(hg_model_build(&tr->cfg, "train", tr->cfg.batch_size, HG_F32, &mo, &tr->tm));
     HG_TRY(hg_program_compile(tr->tm.g, o->backend, &tr->tp));
     if (o->profile) {
-        HG_TRY(hg_profile_init(&tr->prof, hg_program_graph(tr->tp), 0));
+        HG_TRY(hg_profile_init_schedule(&tr->prof, hg_program_graph(tr->tp),
+                                        hg_program_schedule(tr->tp), 0));
         tr->have_prof = 1;
-        hg_ref_hooks hooks = hg_profile_hooks(&tr->prof);
+        hg_exec_hooks hooks = hg_profile_hooks(&tr->prof);
         hg_program_set_hooks(tr->tp, &hooks);
     }
     if (tr->have_val) {

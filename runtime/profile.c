@@ -52,6 +52,30 @@ static void out_shape(const hg_graph *g, hg_value v, char *buf, size_t n) {
     snprintf(buf, n, "%s%s", hg_dtype_name(g->nodes[v].dtype), s);
 }
 
+/* Name, output shape (the last member's), signature, FLOPs and bytes of
+ * kernel k from its members (set, ascending): a one-node kernel's
+ * signature is its node's, a fused kernel's is "name|sig|sig...". */
+static void set_kernel_facts(const hg_graph *g, const char *name, hg_profile_kernel *k) {
+    int n = k->n_members;
+    snprintf(k->name, sizeof k->name, "%s", name);
+    out_shape(g, k->members[n - 1], k->shape, sizeof k->shape);
+    k->flops = k->bytes = 0;
+    if (n == 1) node_sig(g, k->members[0], k->sig, sizeof k->sig);
+    else {
+        size_t len = (size_t)snprintf(k->sig, sizeof k->sig, "%s", name);
+        for (int i = 0; i < n; i++) {
+            char sg[sizeof k->sig];
+            node_sig(g, k->members[i], sg, sizeof sg);
+            if (len < sizeof k->sig)
+                len += (size_t)snprintf(k->sig + len, sizeof k->sig - len, "|%s", sg);
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        k->flops += hg_node_flops(g, k->members[i]);
+        k->bytes += hg_node_bytes(g, k->members[i]);
+    }
+}
+
 hg_status hg_profile_init(hg_profile *p, const hg_graph *g, unsigned flags) {
     memset(p, 0, sizeof *p);
     p->step_event = -1;
@@ -79,12 +103,40 @@ hg_status hg_profile_init(hg_profile *p, const hg_graph *g, unsigned flags) {
         }
         k->members[0] = v;
         k->n_members = 1;
-        snprintf(k->name, sizeof k->name, "%s", hg_op_table[g->nodes[v].op].name);
-        out_shape(g, v, k->shape, sizeof k->shape);
-        node_sig(g, v, k->sig, sizeof k->sig);
-        k->flops = hg_node_flops(g, v);
-        k->bytes = hg_node_bytes(g, v);
+        set_kernel_facts(g, hg_op_table[g->nodes[v].op].name, k);
         p->kernel_of_node[v] = p->n_kernels++;
+    }
+    return hg_ok();
+}
+
+hg_status hg_profile_init_schedule(hg_profile *p, const hg_graph *g, const hg_schedule *s,
+                                   unsigned flags) {
+    HG_TRY(hg_profile_init(p, g, flags));
+    if (!s || s->n_nodes != g->n_nodes) {
+        hg_profile_free(p);
+        return hg_error(HG_ERR_INVALID, "profile: schedule made for %d nodes, graph has %d",
+                        s ? s->n_nodes : -1, g->n_nodes);
+    }
+    /* one record per schedule kernel, in schedule order */
+    for (int i = 0; i < p->n_kernels; i++) kernel_free(&p->kernels[i]);
+    p->n_kernels = 0;
+    for (int v = 0; v < g->n_nodes; v++) p->kernel_of_node[v] = -1;
+    for (int ki = 0; ki < s->n_kernels; ki++) {
+        const hg_kernel *sk = &s->kernels[ki];
+        hg_profile_kernel *k = &p->kernels[p->n_kernels];
+        k->members = malloc(((size_t)sk->n_members + 1) * sizeof *k->members);
+        if (!k->members || sk->n_members < 1) {
+            hg_profile_free(p);
+            return sk->n_members < 1
+                       ? hg_error(HG_ERR_INVALID, "profile: schedule kernel %d is empty", ki)
+                       : hg_error(HG_ERR_NOMEM, "profile: kernel %d", ki);
+        }
+        memcpy(k->members, sk->members, (size_t)sk->n_members * sizeof *k->members);
+        k->n_members = sk->n_members;
+        set_kernel_facts(g, sk->n_members == 1 ? hg_op_table[g->nodes[sk->members[0]].op].name
+                                               : sk->name, k);
+        for (int i = 0; i < sk->n_members; i++) p->kernel_of_node[sk->members[i]] = p->n_kernels;
+        p->n_kernels++;
     }
     return hg_ok();
 }
@@ -146,16 +198,7 @@ hg_status hg_profile_fuse(hg_profile *p, const char *name, int n, const hg_value
     memcpy(fk.members, members, (size_t)n * sizeof *members);
     qsort(fk.members, (size_t)n, sizeof *fk.members, cmp_value);
     fk.n_members = n;
-    snprintf(fk.name, sizeof fk.name, "%s", name);
-    out_shape(g, fk.members[n - 1], fk.shape, sizeof fk.shape);
-    size_t len = (size_t)snprintf(fk.sig, sizeof fk.sig, "%s", name);
-    for (int i = 0; i < n; i++) {
-        char s[sizeof fk.sig];
-        node_sig(g, fk.members[i], s, sizeof s);
-        if (len < sizeof fk.sig) len += (size_t)snprintf(fk.sig + len, sizeof fk.sig - len, "|%s", s);
-        fk.flops += hg_node_flops(g, fk.members[i]);
-        fk.bytes += hg_node_bytes(g, fk.members[i]);
-    }
+    set_kernel_facts(g, name, &fk);
     /* drop the members' own kernels, compact, and point the members at the new one */
     for (int i = 0; i < n; i++) {
         int k = p->kernel_of_node[members[i]];
@@ -223,17 +266,20 @@ void hg_profile_record(hg_profile *p, int k, double seconds) {
     }
 }
 
-static void node_done(void *user, const hg_graph *g, hg_value node, double seconds) {
+static void kernel_done(void *user, const hg_graph *g, const hg_schedule *s, int kernel,
+                        double seconds) {
     hg_profile *p = user;
     (void)g;
-    if (node < 0 || node >= p->g->n_nodes) return;
-    int k = p->kernel_of_node[node];
+    if (!s || kernel < 0 || kernel >= s->n_kernels || s->kernels[kernel].n_members < 1) return;
+    hg_value first = s->kernels[kernel].members[0];
+    if (first < 0 || first >= p->g->n_nodes) return;
+    int k = p->kernel_of_node[first];
     if (k >= 0) hg_profile_record(p, k, seconds);
 }
 
-hg_ref_hooks hg_profile_hooks(hg_profile *p) {
-    hg_ref_hooks h;
-    h.node_done = node_done;
+hg_exec_hooks hg_profile_hooks(hg_profile *p) {
+    hg_exec_hooks h;
+    h.kernel_done = kernel_done;
     h.user = p;
     return h;
 }

@@ -8,20 +8,22 @@
  * with "B"/"E" events, one track per OS thread) that opens in Perfetto or
  * chrome://tracing.
  *
- * Kernels: on the reference interpreter every computing node is a kernel
- * whose member list is that one node; a fusing backend declares its fused
- * kernels with hg_profile_fuse, listing the member nodes so a fused kernel
- * can be traced back to the model's ops.
+ * Kernels: one per kernel of the program's schedule (passes/schedule.h),
+ * listing its member nodes so a fused kernel can be traced back to the
+ * model's ops (hg_profile_init_schedule). On `ref` and `fast` every kernel
+ * is one node. hg_profile_init (no schedule) makes one kernel per non-leaf
+ * node; hg_profile_fuse merges nodes into one kernel by hand.
  *
  * Cost: profiling off costs nothing (no hooks attached: the interpreter's
  * only test is `hooks != NULL`, outside the kernels). Profiling on costs a
- * clock read and a few stores per node (plus a trace record with
+ * clock read and a few stores per kernel (plus a trace record with
  * HG_PROFILE_TRACE); bench/profile_overhead.sh measures it.
  *
  * Use from a program (3 lines):
  *     hg_profile prof;
- *     HG_TRY(hg_profile_init(&prof, hg_program_graph(prog), 0));
- *     hg_ref_hooks h = hg_profile_hooks(&prof); hg_program_set_hooks(prog, &h);
+ *     HG_TRY(hg_profile_init_schedule(&prof, hg_program_graph(prog),
+ *                                     hg_program_schedule(prog), 0));
+ *     hg_exec_hooks h = hg_profile_hooks(&prof); hg_program_set_hooks(prog, &h);
  *     ... run steps (optionally between hg_profile_step_begin / _end) ...
  *     hg_profile_print(&prof, stdout, 0); hg_profile_free(&prof);
  *
@@ -98,6 +100,14 @@ typedef struct {
  * Errors: HG_ERR_INVALID (NULL graph, graph holding a builder error),
  * HG_ERR_NOMEM. On error *p is empty (hg_profile_free is still safe). */
 hg_status hg_profile_init(hg_profile *p, const hg_graph *g, unsigned flags);
+/* Starts a profile of graph g run with schedule s (e.g.
+ * hg_program_schedule(p); checked against g's node count): one kernel per
+ * schedule kernel, in schedule order (profile kernel i = schedule kernel
+ * i), named by the schedule kernel's name, members = its members, FLOPs
+ * and bytes the sums over the members. Errors: as hg_profile_init, and
+ * HG_ERR_INVALID for a schedule of another graph. */
+hg_status hg_profile_init_schedule(hg_profile *p, const hg_graph *g, const hg_schedule *s,
+                                   unsigned flags);
 void hg_profile_free(hg_profile *p);
 /* Zeroes the counts, times, steps and events (kernels are kept), e.g.
  * after warm-up iterations. */
@@ -115,8 +125,11 @@ hg_status hg_profile_fuse(hg_profile *p, const char *name, int n, const hg_value
                           int *index);
 
 /* The hooks to pass to hg_ref_run / hg_program_set_hooks (user = p). The
- * node_done hook records one call of the node's kernel (leaves ignored). */
-hg_ref_hooks hg_profile_hooks(hg_profile *p);
+ * kernel_done hook records one call of the profile kernel holding the
+ * schedule kernel's members (its first member's kernel: the same kernel
+ * for a profile made by hg_profile_init_schedule with that schedule, or
+ * by hg_profile_fuse of the same members). */
+hg_exec_hooks hg_profile_hooks(hg_profile *p);
 /* Records one call of kernel k that took `seconds` and ended now (for
  * backends calling the profiler directly). */
 void hg_profile_record(hg_profile *p, int k, double seconds);

@@ -1,9 +1,9 @@
 /* halograph program executor: a graph compiled for one backend, run many
  * times against a state store (DESIGN.md "Data flow": ... ──► program ──► run).
  *
- * Backends:
- *   "ref"  the reference interpreter (codegen/codegen.h hg_ref_run): the
- *          oracle that defines the numbers.
+ * Backends (runtime/backend.h: the interface and the registry):
+ *   "ref"  the reference interpreter (codegen/codegen.h): the oracle that
+ *          defines the numbers.
  *   "fast" codegen/fast.h: a memory plan (passes.h hg_memplan) over one
  *          arena allocated at compile time and reused by every run, the
  *          reference kernels, and oneDNN primitives for f32 matmul (cached
@@ -12,26 +12,31 @@
  *          agree to |fast - ref| <= 1e-4 max(|ref|, 0.1 max|ref| over the
  *          tensor) in f32 (tests/test_fast_backend.c, every model graph).
  *          A program of this backend runs one call at a time.
+ * Every backend runs through the shared executor (codegen/exec.h).
  *
- * A program owns a private copy of its graph, so the caller may free or
- * change the graph after compiling. Drivers (models/drivers.h) compile each
- * graph kind once and run it many times.
+ * A program owns a private copy of its graph and its schedule, so the
+ * caller may free or change the graph after compiling. Drivers
+ * (models/drivers.h) compile each graph kind once and run it many times.
  */
 #ifndef HG_PROGRAM_H
 #define HG_PROGRAM_H
 
 #include "codegen/codegen.h"
 #include "ir/ir.h"
+#include "runtime/backend.h"
 
 typedef struct hg_program hg_program;
 
-/* Comma-separated list of the available backend names ("ref,fast"). */
+/* Comma-separated list of the registered backend names, in registry order
+ * ("ref,fast"). */
 const char *hg_program_backends(void);
 
-/* Compiles graph g for `backend` (NULL means "ref"). g is verified
- * (hg_verify) and copied; *out is owned by the caller (hg_program_free).
- * "fast" also plans memory, allocates the arena and creates the oneDNN
- * primitives here. Errors: HG_ERR_INVALID for an unknown backend (the message lists the
+/* Compiles graph g for `backend` (NULL means HG_BACKEND_DEFAULT). g is
+ * verified (hg_verify) and copied; the backend's schedule of the copy is
+ * made (hg_backend.schedule) and checked (hg_schedule_check), then the
+ * backend compiles both ("fast" plans memory, allocates the arena and
+ * creates the oneDNN primitives here). *out is owned by the caller
+ * (hg_program_free). Errors: HG_ERR_INVALID for an unknown backend (the message lists the
  * available ones) or a graph that fails verification (the verifier's
  * message); HG_ERR_NOMEM. */
 hg_status hg_program_compile(const hg_graph *g, const char *backend, hg_program **out);
@@ -42,17 +47,21 @@ hg_status hg_program_compile(const hg_graph *g, const char *backend, hg_program 
  * state:   one tensor per `state` node, by name; declared updates are
  *          written in place after the call.
  * outputs: every graph output is stored under its name (replacing).
- * Errors: as hg_ref_run (missing or mismatched input/state: HG_ERR_INVALID
+ * Errors: as hg_exec_run (codegen/exec.h; missing or mismatched input/state: HG_ERR_INVALID
  * naming it; HG_ERR_NOMEM). On error `state` is unchanged. */
 hg_status hg_program_run(hg_program *p, hg_tensor_map *state, const hg_tensor_map *inputs,
                          hg_tensor_map *outputs);
 
-/* Attaches per-node hooks (the profiler's hook point: called after every
- * node with its kernel's wall time); NULL detaches. The struct is copied. */
-void hg_program_set_hooks(hg_program *p, const hg_ref_hooks *hooks);
+/* Attaches per-kernel hooks (the profiler's hook point: kernel_done after
+ * every kernel of the program's schedule with its wall time); NULL
+ * detaches. The struct is copied. */
+void hg_program_set_hooks(hg_program *p, const hg_exec_hooks *hooks);
 
 /* The program's own graph (read-only; valid until hg_program_free). */
 const hg_graph *hg_program_graph(const hg_program *p);
+/* The program's schedule (read-only; valid until hg_program_free): the
+ * kernels the hooks and the profiler report (hg_profile_init_schedule). */
+const hg_schedule *hg_program_schedule(const hg_program *p);
 /* The backend name the program was compiled for. */
 const char *hg_program_backend(const hg_program *p);
 

@@ -333,12 +333,7 @@ hg_status hg_checkpoint_load(const char *path, const hg_tensor_map *expected,
  * difference ("score.d_model: checkpoint 256 vs config 128"). */
 hg_status hg_config_compatible(const char *stored_yaml, const char *expected_yaml);
 
-/* ============================================ atomic-file helpers (shared) */
-
-/* "<path>.tmp.<pid>" into buf. */
-void hg_atomic_temp_path(const char *path, char *buf, size_t n);
-/* fsync(tmp), rename(tmp, path), fsync(directory of path). On failure the
- * temp file is removed. */
-hg_status hg_atomic_commit(const char *tmp, const char *path);
+/* The atomic-file helpers (hg_atomic_temp_path, hg_atomic_commit) live
+ * below codegen/ in ir/atomic.h (included by ir/ir.h). */
 
 #endif

@@ -96,3 +96,61 @@ int main(int argc, char **argv) {
     }
     return failed ? 1 : 0;
 }
+
+/* ------------------------------------------------ hand-made schedules */
+
+static int test_is_reduce(hg_op op) { return op == HG_OP_sum || op == HG_OP_mean || op == HG_OP_max; }
+
+hg_status hg_test_schedule(const hg_graph *g, int n_kernels, const hg_kernel_kind *kinds,
+                           const int *n_members, const hg_value *members, hg_schedule *out) {
+    memset(out, 0, sizeof *out);
+    char *needed = hg_schedule_needed(g);
+    out->n_nodes = g->n_nodes;
+    out->kernels = calloc((size_t)n_kernels + 1, sizeof *out->kernels);
+    out->kernel_of = malloc(((size_t)g->n_nodes + 1) * sizeof *out->kernel_of);
+    if (!needed || !out->kernels || !out->kernel_of) {
+        free(needed);
+        hg_schedule_free(out);
+        return hg_error(HG_ERR_NOMEM, "test schedule");
+    }
+    for (int v = 0; v < g->n_nodes; v++) out->kernel_of[v] = -1;
+    hg_status st = hg_ok();
+    const hg_value *m = members;
+    for (int i = 0; i < n_kernels && st.code == HG_OK; i++, out->n_kernels++) {
+        hg_kernel *k = &out->kernels[i];
+        k->kind = kinds[i];
+        k->n_members = n_members[i];
+        k->members = malloc(sizeof(hg_value) * (size_t)n_members[i]);
+        if (!k->members) {
+            st = hg_error(HG_ERR_NOMEM, "test schedule");
+            break;
+        }
+        memcpy(k->members, m, sizeof(hg_value) * (size_t)n_members[i]);
+        m += n_members[i];
+        k->reduce = k->anchor = HG_NONE;
+        hg_value last = k->members[k->n_members - 1];
+        if (k->kind == HG_KERNEL_LOOP && test_is_reduce(g->nodes[last].op)) k->reduce = last;
+        for (int j = 0; j < k->n_members && k->anchor == HG_NONE; j++) {
+            hg_op op = g->nodes[k->members[j]].op;
+            if ((k->kind == HG_KERNEL_MATMUL && op == HG_OP_matmul) ||
+                (k->kind == HG_KERNEL_ROW && (op == HG_OP_softmax || op == HG_OP_layer_norm)) ||
+                k->kind == HG_KERNEL_MULTI)
+                k->anchor = k->members[j];
+        }
+        k->space = g->nodes[k->anchor != HG_NONE ? k->anchor : k->members[0]].shape;
+        if (k->n_members == 1)
+            snprintf(k->name, sizeof k->name, "%s", hg_op_table[g->nodes[last].op].name);
+        else {
+            size_t len = (size_t)snprintf(k->name, sizeof k->name, "%s:", hg_kernel_kind_name(k->kind));
+            for (int j = 0; j < k->n_members && len < sizeof k->name; j++)
+                len += (size_t)snprintf(k->name + len, sizeof k->name - len, "%s%s", j ? "_" : "",
+                                        hg_op_table[g->nodes[k->members[j]].op].name);
+        }
+        for (int j = 0; j < k->n_members; j++) out->kernel_of[k->members[j]] = i;
+        st = hg_kernel_fill_io(g, needed, k);
+    }
+    free(needed);
+    if (st.code == HG_OK) st = hg_schedule_check(g, out);
+    if (st.code != HG_OK) hg_schedule_free(out);
+    return st;
+}

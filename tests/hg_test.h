@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdio.h>
 #include "ir/ir.h"
+#include "passes/schedule.h"
 
 typedef void (*hg_test_fn)(void);
 void hg_test_register(const char *name, hg_test_fn fn);
@@ -102,5 +103,16 @@ hg_value hg_test_vec32(hg_test_ctx *c, int n, const float *v);
 #define HG_S1(a) hg_shape_of(1, (int64_t)(a))
 #define HG_S2(a, b) hg_shape_of(2, (int64_t)(a), (int64_t)(b))
 #define HG_S3(a, b, c) hg_shape_of(3, (int64_t)(a), (int64_t)(b), (int64_t)(c))
+
+/* ---- Hand-made schedules (passes/schedule.h) for executor/profiler tests.
+ * Kernel i has kind kinds[i] and the n_members[i] next node ids of
+ * `members` (ascending within a kernel); inputs/outputs come from
+ * hg_kernel_fill_io, space is the first member's shape (LOOP) or the
+ * anchor's, reduce the last member of a LOOP when it is sum/mean/max,
+ * anchor the first matmul/softmax/layer_norm member (MATMUL/ROW) or the
+ * first member (MULTI), name "op" for one node, else "<kind>:<op>_<op>..".
+ * *out is checked with hg_schedule_check. Errors: the checker's. */
+hg_status hg_test_schedule(const hg_graph *g, int n_kernels, const hg_kernel_kind *kinds,
+                           const int *n_members, const hg_value *members, hg_schedule *out);
 
 #endif

@@ -242,7 +242,9 @@ HG_TEST(arena_reuse_no_leak) {
     hg_program *pf = NULL;
     HG_CHECK_OK(hg_program_compile(m.g, "fast", &pf));
     hg_fast *f = NULL;
-    HG_CHECK_OK(hg_fast_compile(m.g, &f));
+    hg_schedule sc;
+    HG_CHECK_OK(hg_schedule_nodes(m.g, &sc));
+    HG_CHECK_OK(hg_fast_compile(m.g, &sc, &f));
     int nd = 0, nr = 0;
     hg_fast_matmul_counts(f, &nd, &nr);
     HG_CHECK(nd > 0 && nr == 0);
@@ -269,6 +271,7 @@ HG_TEST(arena_reuse_no_leak) {
     hg_map_free(&o2);
     hg_map_free(&o3);
     hg_fast_free(f);
+    hg_schedule_free(&sc);
     hg_program_free(pf);
     hg_model_free(&m);
 }

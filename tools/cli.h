@@ -5,6 +5,7 @@
 #define HG_CLI_H
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "ir/ir.h"
@@ -34,6 +35,13 @@ int hg_cli_fail(const char *cmd, int code, const char *fmt, ...)
 /* Prints a failed status as "halograph CMD: msg" and returns 1 (or 130 for
  * HG_ERR_INTERRUPTED). */
 int hg_cli_status(const char *cmd, hg_status s);
+/* Prints a usage text to f, replacing the marker HG_CLI_BACKENDS by the
+ * backend registry (runtime/backend.h): one line per backend, "NAME:
+ * summary" ("(default)" after the default's name), each further line
+ * indented to the marker's column. So every command's --backend help
+ * lists exactly the registered backends. */
+#define HG_CLI_BACKENDS "@BACKENDS@"
+void hg_cli_usage(const char *usage, FILE *f);
 /* True if argv contains -h or --help. */
 int hg_cli_wants_help(int argc, char **argv);
 /* Strict number parsing: 0 ok, -1 not a number / out of range. */

@@ -24,6 +24,7 @@ static const char *USAGE_L =
     "  --steps S      diffusion terms of the NELBO (default 50)\n"
     "  --replicas K   noise replicas (default 16)\n"
     "  --seed S       noise seed (default 0)\n"
+    "  --backend NAME " HG_CLI_BACKENDS "\n"
     "Writes P.h5 atomically: /grid f64 [N], /loglik f64 [N] (mean over replicas),\n"
     "/loglik_replicas f64 [N, K], attributes param, true_value, best, max_loglik,\n"
     "lo68, hi68 (2 (logL - max) >= -0.989, linear interpolation; lo_open/hi_open = 1\n"
@@ -40,7 +41,8 @@ static const char *USAGE_N =
     "Writes E.h5 atomically: /nelbo f64 [n], /nelbo_parts f64 [n, 3] (recon, klz,\n"
     "diff), /nelbo_replicas f64 [n, K], /sims i32 [n] (dataset indices), /cond f32\n"
     "[n, C] (attribute names), attributes split, steps, replicas, seed and the run's\n"
-    "provenance. Prints the mean and the per-point mean.\n";
+    "provenance. Prints the mean and the per-point mean.\n"
+    "  --backend NAME " HG_CLI_BACKENDS "\n";
 
 
 typedef struct {
@@ -75,7 +77,7 @@ static int parse(const char *cmd, const char *usage, int argc, char **argv, args
         else if (!strcmp(s, "--seed") && has) iv = &a->seed, lo = 0, hi = 0xffffffffL, what = s;
         else if (!strcmp(s, "--threads") && has) iv = &a->threads, lo = 1, hi = 4096, what = s;
         else {
-            fputs(usage, stderr);
+            hg_cli_usage(usage, stderr);
             return hg_cli_fail(cmd, HG_EXIT_USAGE, "unexpected argument '%s'%s", s,
                                has || s[0] != '-' ? "" : " (missing value?)");
         }
@@ -83,7 +85,7 @@ static int parse(const char *cmd, const char *usage, int argc, char **argv, args
             return hg_cli_fail(cmd, HG_EXIT_USAGE, "%s: '%s' is not an integer in [%ld, %ld]", what, argv[i], lo, hi);
     }
     if (!a->run || !a->data || !a->out || (likelihood && (!a->param || a->index < 0))) {
-        fputs(usage, stderr);
+        hg_cli_usage(usage, stderr);
         return hg_cli_fail(cmd, HG_EXIT_USAGE, "%s are required",
                            likelihood ? "--run, --data, --index, --param and --out" : "--run, --data and --out");
     }
@@ -126,7 +128,7 @@ static hg_status common_attrs(hg_out *w, const args *a, const hg_run *r, const h
 static int run_likelihood(int argc, char **argv) {
     const char *cmd = "likelihood";
     if (hg_cli_wants_help(argc, argv)) {
-        fputs(USAGE_L, stdout);
+        hg_cli_usage(USAGE_L, stdout);
         return HG_EXIT_OK;
     }
     args a;
@@ -230,7 +232,7 @@ static int run_likelihood(int argc, char **argv) {
 static int run_nelbo(int argc, char **argv) {
     const char *cmd = "nelbo";
     if (hg_cli_wants_help(argc, argv)) {
-        fputs(USAGE_N, stdout);
+        hg_cli_usage(USAGE_N, stdout);
         return HG_EXIT_OK;
     }
     args a;

@@ -26,12 +26,13 @@ static const char *USAGE =
     "seed, inputs are seeded random data (z, x ~ N(0, 1), graph-network positions\n"
     "uniform in the box, mask 1, gamma uniform in [gamma_min, gamma_max], t = 0.5,\n"
     "s = 0.49, cond uniform in [0.1, 0.6)); W warm-up runs (default 1) are not\n"
-    "profiled, then N runs (default 5) are. Prints per kernel (one per node on the\n"
-    "ref backend): total and mean wall time, share of the step, calls, achieved\n"
-    "GFLOP/s and GB/s, FLOPs per call (SPEC 7 convention), output shape and member\n"
-    "nodes, sorted by time; then the step time (median, mean, min).\n"
+    "profiled, then N runs (default 5) are. Prints per kernel of the backend's\n"
+    "schedule (one per node on ref and fast): total and mean wall time, share of\n"
+    "the step, calls, achieved GFLOP/s and GB/s, FLOPs per call (SPEC 7\n"
+    "convention), output shape and member nodes, sorted by time; then the step\n"
+    "time (median, mean, min).\n"
     "  --graph KIND     train | sample-step | score | nelbo\n"
-    "  --backend NAME   program backend (default ref)\n"
+    "  --backend NAME   " HG_CLI_BACKENDS "\n"
     "  --trace T.json   write a Chrome trace event file (open in Perfetto or\n"
     "                   chrome://tracing): one track per thread, one span per kernel\n"
     "  --threads N      OpenMP threads (default: all cores)\n"
@@ -87,18 +88,7 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static int backend_known(const char *b) {
-    const char *list = hg_program_backends();
-    size_t n = strlen(b);
-    for (const char *p = list; *p;) {
-        const char *e = strchr(p, ',');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (len == n && !strncmp(p, b, n)) return 1;
-        if (!e) break;
-        p = e + 1;
-    }
-    return 0;
-}
+static int backend_known(const char *b) { return hg_backend_find(b) != NULL; }
 
 typedef struct {
     const char *cfg_path, *kind, *backend, *trace;
@@ -120,7 +110,7 @@ static double median(double *v, long n) {
 /* --overhead: pairs of steps on/off; times[0..4n): wall on, wall off, cpu on, cpu off. */
 static hg_status overhead_steps(hg_program *prog, hg_profile *prof, hg_tensor_map *state,
                                 const hg_tensor_map *in, hg_tensor_map *out, long n, double *times) {
-    hg_ref_hooks h = hg_profile_hooks(prof);
+    hg_exec_hooks h = hg_profile_hooks(prof);
     for (long i = 0; i < n; i++) {
         for (int j = 0; j < 2; j++) {
             int on = (int)((i + j) % 2 == 0);
@@ -172,7 +162,8 @@ static hg_status profile_run(const opts *o, const hg_config *c) {
     if (s.code == HG_OK) s = hg_optim_init_state(g, &state);
     if (s.code == HG_OK) s = make_inputs(g, c, mo.norm.box, seed, &in);
     if (s.code == HG_OK && !o->no_profile)
-        s = hg_profile_init(&prof, g, o->trace ? HG_PROFILE_TRACE : 0);
+        s = hg_profile_init_schedule(&prof, g, hg_program_schedule(prog),
+                                     o->trace ? HG_PROFILE_TRACE : 0);
     int64_t flops = 0;
     if (g)
         for (int v = 0; v < g->n_nodes; v++) flops += hg_node_flops(g, v);
@@ -188,7 +179,7 @@ static hg_status profile_run(const opts *o, const hg_config *c) {
         s = overhead_steps(prog, &prof, &state, &in, &out, o->iters, times);
         memcpy(times, times + o->iters, (size_t)o->iters * sizeof *times); /* steps without the profiler */
     } else if (s.code == HG_OK && !o->no_profile) {
-        hg_ref_hooks h = hg_profile_hooks(&prof);
+        hg_exec_hooks h = hg_profile_hooks(&prof);
         hg_program_set_hooks(prog, &h);
     }
     for (long i = 0; i < o->iters && s.code == HG_OK && !o->overhead; i++) {
@@ -236,10 +227,10 @@ static int usage_error(const char *what, const char *arg) {
 static int cmd_profile(int argc, char **argv) {
     const char *cmd = "profile";
     if (hg_cli_wants_help(argc, argv)) {
-        fputs(USAGE, stdout);
+        hg_cli_usage(USAGE, stdout);
         return HG_EXIT_OK;
     }
-    opts o = {NULL, NULL, "ref", NULL, 0, 5, 1, 0, -1, 40, 0, 0, 0, 0, 0};
+    opts o = {NULL, NULL, HG_BACKEND_DEFAULT, NULL, 0, 5, 1, 0, -1, 40, 0, 0, 0, 0, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;

@@ -21,8 +21,7 @@ static const char *USAGE =
     "                     --index I every sample takes the conditioning of cloud I\n"
     "  --seed S           random seed (default 0); the same seed gives the same clouds\n"
     "  --batch B          clouds per graph call (default: min(M, training batch size))\n"
-    "  --backend NAME     ref (the reference interpreter, default) or fast (planned\n"
-    "                     arena + oneDNN matmul; matches ref within 1e-4)\n"
+    "  --backend NAME     " HG_CLI_BACKENDS "\n"
     "  --profile          print the per-kernel profiles of the sampling graphs at the end\n"
     "  --threads N        OpenMP threads (default: all cores)\n"
     "Writes S.h5 atomically: /samples f32 [M, N, F] in physical units (positions in\n"
@@ -35,7 +34,7 @@ static const char *USAGE =
 static int run_sample(int argc, char **argv) {
     const char *cmd = "sample";
     if (hg_cli_wants_help(argc, argv)) {
-        fputs(USAGE, stdout);
+        hg_cli_usage(USAGE, stdout);
         return HG_EXIT_OK;
     }
     const char *run_dir = NULL, *cond_s = NULL, *cond_from = NULL, *out = NULL, *backend = NULL;
@@ -69,13 +68,13 @@ static int run_sample(int argc, char **argv) {
             if (hg_cli_parse_int(argv[++i], 1, 4096, &threads))
                 return hg_cli_fail(cmd, HG_EXIT_USAGE, "--threads: '%s' is not an integer in [1, 4096]", argv[i]);
         } else {
-            fputs(USAGE, stderr);
+            hg_cli_usage(USAGE, stderr);
             return hg_cli_fail(cmd, HG_EXIT_USAGE, "unexpected argument '%s'%s", a,
                                has || a[0] != '-' ? "" : " (missing value?)");
         }
     }
     if (!run_dir || !n || !steps || !out) {
-        fputs(USAGE, stderr);
+        hg_cli_usage(USAGE, stderr);
         return hg_cli_fail(cmd, HG_EXIT_USAGE, "--run, --n, --steps and --out are required");
     }
     if (cond_s && cond_from)

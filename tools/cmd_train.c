@@ -21,8 +21,7 @@ static const char *USAGE =
     "                   of the config; the learning-rate schedule always uses that value)\n"
     "  --resume         continue RUN/checkpoint.h5 (--config optional: RUN/config.yaml);\n"
     "                   the result is bit-identical to an uninterrupted run\n"
-    "  --backend NAME   ref (the reference interpreter, default) or fast (planned arena\n"
-    "                   + oneDNN matmul; matches ref within 1e-4)\n"
+    "  --backend NAME   " HG_CLI_BACKENDS "\n"
     "  --threads N      OpenMP threads (default: all cores)\n"
     "  --val-every K    validation loss on the val split every K steps (default 100;\n"
     "                   0: only at the end)\n"
@@ -87,7 +86,7 @@ static void on_progress(void *user, const hg_train_progress *p) {
 static int run_train(int argc, char **argv) {
     const char *cmd = "train";
     if (hg_cli_wants_help(argc, argv)) {
-        fputs(USAGE, stdout);
+        hg_cli_usage(USAGE, stdout);
         return HG_EXIT_OK;
     }
     hg_train_options o;
@@ -119,13 +118,13 @@ static int run_train(int argc, char **argv) {
                 return hg_cli_fail(cmd, HG_EXIT_USAGE, "--ckpt-every: '%s' is not an integer >= 0", argv[i]);
             o.ckpt_every = v;
         } else {
-            fputs(USAGE, stderr);
+            hg_cli_usage(USAGE, stderr);
             return hg_cli_fail(cmd, HG_EXIT_USAGE, "unexpected argument '%s'%s", a,
                                has || a[0] != '-' ? "" : " (missing value?)");
         }
     }
     if (!o.data_path || !o.run_dir || (!o.config_path && !o.resume)) {
-        fputs(USAGE, stderr);
+        hg_cli_usage(USAGE, stderr);
         return hg_cli_fail(cmd, HG_EXIT_USAGE, "--data, --out and --config (unless --resume) are required");
     }
     if (threads) omp_set_num_threads((int)threads);

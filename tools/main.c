@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "runtime/backend.h"
 #include "tools/cli.h"
 
 #define HG_MAX_COMMANDS 64
@@ -32,6 +33,25 @@ int hg_cli_fail(const char *cmd, int code, const char *fmt, ...) {
 int hg_cli_status(const char *cmd, hg_status s) {
     fprintf(stderr, "halograph %s: %s\n", cmd, s.msg);
     return s.code == HG_ERR_INTERRUPTED ? 130 : HG_EXIT_FAIL;
+}
+
+void hg_cli_usage(const char *usage, FILE *f) {
+    const char *mark = strstr(usage, HG_CLI_BACKENDS);
+    if (!mark) {
+        fputs(usage, f);
+        return;
+    }
+    const char *line = mark;
+    while (line > usage && line[-1] != '\n') line--;
+    int col = (int)(mark - line);
+    fwrite(usage, 1, (size_t)(mark - usage), f);
+    for (int i = 0; i < hg_backend_count(); i++) {
+        const hg_backend *b = hg_backend_at(i);
+        int is_default = !strcmp(b->name, HG_BACKEND_DEFAULT);
+        fprintf(f, "%s%*s%s%s: %s", i ? "\n" : "", i ? col : 0, "", b->name,
+                is_default ? " (default)" : "", b->summary);
+    }
+    hg_cli_usage(mark + strlen(HG_CLI_BACKENDS), f);
 }
 
 int hg_cli_wants_help(int argc, char **argv) {

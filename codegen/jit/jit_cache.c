@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 
 #include "codegen/jit/jit_internal.h"
-#include "runtime/runtime.h" /* hg_atomic_temp_path, hg_atomic_commit */
+#include "ir/atomic.h"
 
 #define MAGIC "HGJITOB1"
 #define HEADER 40

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "runtime/runtime.h"
+#include "ir/ir.h"
 
 void hg_atomic_temp_path(const char *path, char *buf, size_t n) {
     snprintf(buf, n, "%s.tmp.%ld", path, (long)getpid());
