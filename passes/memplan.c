@@ -72,19 +72,60 @@ static int block_inputs_match(const hg_graph *g, const hg_mem_plan *p, const hg_
     return 1;
 }
 
+static int member_index(const hg_kernel *K, hg_value u) {
+    int lo = 0, hi = K->n_members - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (K->members[mid] == u) return mid;
+        if (K->members[mid] < u) lo = mid + 1;
+        else hi = mid - 1;
+    }
+    return -1;
+}
+
+/* 1 if member v of ROW kernel K is the anchor or reads it through members
+ * (written in the row's last pass); -1 when out of memory. */
+static int after_anchor(const hg_graph *g, const hg_kernel *K, hg_value v) {
+    if (v == K->anchor) return 1;
+    if (v < K->anchor) return 0;
+    char *dep = calloc((size_t)K->n_members, 1);
+    if (!dep) return -1;
+    int r = 0;
+    for (int i = 0; i < K->n_members && K->members[i] <= v; i++) {
+        hg_value m = K->members[i];
+        dep[i] = m == K->anchor;
+        const hg_node *nd = &g->nodes[m];
+        for (int j = 0; j < nd->n_in && !dep[i]; j++) {
+            int k = member_index(K, nd->in[j]);
+            dep[i] = k >= 0 && dep[k];
+        }
+        r = dep[i];
+    }
+    free(dep);
+    return r;
+}
+
 /* The block output v of kernel K (at step t) may take in place, or -1:
  * a block all of whose values die at this kernel, of v's aligned size,
- * read by the kernel only at the index v is written at (see hg_memplan).
- * OP kernels of an HG_OPF_ELEMENTWISE op and the elementwise outputs of
- * LOOP kernels only. */
+ * read by the kernel only at the index v is written at (hg_memplan_schedule
+ * lists the kernel kinds and members allowed). */
 static int inplace_block(const hg_graph *g, const hg_mem_plan *p, const hg_kernel *K, int t,
                          hg_value v) {
     const hg_node *nd = &g->nodes[v];
-    if (K->kind == HG_KERNEL_OP && !(hg_op_table[nd->op].flags & HG_OPF_ELEMENTWISE)) return -1;
-    if (K->kind == HG_KERNEL_LOOP && (v == K->reduce || !hg_shape_eq(nd->shape, K->space)))
+    switch (K->kind) {
+    case HG_KERNEL_OP:
+        if (!(hg_op_table[nd->op].flags & HG_OPF_ELEMENTWISE)) return -1;
+        break;
+    case HG_KERNEL_LOOP:
+        if (v == K->reduce || !hg_shape_eq(nd->shape, K->space)) return -1;
+        break;
+    case HG_KERNEL_ROW:
+        if (after_anchor(g, K, v) != 1) return -1; /* out of memory: no reuse */
+        break;
+    default:
         return -1;
-    if (K->kind != HG_KERNEL_OP && K->kind != HG_KERNEL_LOOP) return -1;
-    const hg_kernel *src = K->kind == HG_KERNEL_LOOP ? K : NULL; /* OP: the node's own reads */
+    }
+    const hg_kernel *src = K->kind == HG_KERNEL_OP ? NULL : K; /* OP: the node's own reads */
     for (int j = 0; j < (src ? src->n_inputs : nd->n_in); j++) {
         hg_value u = src ? src->inputs[j] : nd->in[j];
         int b = p->block[u];

@@ -302,15 +302,18 @@ typedef struct {
  *    when every value in that block has its last use at this kernel, the
  *    aligned sizes are equal, and every input of the kernel stored in that
  *    block has the output's dtype and shape (so it is read at exactly the
- *    element index the output is written at). Allowed for OP kernels of an
- *    HG_OPF_ELEMENTWISE op (the node's inputs) and for the outputs of a
- *    LOOP kernel of shape `space` other than its reduction (the kernel's
- *    inputs): a LOOP kernel must read all its inputs at element i before it
- *    writes any output at element i, and must not mark two pointers into
- *    one block noalias. Never for ROW kernels (the anchor reads each row
- *    several times, after the epilogue could have overwritten it), MATMUL
- *    kernels (the matmul reads whole rows and columns of its operands) and
- *    MULTI kernels;
+ *    element index the output is written at). Allowed for
+ *      OP kernels of an HG_OPF_ELEMENTWISE op (the node's own inputs);
+ *      LOOP kernels: the outputs of shape `space` other than the reduction;
+ *      ROW kernels: the anchor and the members reading it (directly or
+ *      through members), i.e. what the row's last pass writes;
+ *    never for MATMUL kernels (the matmul reads whole rows and columns of
+ *    its operands), MULTI kernels, or ROW members before the anchor. The
+ *    contract this puts on a backend: a LOOP kernel reads all its inputs at
+ *    element i before it writes any output at element i; a ROW kernel
+ *    writes the anchor and the members after it in its last pass over a
+ *    row, element j after every read of element j of that row of every
+ *    input; neither marks two pointers into one block noalias;
  *  - block offsets by greedy best fit in decreasing order of size (ties:
  *    earlier definition first): each block goes into the smallest gap
  *    between the blocks already placed whose lifetimes intersect its own,
