@@ -162,9 +162,11 @@ static int cmd_dump_ir(int argc, char **argv) {
         return HG_EXIT_OK;
     }
     opts o = {NULL, NULL, NULL, -1, 0, 0};
+    static const char *const VALUED[] = {"--config", "--graph", "--stage", "--batch"};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
+        if (!has && index_of(a, VALUED, 4) >= 0) return usage_error("%s needs a value", a);
         if (!strcmp(a, "--stats")) o.stats = 1;
         else if (!strcmp(a, "--config") && has) o.cfg_path = argv[++i];
         else if (!strcmp(a, "--graph") && has) o.graph = argv[++i];
@@ -173,7 +175,7 @@ static int cmd_dump_ir(int argc, char **argv) {
             if (hg_cli_parse_int(argv[++i], 1, 100000, &o.batch))
                 return hg_cli_fail(cmd, HG_EXIT_USAGE, "--batch: '%s' is not an integer in [1, 100000]",
                                    argv[i]);
-        } else return usage_error("unexpected argument '%s' (or a missing value)", a);
+        } else return usage_error("unexpected argument '%s'", a);
     }
     if (!o.cfg_path || !o.graph || !o.stage_name)
         return usage_error("%s", "--config, --graph and --stage are required");
