@@ -234,40 +234,48 @@ typedef enum {
     HG_MP_EXTERNAL,   /* constant/input/state leaf: the caller's buffer */
     HG_MP_OWN,        /* a fresh block of the arena */
     HG_MP_INPLACE,    /* takes the block of an input that dies at this node */
-    HG_MP_ALIAS       /* reshape/stop_gradient: the input's storage, no copy */
+    HG_MP_ALIAS,      /* reshape/stop_gradient: the input's storage, no copy */
+    HG_MP_INTERNAL    /* computed inside a fusion group, read by no other kernel:
+                         no storage (registers or kernel scratch) */
 } hg_mp_kind;
 
 /* A memory plan (DESIGN.md "Memory is planned, not allocated"): liveness
- * over the schedule (the definition order of the needed nodes), one arena,
- * a byte offset per value. All arrays have n_nodes entries, indexed by
- * value id.
+ * over a schedule's kernels, one arena, a byte offset per kernel output.
+ * Time is counted in steps: kernel k of the schedule runs at step k for
+ * hg_memplan_schedule; hg_memplan labels the reference schedule's kernels
+ * by their node id instead (as it always has), so there a step is a node
+ * id. n_steps is the end of the run (n_kernels, resp. n_nodes). All arrays
+ * have n_nodes entries, indexed by value id.
  *   needed[v]    1 if v is computed (an output/update depends on it, or v
  *                is an updated state);
- *   last_use[v]  the last node reading v, n_nodes if v is a graph output or
- *                an update value (kept to the end of the run), v itself if
- *                nothing reads it; -1 if not needed;
+ *   last_use[v]  the step of the last kernel reading v, n_steps if v is a
+ *                graph output or an update value (kept to the end of the
+ *                run), v's own step if nothing outside its kernel reads it
+ *                (a leaf's step: its node id for hg_memplan, 0 for
+ *                hg_memplan_schedule); -1 if not needed;
  *   kind[v]      hg_mp_kind;
- *   block[v]     the arena block holding v (-1: none, i.e. external or
- *                unused, or an alias of an external value);
+ *   block[v]     the arena block holding v (-1: none, i.e. external,
+ *                internal or unused, or an alias of an external value);
  *   root[v]      for an alias, the non-alias value whose storage it shares
  *                (follows chains of reshape/stop_gradient); v otherwise;
  *   offset[v]    byte offset of v in the arena (64-byte aligned), -1 when
  *                block[v] is -1;
  *   bytes[v]     numel * dtype size of v.
  * Blocks: n_blocks of them, block_offset/block_size (aligned to 64 bytes)
- * and the lifetime [block_start, block_end] in node ids: block_start is
- * the definition of its first value, block_end the largest last_use of the
+ * and the lifetime [block_start, block_end] in steps: block_start is the
+ * step defining its first value, block_end the largest last_use of the
  * values stored in it. Two blocks whose lifetimes intersect never overlap
  * in the arena; values sharing a block are the in-place chain and the
  * aliases of its values, each of which is dead (last use <= the next one's
  * definition) before the next one is written.
  * Totals: arena_bytes, the peak (the arena size, max offset + size);
- * sum_bytes, the sum of the 64-aligned sizes of every computed non-alias
- * value (what allocating each separately would take); live_bytes_max, the
- * largest sum of block sizes live at one node (a lower bound for any
- * placement of these blocks); n_inplace, n_alias counts. */
+ * sum_bytes, the sum of the 64-aligned sizes of every kernel output that
+ * is not an alias (what allocating each separately would take);
+ * live_bytes_max, the largest sum of block sizes live at one step (a lower
+ * bound for any placement of these blocks); n_inplace, n_alias counts. */
 typedef struct {
     int n_nodes;
+    int n_steps;
     char *needed;
     int *last_use;
     unsigned char *kind;
@@ -284,19 +292,41 @@ typedef struct {
 
 #define HG_MEMPLAN_ALIGN 64
 
-/* Plans the memory of graph g (which must verify): liveness intervals
- * per value; in-place reuse for an op flagged HG_OPF_ELEMENTWISE, whose
- * output may take the block of an input with the same dtype, shape and
- * size when every value in that block has its last use at this node (and
- * every input of the node read from that block has the output's shape);
- * reshape and stop_gradient alias their input (no copy). Leaves and
- * aliases of leaves are never written, and no block holds a leaf. Block
- * offsets are assigned by greedy best fit in decreasing order of size
- * (ties: earlier definition first): each block goes into the smallest gap
- * between the blocks already placed whose lifetimes intersect its own,
- * else above the highest of them. *out is filled (caller frees with
- * hg_memplan_free). Errors: HG_ERR_INVALID if g holds a builder error;
- * HG_ERR_NOMEM. */
+/* Plans the memory of schedule s of graph g (g must verify, s must pass
+ * hg_schedule_check): only kernel outputs get storage; values internal to
+ * a kernel are HG_MP_INTERNAL. Liveness in kernel order (a value lives
+ * from its kernel's step to the last kernel reading it). Storage:
+ *  - reshape and stop_gradient (OP kernels) alias their input (no copy);
+ *    leaves and aliases of leaves are never written, no block holds a leaf;
+ *  - in place: an output may take the block of one of its kernel's inputs
+ *    when every value in that block has its last use at this kernel, the
+ *    aligned sizes are equal, and every input of the kernel stored in that
+ *    block has the output's dtype and shape (so it is read at exactly the
+ *    element index the output is written at). Allowed for
+ *      OP kernels of an HG_OPF_ELEMENTWISE op (the node's own inputs);
+ *      LOOP kernels: the outputs of shape `space` other than the reduction;
+ *      ROW kernels: the anchor and the members reading it (directly or
+ *      through members), i.e. what the row's last pass writes;
+ *    never for MATMUL kernels (the matmul reads whole rows and columns of
+ *    its operands), MULTI kernels, or ROW members before the anchor. The
+ *    contract this puts on a backend: a LOOP kernel reads all its inputs at
+ *    element i before it writes any output at element i; a ROW kernel
+ *    writes the anchor and the members after it in its last pass over a
+ *    row, element j after every read of element j of that row of every
+ *    input; neither marks two pointers into one block noalias;
+ *  - block offsets by greedy best fit in decreasing order of size (ties:
+ *    earlier definition first): each block goes into the smallest gap
+ *    between the blocks already placed whose lifetimes intersect its own,
+ *    else above the highest of them.
+ * *out is filled (caller frees with hg_memplan_free). Errors:
+ * HG_ERR_INVALID if g holds a builder error or s was made for another
+ * graph; HG_ERR_NOMEM. */
+hg_status hg_memplan_schedule(const hg_graph *g, const hg_schedule *s, hg_mem_plan *out);
+
+/* The plan of the reference schedule (hg_schedule_nodes) of g, with steps
+ * labelled by node id (see hg_mem_plan): in-place reuse for an op flagged
+ * HG_OPF_ELEMENTWISE as above, aliases for reshape and stop_gradient.
+ * Errors: HG_ERR_INVALID if g holds a builder error; HG_ERR_NOMEM. */
 hg_status hg_memplan(const hg_graph *g, hg_mem_plan *out);
 void hg_memplan_free(hg_mem_plan *p);
 

@@ -115,4 +115,35 @@ hg_status hg_schedule_print(const hg_graph *g, const hg_schedule *s, FILE *f);
 
 void hg_schedule_free(hg_schedule *s);
 
+/* ------------------------------------------------------------- fusion */
+
+/* Options of hg_fuse. `kinds`: bit (1u << kind) set for each fusion-group
+ * kind that may form (HG_KERNEL_LOOP, HG_KERNEL_ROW, HG_KERNEL_MATMUL);
+ * 0 gives the reference schedule. `can_fuse` (NULL: yes to every node the
+ * rules admit) asks the backend whether it can compute node v of g inside
+ * a kernel of `kind` (a LOOP/ROW member, a ROW anchor, a MATMUL anchor or
+ * epilogue member); it decides by op and dtype (v's and its inputs'), e.g.
+ * a JIT that emits only float loops answers 0 for i32/bool nodes. A node
+ * refused for every kind becomes an HG_KERNEL_OP kernel. `user` is passed
+ * through. */
+typedef struct {
+    unsigned kinds;
+    int (*can_fuse)(void *user, hg_kernel_kind kind, const hg_graph *g, hg_value v);
+    void *user;
+} hg_fuse_opts;
+
+#define HG_FUSE_ALL_KINDS                                                     \
+    ((1u << HG_KERNEL_LOOP) | (1u << HG_KERNEL_ROW) | (1u << HG_KERNEL_MATMUL))
+
+/* kinds = HG_FUSE_ALL_KINDS, can_fuse = NULL, user = NULL. */
+void hg_fuse_opts_default(hg_fuse_opts *o);
+
+/* Groups the needed nodes of g (which must verify) into kernels: LOOP,
+ * ROW and MATMUL fusion groups by the rules in passes/fuse.c's header
+ * comment, every other node an HG_KERNEL_OP kernel; kernels in a valid
+ * execution order (hg_schedule_check accepts *out). opts NULL: defaults.
+ * *out is filled (caller frees with hg_schedule_free). Errors:
+ * HG_ERR_INVALID if g holds a builder error; HG_ERR_NOMEM. */
+hg_status hg_fuse(const hg_graph *g, const hg_fuse_opts *opts, hg_schedule *out);
+
 #endif
