@@ -70,6 +70,13 @@ struct hg_fast_impl {
  * HG_ERR_UNSUPPORTED for a reordering schedule, an op without a kernel,
  * or if oneDNN cannot create a CPU engine or stream; HG_ERR_NOMEM. */
 hg_status hg_fast_compile(const hg_graph *g, const hg_schedule *s, hg_fast **out);
+/* As hg_fast_compile, with the memory plan over the schedule
+ * (hg_memplan_schedule: any valid order; values internal to a kernel get
+ * no storage, in-place outputs per its rules): for a backend built on fast
+ * that overrides the kernels with internal members (the jit). fast's own
+ * implementation of such a kernel fails at run time (HG_ERR_UNSUPPORTED,
+ * naming the member without storage). */
+hg_status hg_fast_compile_fused(const hg_graph *g, const hg_schedule *s, hg_fast **out);
 
 /* Kernels of the program (= the schedule's) and the record of kernel k
  * (0 <= k < count; NULL otherwise), to inspect or override. */

@@ -38,6 +38,11 @@ static hg_status fast_node(const hg_fast *f, hg_value v, hg_tensor *vals) {
         vals[v].data = vals[nd->in[0]].data;
         return hg_ok();
     }
+    if (p->kind[v] == HG_MP_INTERNAL)
+        return hg_error(HG_ERR_UNSUPPORTED,
+                        "node %%%d (%s): internal to a fusion group (no storage): fast runs "
+                        "fusion groups only through a backend that implements them", v,
+                        hg_op_table[nd->op].name);
     const hg_fast_mm *mm = &f->mm[v];
     if (mm->prim)
         return hg_fast_mm_run(v, mm, f->strm, vals[nd->in[0]].data, vals[nd->in[1]].data,
@@ -147,17 +152,22 @@ static hg_status setup_impls(hg_fast *f) {
     return hg_ok();
 }
 
-hg_status hg_fast_compile(const hg_graph *g, const hg_schedule *s, hg_fast **out) {
+/* by_node: the node plan (hg_fast_compile), else the schedule plan
+ * (hg_fast_compile_fused). */
+static hg_status compile_with(const hg_graph *g, const hg_schedule *s, int by_node,
+                              hg_fast **out) {
     *out = NULL;
     if (!g || !s) return hg_error(HG_ERR_INVALID, "fast: graph or schedule is NULL");
     HG_TRY(hg_status_prefix(hg_verify(g), "fast"));
-    HG_TRY(check_order(s));
+    if (by_node) HG_TRY(check_order(s));
     hg_fast *f = calloc(1, sizeof *f);
     if (!f) return hg_error(HG_ERR_NOMEM, "fast: program");
     f->g = g;
     f->s = s;
     hg_status st = hg_status_prefix(hg_exec_plan_make(g, s, &f->xp), "fast");
-    if (st.code == HG_OK) st = hg_status_prefix(hg_memplan(g, &f->plan), "fast");
+    if (st.code == HG_OK)
+        st = hg_status_prefix(by_node ? hg_memplan(g, &f->plan) : hg_memplan_schedule(g, s, &f->plan),
+                              "fast");
     if (st.code != HG_OK) {
         hg_fast_free(f);
         return st;
@@ -186,6 +196,14 @@ hg_status hg_fast_compile(const hg_graph *g, const hg_schedule *s, hg_fast **out
     }
     *out = f;
     return hg_ok();
+}
+
+hg_status hg_fast_compile(const hg_graph *g, const hg_schedule *s, hg_fast **out) {
+    return compile_with(g, s, 1, out);
+}
+
+hg_status hg_fast_compile_fused(const hg_graph *g, const hg_schedule *s, hg_fast **out) {
+    return compile_with(g, s, 0, out);
 }
 
 int hg_fast_n_kernels(const hg_fast *f) { return f ? f->s->n_kernels : 0; }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "codegen/fast.h"
+#include "codegen/jit/jit.h"
 #include "runtime/backend.h"
 
 /* ---------------------------------------------------------------- ref */
@@ -52,6 +53,22 @@ static int fast_supports(hg_op op, hg_dtype dtype) {
            ((hg_op_table[op].flags & HG_OPF_LEAF) || hg_fast_kernel_of(op) != NULL);
 }
 
+/* ---------------------------------------------------------------- jit */
+
+static hg_status jit_compile(const hg_graph *g, const hg_schedule *s, void **out) {
+    hg_jit_backend *b = NULL;
+    hg_status st = hg_jit_backend_compile(g, s, &b);
+    *out = b;
+    return st;
+}
+
+static hg_status jit_run(void *prog, hg_tensor_map *state, const hg_tensor_map *inputs,
+                         hg_tensor_map *outputs, const hg_exec_hooks *hooks) {
+    return hg_jit_backend_run(prog, state, inputs, outputs, hooks);
+}
+
+static void jit_free(void *prog) { hg_jit_backend_free(prog); }
+
 /* ----------------------------------------------------------- registry */
 
 static const hg_backend backend_table[] = {
@@ -59,6 +76,8 @@ static const hg_backend backend_table[] = {
      ref_run, ref_free, ref_supports, keeps_all_composites},
     {"fast", "planned arena + oneDNN matmul (matches ref within 1e-4)", hg_schedule_nodes,
      fast_compile, fast_run, fast_free, fast_supports, keeps_all_composites},
+    {"jit", "fusion groups compiled with LLVM, on the fast backend", hg_jit_schedule,
+     jit_compile, jit_run, jit_free, fast_supports, keeps_all_composites},
 };
 
 int hg_backend_count(void) { return (int)(sizeof backend_table / sizeof backend_table[0]); }

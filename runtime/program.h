@@ -28,7 +28,7 @@
 typedef struct hg_program hg_program;
 
 /* Comma-separated list of the registered backend names, in registry order
- * ("ref,fast"). */
+ * ("ref,fast,jit"). */
 const char *hg_program_backends(void);
 
 /* Compiles graph g for `backend` (NULL means HG_BACKEND_DEFAULT). g is

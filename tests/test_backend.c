@@ -36,7 +36,7 @@ HG_TEST(registry_consistent) {
         HG_CHECK(!b->keeps_composite(HG_OP_add));
     }
     HG_CHECK(!strcmp(hg_program_backends(), list));
-    HG_CHECK(!strcmp(hg_program_backends(), "ref,fast"));
+    HG_CHECK(!strcmp(hg_program_backends(), "ref,fast,jit"));
     HG_CHECK(hg_backend_find(NULL) == hg_backend_find(HG_BACKEND_DEFAULT));
     HG_CHECK(hg_backend_find(NULL) && !strcmp(hg_backend_find(NULL)->name, "ref"));
     HG_CHECK(hg_backend_find("nope") == NULL);

@@ -129,9 +129,11 @@ static hg_status make_state(hg_model *m, hg_tensor_map *st) {
     return hg_ok();
 }
 
-/* Three runs of one graph on both backends, each with its own state;
+/* Three runs of one graph on ref and `backend` (fast, or jit: fast with
+ * compiled fusion groups, same tolerance), each with its own state;
  * outputs and states compared after every run. */
-static void diff_model(const hg_config *c, const char *kind, const char *what) {
+static void diff_model_on(const char *backend, const hg_config *c, const char *kind,
+                          const char *what) {
     hg_model_opts o;
     hg_model_opts_default(&o, c);
     o.norm.box = 10.0;
@@ -139,8 +141,8 @@ static void diff_model(const hg_config *c, const char *kind, const char *what) {
     HG_CHECK_OK(hg_model_build(c, kind, 2, HG_F32, &o, &m));
     hg_program *pr = NULL, *pf = NULL;
     HG_CHECK_OK(hg_program_compile(m.g, "ref", &pr));
-    HG_CHECK_OK(hg_program_compile(m.g, "fast", &pf));
-    HG_CHECK(!strcmp(hg_program_backend(pf), "fast"));
+    HG_CHECK_OK(hg_program_compile(m.g, backend, &pf));
+    HG_CHECK(!strcmp(hg_program_backend(pf), backend));
     hg_tensor_map sr, sf;
     HG_CHECK_OK(make_state(&m, &sr));
     HG_CHECK_OK(copy_map(&sr, &sf));
@@ -179,7 +181,13 @@ static void diff_model(const hg_config *c, const char *kind, const char *what) {
     hg_program_free(pr);
     hg_program_free(pf);
     hg_model_free(&m);
-    if (bad) HG_FAIL("%s %s: %lld elements outside the tolerance", what, kind, (long long)bad);
+    if (bad)
+        HG_FAIL("%s %s on %s: %lld elements outside the tolerance", what, kind, backend,
+                (long long)bad);
+}
+
+static void diff_model(const hg_config *c, const char *kind, const char *what) {
+    diff_model_on("fast", c, kind, what);
 }
 
 static const char *const kinds[] = {"train", "loss", "score", "sample-step", "sample-decode", "nelbo"};
@@ -228,6 +236,46 @@ HG_TEST(graph_network_variant_all_kinds) {
     c.message_passing_steps = 2;
     c.hidden_size = 24;
     for (int k = 0; k < 6; k++) diff_model(&c, kinds[k], "graph network variant");
+}
+
+/* The jit backend on the same graphs and variants. */
+HG_TEST(jit_tiny_transformer_all_kinds) {
+    hg_config c;
+    tiny(&c);
+    for (int k = 0; k < 6; k++) diff_model_on("jit", &c, kinds[k], "tiny transformer");
+}
+
+HG_TEST(jit_transformer_variant_all_kinds) {
+    hg_config c;
+    tiny(&c);
+    c.n_layers = 2;
+    c.d_model = 24;
+    c.n_heads = 3;
+    c.d_mlp = 40;
+    for (int variant = 0; variant < 2; variant++) {
+        c.induced_attention = variant == 0;
+        c.adanorm = variant == 1;
+        for (int k = 0; k < 6; k++)
+            diff_model_on("jit", &c, kinds[k], variant ? "transformer adanorm" : "transformer induced");
+    }
+}
+
+HG_TEST(jit_graph_network_all_kinds) {
+    hg_config c;
+    tiny(&c);
+    c.score = HG_SCORE_GRAPH;
+    for (int k = 0; k < 6; k++) diff_model_on("jit", &c, kinds[k], "graph network");
+}
+
+HG_TEST(jit_graph_network_variant_all_kinds) {
+    hg_config c;
+    tiny(&c);
+    c.score = HG_SCORE_GRAPH;
+    c.attention = 0;
+    c.relative_updates = 0;
+    c.message_passing_steps = 2;
+    c.hidden_size = 24;
+    for (int k = 0; k < 6; k++) diff_model_on("jit", &c, kinds[k], "graph network variant");
 }
 
 /* Arena reuse: inputs A, B, A again give bit-identical results for A; the
@@ -341,12 +389,12 @@ HG_TEST(error_leaves_state_unchanged) {
 }
 
 HG_TEST(backend_listed_and_unknown_refused) {
-    HG_CHECK(!strcmp(hg_program_backends(), "ref,fast"));
+    HG_CHECK(!strcmp(hg_program_backends(), "ref,fast,jit"));
     hg_graph *g = hg_graph_new();
     hg_value x = hg_input(g, "x", HG_F32, hg_shape_of(1, (int64_t)4));
     hg_set_output(g, "y", hg_exp(g, x));
     hg_program *p = NULL;
-    HG_CHECK_ERR(hg_program_compile(g, "jit", &p), "available: ref,fast");
+    HG_CHECK_ERR(hg_program_compile(g, "nosuch", &p), "available: ref,fast,jit");
     HG_CHECK(p == NULL);
     hg_graph_free(g);
 }

@@ -93,7 +93,7 @@ static hg_status jit_vs_ref(hg_graph *g, const hg_value *mem, int n, hg_value re
     hg_status st = hg_ref_run(g, NULL, in, &ref, NULL);
     hg_jit_program *p = NULL;
     hg_jit_options opt = {""};
-    if (st.code == HG_OK) st = hg_jit_compile(g, &s, &opt, &p);
+    if (st.code == HG_OK) st = hg_jit_compile(g, &s, NULL, &opt, &p);
     if (st.code == HG_OK && !hg_jit_has(p, 0)) st = hg_error(HG_ERR_UNSUPPORTED, "not compiled");
     hg_tensor outs[64] = {{0}};
     if (st.code == HG_OK) st = jt_run(g, &s, p, in, outs);
@@ -411,7 +411,7 @@ HG_TEST(loop_threads_bit_identical) {
     HG_CHECK_OK(feed(g, x, &in, 0, INFINITY));
     hg_jit_options opt = {""};
     hg_jit_program *p;
-    HG_CHECK_OK(hg_jit_compile(g, &s, &opt, &p));
+    HG_CHECK_OK(hg_jit_compile(g, &s, NULL, &opt, &p));
     hg_tensor o1[2] = {{0}}, o2[2] = {{0}};
     int saved = omp_get_max_threads();
     omp_set_num_threads(1);

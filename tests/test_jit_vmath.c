@@ -71,7 +71,7 @@ static hg_status sweep_unary(hg_op op, double (*ref)(double), double abs_per_x,
     HG_TRY(jt_schedule(g, &y, 1, HG_NONE, &s));
     hg_jit_options opt = {""};
     hg_jit_program *p;
-    HG_TRY(hg_jit_compile(g, &s, &opt, &p));
+    HG_TRY(hg_jit_compile(g, &s, NULL, &opt, &p));
     float *in = malloc(sizeof(float) * CHUNK), *out = malloc(sizeof(float) * CHUNK);
     uint64_t stride = sweep_stride(), total = ((uint64_t)1 << 32) / stride + N_SPECIAL;
     *max_err = 0;
@@ -141,7 +141,7 @@ HG_TEST(vmath_sincos_ulp) {
         HG_CHECK_OK(jt_schedule(g, &y, 1, HG_NONE, &s));
         hg_jit_options opt = {""};
         hg_jit_program *p;
-        HG_CHECK_OK(hg_jit_compile(g, &s, &opt, &p));
+        HG_CHECK_OK(hg_jit_compile(g, &s, NULL, &opt, &p));
         float *in = malloc(sizeof(float) * CHUNK), *out = malloc(sizeof(float) * CHUNK);
         uint64_t stride = sweep_stride(), total = ((uint64_t)1 << 32) / stride + N_SPECIAL;
         double err = 0, err_big = 0;
@@ -201,7 +201,7 @@ HG_TEST(vmath_pow_ulp) {
     HG_CHECK_OK(jt_schedule(g, &z, 1, HG_NONE, &s));
     hg_jit_options opt = {""};
     hg_jit_program *p;
-    HG_CHECK_OK(hg_jit_compile(g, &s, &opt, &p));
+    HG_CHECK_OK(hg_jit_compile(g, &s, NULL, &opt, &p));
     float *in = malloc(sizeof(float) * CHUNK), *out = malloc(sizeof(float) * CHUNK);
     uint64_t stride = sweep_stride() * 64;
     int64_t n = 0;

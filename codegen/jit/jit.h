@@ -43,8 +43,9 @@
 #ifndef HG_JIT_H
 #define HG_JIT_H
 
+#include "codegen/codegen.h"
 #include "ir/ir.h"
-#include "passes/schedule.h"
+#include "passes/passes.h"
 
 typedef struct hg_jit_program hg_jit_program;
 
@@ -74,22 +75,24 @@ typedef struct {
 int hg_jit_supports(const hg_graph *g, const hg_kernel *k);
 
 /* Compiles every kernel of s (a schedule of g) that hg_jit_supports
- * accepts; opt may be NULL (defaults). g and s are read during the call
+ * accepts; opt may be NULL (defaults). plan (may be NULL: no buffer is
+ * shared) is the memory plan the kernels will run with: an output planned
+ * in place in the block of one of its kernel's inputs is compiled to read
+ * and write through one pointer. g, s and plan are read during the call
  * only. *out is freed with hg_jit_free. Errors: HG_ERR_UNSUPPORTED when
  * LLVM fails (message from LLVM), HG_ERR_IO for a cache directory that
  * cannot be created or written (the cache read never fails: a bad file is a
  * miss), HG_ERR_NOMEM. */
-hg_status hg_jit_compile(const hg_graph *g, const hg_schedule *s, const hg_jit_options *opt,
-                         hg_jit_program **out);
+hg_status hg_jit_compile(const hg_graph *g, const hg_schedule *s, const hg_mem_plan *plan,
+                         const hg_jit_options *opt, hg_jit_program **out);
 
 /* 1 when kernel `kernel` (index into the schedule) was compiled. */
 int hg_jit_has(const hg_jit_program *p, int kernel);
 
 /* Runs compiled kernel `kernel` on buffers: ptrs = its outputs in
  * k->outputs order, then its inputs in k->inputs order, dense row-major of
- * the nodes' dtypes and shapes. An output may share its buffer with an
- * input of the same shape (the iteration space) and element size; no
- * other overlap. OpenMP threads (omp_get_max_threads) over the outermost
+ * the nodes' dtypes and shapes. Buffers overlap only as the plan given to
+ * hg_jit_compile says (in place: equal pointers). OpenMP threads (omp_get_max_threads) over the outermost
  * loop. Not checked: the caller passes valid buffers. */
 void hg_jit_run(const hg_jit_program *p, int kernel, void *const *ptrs);
 
@@ -100,5 +103,33 @@ void hg_jit_program_stats(const hg_jit_program *p, hg_jit_stats *out);
 void hg_jit_default_cache_dir(char *buf, size_t n);
 
 void hg_jit_free(hg_jit_program *p);
+
+/* ------------------------------------------------- the `jit` backend
+ *
+ * The fast backend (codegen/fast.h: arena, oneDNN matmul, reference
+ * kernels) with the JIT's compiled kernels replacing fast's
+ * implementation of every kernel hg_jit_supports; runtime/backend.c
+ * registers it as "jit". */
+
+/* The jit backend's schedule of g (verified by the caller): hg_fuse with
+ * LOOP groups of the members the JIT can emit (can_fuse: elementwise
+ * formulas of ir/elementwise.def for the dtypes, casts, broadcasts,
+ * float random ops, float sum/mean/max as the trailing reduction); other
+ * nodes are OP kernels run by fast. Errors: hg_fuse's. */
+hg_status hg_jit_schedule(const hg_graph *g, hg_schedule *out);
+
+typedef struct hg_jit_backend hg_jit_backend;
+/* Compiles g with schedule s (borrowed until free, as hg_fast_compile):
+ * fast with the memory plan over the schedule (hg_fast_compile_fused),
+ * then hg_jit_compile with that plan and the default cache. Errors:
+ * those of both; HG_ERR_UNSUPPORTED naming a kernel with internal members
+ * the JIT does not compile. */
+hg_status hg_jit_backend_compile(const hg_graph *g, const hg_schedule *s, hg_jit_backend **out);
+/* hg_fast_run's contract. */
+hg_status hg_jit_backend_run(hg_jit_backend *b, hg_tensor_map *state, const hg_tensor_map *inputs,
+                             hg_tensor_map *outputs, const hg_exec_hooks *hooks);
+/* What compiling the program did (compile time, cache use). */
+const hg_jit_stats *hg_jit_backend_stats(const hg_jit_backend *b);
+void hg_jit_backend_free(hg_jit_backend *b);
 
 #endif

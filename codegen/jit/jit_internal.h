@@ -111,16 +111,19 @@ void hg_jit_extent(const hg_graph *g, const hg_kernel *k, int64_t *units,
                    int64_t *unit_elems);
 
 /* Emits kernel k of g as function `name` into b->M (b->C, b->M set).
- * Errors: HG_ERR_UNSUPPORTED naming the member that cannot be emitted. */
-hg_status hg_jit_emit_loop(hg_jb *b, const hg_graph *g, const hg_kernel *k,
+ * alias[o] (NULL: none) is the input index whose buffer output o shares
+ * (in place: same shape and element size), or -1: the function then
+ * accesses both through ONE pointer, so no noalias is claimed between
+ * them. Errors: HG_ERR_UNSUPPORTED naming the member that cannot be
+ * emitted. */
+hg_status hg_jit_emit_loop(hg_jb *b, const hg_graph *g, const hg_kernel *k, const int *alias,
                            const char *name);
-hg_status hg_jit_emit_row(hg_jb *b, const hg_graph *g, const hg_kernel *k,
-                          const char *name);
 
 /* Canonical text of kernel k (ops, attributes, dtypes, shapes, member and
- * input references by position): two kernels with equal signatures compute
- * the same function of their ptrs. malloc'd; NULL on OOM. */
-char *hg_jit_signature(const hg_graph *g, const hg_kernel *k);
+ * input references by position, the in-place aliases as for
+ * hg_jit_emit_loop): two kernels with equal signatures compute the same
+ * function of their ptrs. malloc'd; NULL on OOM. */
+char *hg_jit_signature(const hg_graph *g, const hg_kernel *k, const int *alias);
 /* FNV-1a 64 of n bytes, continued from h (start with HG_FNV_INIT). */
 #define HG_FNV_INIT 0xcbf29ce484222325ull
 uint64_t hg_jit_fnv(uint64_t h, const void *p, size_t n);

@@ -19,7 +19,9 @@
  * hg_rng_uniform / hg_rng_normal of ir.h, so they draw exactly the
  * reference's numbers), then every output of shape space is stored. So an
  * output buffer may be the same buffer as an input of the same shape and
- * element size (in-place); any other overlap is not allowed.
+ * element size (in place, hg_memplan_schedule's rule): the function then
+ * reads and writes it through one pointer (alias[]); any other overlap is
+ * not allowed.
  *
  * Reductions accumulate in double (float sum/mean, as the reference) or in
  * the dtype with llvm.maximum (max: NaN-propagating); float sums are marked
@@ -28,7 +30,9 @@
  * same for every thread count (a reduction is never split).
  *
  * Pointers reach the body as noalias arguments of an always-inlined inner
- * function, so LLVM vectorises without runtime alias checks. */
+ * function, so LLVM vectorises without runtime alias checks (an in-place
+ * pair is one argument: same pointer, same index, no loop-carried
+ * dependence). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -380,7 +384,7 @@ static LLVMValueRef open_kernel(hg_jb *b, const char *name, int np, LLVMValueRef
     return in;
 }
 
-hg_status hg_jit_emit_loop(hg_jb *b, const hg_graph *g, const hg_kernel *k,
+hg_status hg_jit_emit_loop(hg_jb *b, const hg_graph *g, const hg_kernel *k, const int *alias,
                            const char *name) {
     plan *p = malloc(sizeof *p);
     ectx *e = calloc(1, sizeof *e);
@@ -394,6 +398,8 @@ hg_status hg_jit_emit_loop(hg_jb *b, const hg_graph *g, const hg_kernel *k,
     e->p = p;
     int np = k->n_outputs + k->n_inputs;
     LLVMValueRef in = open_kernel(b, name, np, e->ptr);
+    for (int o = 0; alias && o < k->n_outputs; o++)
+        if (alias[o] >= 0) e->ptr[o] = e->ptr[k->n_outputs + alias[o]];
     LLVMTypeRef rng_args[5] = {b->i32, b->i32, b->i32, b->i32, b->i64};
     e->rng_t = LLVMFunctionType(b->f64, rng_args, 5, 0);
     for (int i = 0; i < 2; i++) {

@@ -54,8 +54,30 @@ static int loop_supported(const hg_graph *g, const hg_kernel *k) {
     return 1;
 }
 
+/* The kernel as the LOOP emitter sees it: a LOOP kernel as is; an OP
+ * kernel of an elementwise-class, random or reduction node as a LOOP of
+ * that one node (a reduction reading its input from outside). 0 if k is
+ * neither. *v shares k's arrays. */
+static int loop_view(const hg_graph *g, const hg_kernel *k, hg_kernel *v) {
+    *v = *k;
+    if (k->kind == HG_KERNEL_LOOP) return 1;
+    if (k->kind != HG_KERNEL_OP || k->n_members != 1) return 0;
+    const hg_node *n = hg_node_at(g, k->members[0]);
+    unsigned fl = hg_op_table[n->op].flags;
+    if (fl & HG_OPF_REDUCE) {
+        v->reduce = k->members[0];
+        v->space = hg_value_shape(g, n->in[0]);
+    } else if (!(fl & (HG_OPF_ELEMENTWISE | HG_OPF_RANDOM)) && n->op != HG_OP_cast &&
+               n->op != HG_OP_broadcast_to) {
+        return 0;
+    }
+    v->kind = HG_KERNEL_LOOP;
+    return 1;
+}
+
 int hg_jit_supports(const hg_graph *g, const hg_kernel *k) {
-    if (k->kind == HG_KERNEL_LOOP) return loop_supported(g, k);
+    hg_kernel v;
+    if (loop_view(g, k, &v)) return loop_supported(g, &v);
     return 0;
 }
 
@@ -63,6 +85,8 @@ int hg_jit_supports(const hg_graph *g, const hg_kernel *k) {
 
 typedef struct {
     char **sig;     /* per kernel (NULL: not compiled by the JIT) */
+    int **alias;    /* per kernel: in-place input of each output, or NULL */
+    hg_kernel *view; /* per kernel: loop_view */
     int *slot;      /* per kernel: index into the new-kernel list, or -1 */
     int *first;     /* per new kernel: the kernel index that defines it */
     int n_new;
@@ -74,6 +98,10 @@ static void work_free(work *w, int n) {
     if (w->sig)
         for (int i = 0; i < n; i++) free(w->sig[i]);
     free(w->sig);
+    if (w->alias)
+        for (int i = 0; i < n; i++) free(w->alias[i]);
+    free(w->alias);
+    free(w->view);
     free(w->slot);
     free(w->first);
     free(w->key_text);
@@ -107,8 +135,8 @@ static hg_status emit_object(hg_jit_session *s, const hg_graph *g, const hg_sche
     for (int j = 0; j < w->n_new && st.code == HG_OK; j++) {
         char name[64];
         sym_name(w->key, j, name, sizeof name);
-        const hg_kernel *k = &sc->kernels[w->first[j]];
-        st = hg_jit_emit_loop(&b, g, k, name);
+        const hg_kernel *k = &w->view[w->first[j]];
+        st = hg_jit_emit_loop(&b, g, k, w->alias[w->first[j]], name);
         if (st.code != HG_OK) st = hg_status_prefix(st, "kernel %d (%s)", w->first[j], k->name);
     }
     LLVMDisposeBuilder(b.B);
@@ -162,19 +190,43 @@ static hg_status link_new(hg_jit_program *p, const hg_graph *g, const hg_schedul
     return st;
 }
 
+/* alias[o] = the input of k sharing output o's block in plan, or -1;
+ * *out NULL when none does. */
+static hg_status aliases(const hg_kernel *k, const hg_mem_plan *plan, int **out) {
+    *out = NULL;
+    if (!plan) return hg_ok();
+    for (int o = 0; o < k->n_outputs; o++) {
+        int b = plan->block[k->outputs[o]], j = -1;
+        for (int i = 0; b >= 0 && i < k->n_inputs && j < 0; i++)
+            if (plan->block[k->inputs[i]] == b) j = i;
+        if (j < 0) continue;
+        if (!*out) {
+            *out = malloc(sizeof(int) * (size_t)k->n_outputs);
+            if (!*out) return hg_error(HG_ERR_NOMEM, "jit: aliases");
+            for (int q = 0; q < k->n_outputs; q++) (*out)[q] = -1;
+        }
+        (*out)[o] = j;
+    }
+    return hg_ok();
+}
+
 static hg_status compile_into(hg_jit_program *p, const hg_graph *g, const hg_schedule *sc,
-                              const hg_jit_options *opt, work *w) {
+                              const hg_mem_plan *plan, const hg_jit_options *opt, work *w) {
     int n = sc->n_kernels;
     w->sig = calloc((size_t)n + 1, sizeof *w->sig);
+    w->alias = calloc((size_t)n + 1, sizeof *w->alias);
+    w->view = calloc((size_t)n + 1, sizeof *w->view);
     w->slot = malloc(sizeof *w->slot * ((size_t)n + 1));
     w->first = malloc(sizeof *w->first * ((size_t)n + 1));
-    if (!w->sig || !w->slot || !w->first) return hg_error(HG_ERR_NOMEM, "jit: compile");
+    if (!w->sig || !w->alias || !w->view || !w->slot || !w->first) return hg_error(HG_ERR_NOMEM, "jit: compile");
     for (int i = 0; i < n; i++) {
-        const hg_kernel *k = &sc->kernels[i];
         w->slot[i] = -1;
+        if (!loop_view(g, &sc->kernels[i], &w->view[i]) || !loop_supported(g, &w->view[i]))
+            continue;
+        const hg_kernel *k = &w->view[i];
         hg_jit_extent(g, k, &p->units[i], &p->unit_elems[i]);
-        if (!hg_jit_supports(g, k)) continue;
-        w->sig[i] = hg_jit_signature(g, k);
+        HG_TRY(aliases(k, plan, &w->alias[i]));
+        w->sig[i] = hg_jit_signature(g, k, w->alias[i]);
         if (!w->sig[i]) return hg_error(HG_ERR_NOMEM, "jit: signature");
         p->stats.n_kernels++;
         p->fn[i] = (hg_jit_fn)hg_jit_session_lookup(p->s, w->sig[i]);
@@ -194,8 +246,8 @@ static hg_status compile_into(hg_jit_program *p, const hg_graph *g, const hg_sch
     return link_new(p, g, sc, opt, w);
 }
 
-hg_status hg_jit_compile(const hg_graph *g, const hg_schedule *sc, const hg_jit_options *opt,
-                         hg_jit_program **out) {
+hg_status hg_jit_compile(const hg_graph *g, const hg_schedule *sc, const hg_mem_plan *plan,
+                         const hg_jit_options *opt, hg_jit_program **out) {
     double t0 = now();
     hg_jit_program *p = calloc(1, sizeof *p);
     if (!p) return hg_error(HG_ERR_NOMEM, "jit: program");
@@ -207,7 +259,7 @@ hg_status hg_jit_compile(const hg_graph *g, const hg_schedule *sc, const hg_jit_
                                                       : hg_error(HG_ERR_NOMEM, "jit: program");
     if (st.code == HG_OK) st = hg_jit_session_get(&p->s);
     work w = {0};
-    if (st.code == HG_OK) st = compile_into(p, g, sc, opt, &w);
+    if (st.code == HG_OK) st = compile_into(p, g, sc, plan, opt, &w);
     work_free(&w, sc->n_kernels);
     if (st.code != HG_OK) {
         hg_jit_free(p);

@@ -57,7 +57,7 @@ static int pos_of(const hg_value *v, int n, hg_value x) {
     return -1;
 }
 
-char *hg_jit_signature(const hg_graph *g, const hg_kernel *k) {
+char *hg_jit_signature(const hg_graph *g, const hg_kernel *k, const int *alias) {
     sbuf b = {malloc(256), 0, 256, 0};
     if (!b.s) return NULL;
     b.s[0] = 0;
@@ -88,6 +88,9 @@ char *hg_jit_signature(const hg_graph *g, const hg_kernel *k) {
     for (int o = 0; o < k->n_outputs; o++)
         put(&b, " m%d", pos_of(k->members, k->n_members, k->outputs[o]));
     put(&b, "\n");
+    if (alias)
+        for (int o = 0; o < k->n_outputs; o++)
+            if (alias[o] >= 0) put(&b, "alias m%d i%d\n", pos_of(k->members, k->n_members, k->outputs[o]), alias[o]);
     if (b.oom) {
         free(b.s);
         return NULL;

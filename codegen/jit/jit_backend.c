@@ -1,0 +1,90 @@
+/* The `jit` backend (jit.h): hg_fuse's LOOP groups compiled by the JIT,
+ * everything else run by the fast backend it is built on. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "codegen/fast.h"
+#include "codegen/jit/jit_internal.h"
+
+struct hg_jit_backend {
+    hg_fast *f;
+    hg_jit_program *p;
+    hg_jit_stats stats;
+};
+
+/* can_fuse of hg_fuse: node v can be a member of a LOOP kernel. */
+static int can_fuse(void *user, hg_kernel_kind kind, const hg_graph *g, hg_value v) {
+    (void)user;
+    if (kind != HG_KERNEL_LOOP) return 0;
+    const hg_node *n = hg_node_at(g, v);
+    switch (n->op) {
+    case HG_OP_sum: case HG_OP_mean: case HG_OP_max:
+    case HG_OP_random_uniform: case HG_OP_random_normal:
+        return hg_dtype_is_float(n->dtype);
+    default:
+        return hg_jit_ew_supported(g, n);
+    }
+}
+
+hg_status hg_jit_schedule(const hg_graph *g, hg_schedule *out) {
+    hg_fuse_opts o;
+    hg_fuse_opts_default(&o);
+    o.kinds = 1u << HG_KERNEL_LOOP;
+    o.can_fuse = can_fuse;
+    return hg_fuse(g, &o, out);
+}
+
+/* fast implementation record of a compiled kernel. */
+static hg_status run_compiled(const hg_fast_impl *impl, hg_tensor *vals) {
+    (void)vals;
+    const hg_jit_backend *b = impl->data;
+    const hg_kernel *k = impl->kernel;
+    int n = k->n_outputs + k->n_inputs;
+    void *stack[128], **ptrs = n <= 128 ? stack : malloc(sizeof(void *) * (size_t)n);
+    if (!ptrs) return hg_error(HG_ERR_NOMEM, "jit: kernel %d", impl->index);
+    for (int o = 0; o < k->n_outputs; o++) ptrs[o] = impl->out[o]->data;
+    for (int i = 0; i < k->n_inputs; i++) ptrs[k->n_outputs + i] = impl->in[i]->data;
+    hg_jit_run(b->p, impl->index, ptrs);
+    if (ptrs != stack) free(ptrs);
+    return hg_ok();
+}
+
+hg_status hg_jit_backend_compile(const hg_graph *g, const hg_schedule *s, hg_jit_backend **out) {
+    *out = NULL;
+    hg_jit_backend *b = calloc(1, sizeof *b);
+    if (!b) return hg_error(HG_ERR_NOMEM, "jit: backend");
+    hg_status st = hg_fast_compile_fused(g, s, &b->f);
+    if (st.code == HG_OK) st = hg_jit_compile(g, s, hg_fast_plan(b->f), NULL, &b->p);
+    for (int k = 0; st.code == HG_OK && k < s->n_kernels; k++) {
+        if (hg_jit_has(b->p, k)) {
+            st = hg_fast_set_impl(b->f, k, run_compiled, b, NULL);
+            continue;
+        }
+        const hg_kernel *kr = &s->kernels[k];
+        if (kr->n_members > kr->n_outputs)
+            st = hg_error(HG_ERR_UNSUPPORTED,
+                          "jit: kernel %d (%s): a fusion group the JIT cannot compile", k,
+                          kr->name);
+    }
+    if (st.code != HG_OK) {
+        hg_jit_backend_free(b);
+        return st;
+    }
+    hg_jit_program_stats(b->p, &b->stats);
+    *out = b;
+    return hg_ok();
+}
+
+hg_status hg_jit_backend_run(hg_jit_backend *b, hg_tensor_map *state, const hg_tensor_map *inputs,
+                             hg_tensor_map *outputs, const hg_exec_hooks *hooks) {
+    return hg_fast_run(b->f, state, inputs, outputs, hooks);
+}
+
+const hg_jit_stats *hg_jit_backend_stats(const hg_jit_backend *b) { return &b->stats; }
+
+void hg_jit_backend_free(hg_jit_backend *b) {
+    if (!b) return;
+    hg_fast_free(b->f);
+    hg_jit_free(b->p);
+    free(b);
+}
