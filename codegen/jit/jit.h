@@ -54,6 +54,10 @@ typedef struct {
      * ($XDG_CACHE_HOME/halograph, else $HOME/.cache/halograph), "" = no
      * disk cache. */
     const char *cache_dir;
+    /* The CPU feature string in the cache key: NULL = the host's (always,
+     * except in the cache tests, which pass another string to check that
+     * code cached for one CPU is not used on another). */
+    const char *key_features;
 } hg_jit_options;
 
 /* What one hg_jit_compile did. */
@@ -64,6 +68,7 @@ typedef struct {
     int disk_hit;       /* the object came from the disk cache */
     double seconds;     /* wall time of hg_jit_compile */
     char cache_file[4200]; /* the object's cache file ("" if none) */
+    char cache_error[512]; /* why the object could not be cached ("" if it was) */
 } hg_jit_stats;
 
 /* 1 when the JIT compiles kernel k of g: a LOOP kernel whose members all
@@ -79,10 +84,10 @@ int hg_jit_supports(const hg_graph *g, const hg_kernel *k);
  * shared) is the memory plan the kernels will run with: an output planned
  * in place in the block of one of its kernel's inputs is compiled to read
  * and write through one pointer. g, s and plan are read during the call
- * only. *out is freed with hg_jit_free. Errors: HG_ERR_UNSUPPORTED when
- * LLVM fails (message from LLVM), HG_ERR_IO for a cache directory that
- * cannot be created or written (the cache read never fails: a bad file is a
- * miss), HG_ERR_NOMEM. */
+ * only. *out is freed with hg_jit_free. The disk cache never fails a
+ * compile: a bad file is a miss, a directory that cannot be written leaves
+ * the object uncached (stats.cache_error says why). Errors:
+ * HG_ERR_UNSUPPORTED when LLVM fails (message from LLVM), HG_ERR_NOMEM. */
 hg_status hg_jit_compile(const hg_graph *g, const hg_schedule *s, const hg_mem_plan *plan,
                          const hg_jit_options *opt, hg_jit_program **out);
 

@@ -107,14 +107,14 @@ static void work_free(work *w, int n) {
     free(w->key_text);
 }
 
-static hg_status build_key(hg_jit_session *s, work *w) {
-    size_t len = strlen(JIT_VERSION) + strlen(hg_jit_session_cpu(s)) +
-                 strlen(hg_jit_session_features(s)) + 8;
+static hg_status build_key(hg_jit_session *s, const hg_jit_options *opt, work *w) {
+    const char *feat = opt && opt->key_features ? opt->key_features : hg_jit_session_features(s);
+    size_t len = strlen(JIT_VERSION) + strlen(hg_jit_session_cpu(s)) + strlen(feat) + 8;
     for (int j = 0; j < w->n_new; j++) len += strlen(w->sig[w->first[j]]) + 8;
     w->key_text = malloc(len);
     if (!w->key_text) return hg_error(HG_ERR_NOMEM, "jit: cache key");
     char *p = w->key_text;
-    p += sprintf(p, "%s\n%s\n%s\n", JIT_VERSION, hg_jit_session_cpu(s), hg_jit_session_features(s));
+    p += sprintf(p, "%s\n%s\n%s\n", JIT_VERSION, hg_jit_session_cpu(s), feat);
     for (int j = 0; j < w->n_new; j++) p += sprintf(p, "%s;\n", w->sig[w->first[j]]);
     w->key = hg_jit_fnv(HG_FNV_INIT, w->key_text, strlen(w->key_text));
     return hg_ok();
@@ -148,7 +148,7 @@ static hg_status emit_object(hg_jit_session *s, const hg_graph *g, const hg_sche
 
 static hg_status link_new(hg_jit_program *p, const hg_graph *g, const hg_schedule *sc,
                           const hg_jit_options *opt, work *w) {
-    HG_TRY(build_key(p->s, w));
+    HG_TRY(build_key(p->s, opt, w));
     char dir[4000];
     if (opt && opt->cache_dir) snprintf(dir, sizeof dir, "%s", opt->cache_dir);
     else hg_jit_default_cache_dir(dir, sizeof dir);
@@ -160,9 +160,9 @@ static hg_status link_new(hg_jit_program *p, const hg_graph *g, const hg_schedul
         HG_TRY(emit_object(p->s, g, sc, w, &obj, &n));
         if (dir[0]) {
             hg_status st = hg_jit_cache_write(dir, w->key, w->key_text, obj, n);
-            if (st.code != HG_OK) {
-                free(obj);
-                return st;
+            if (st.code != HG_OK) { /* not fatal: the code runs, uncached */
+                snprintf(p->stats.cache_error, sizeof p->stats.cache_error, "%s", st.msg);
+                dir[0] = 0;
             }
         }
     }
