@@ -92,7 +92,7 @@ static hg_status jit_vs_ref(hg_graph *g, const hg_value *mem, int n, hg_value re
     hg_map_init(&ref);
     hg_status st = hg_ref_run(g, NULL, in, &ref, NULL);
     hg_jit_program *p = NULL;
-    hg_jit_options opt = {""};
+    hg_jit_options opt = {"", NULL};
     if (st.code == HG_OK) st = hg_jit_compile(g, &s, NULL, &opt, &p);
     if (st.code == HG_OK && !hg_jit_has(p, 0)) st = hg_error(HG_ERR_UNSUPPORTED, "not compiled");
     hg_tensor outs[64] = {{0}};
@@ -409,7 +409,7 @@ HG_TEST(loop_threads_bit_identical) {
     hg_tensor_map in;
     hg_map_init(&in);
     HG_CHECK_OK(feed(g, x, &in, 0, INFINITY));
-    hg_jit_options opt = {""};
+    hg_jit_options opt = {"", NULL};
     hg_jit_program *p;
     HG_CHECK_OK(hg_jit_compile(g, &s, NULL, &opt, &p));
     hg_tensor o1[2] = {{0}}, o2[2] = {{0}};

@@ -69,7 +69,7 @@ static hg_status sweep_unary(hg_op op, double (*ref)(double), double abs_per_x,
     HG_TRY(hg_graph_status(g));
     hg_schedule s;
     HG_TRY(jt_schedule(g, &y, 1, HG_NONE, &s));
-    hg_jit_options opt = {""};
+    hg_jit_options opt = {"", NULL};
     hg_jit_program *p;
     HG_TRY(hg_jit_compile(g, &s, NULL, &opt, &p));
     float *in = malloc(sizeof(float) * CHUNK), *out = malloc(sizeof(float) * CHUNK);
@@ -139,7 +139,7 @@ HG_TEST(vmath_sincos_ulp) {
         hg_set_output(g, "y", y);
         hg_schedule s;
         HG_CHECK_OK(jt_schedule(g, &y, 1, HG_NONE, &s));
-        hg_jit_options opt = {""};
+        hg_jit_options opt = {"", NULL};
         hg_jit_program *p;
         HG_CHECK_OK(hg_jit_compile(g, &s, NULL, &opt, &p));
         float *in = malloc(sizeof(float) * CHUNK), *out = malloc(sizeof(float) * CHUNK);
@@ -199,7 +199,7 @@ HG_TEST(vmath_pow_ulp) {
     hg_set_output(g, "z", z);
     hg_schedule s;
     HG_CHECK_OK(jt_schedule(g, &z, 1, HG_NONE, &s));
-    hg_jit_options opt = {""};
+    hg_jit_options opt = {"", NULL};
     hg_jit_program *p;
     HG_CHECK_OK(hg_jit_compile(g, &s, NULL, &opt, &p));
     float *in = malloc(sizeof(float) * CHUNK), *out = malloc(sizeof(float) * CHUNK);
