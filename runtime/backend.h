@@ -28,8 +28,10 @@
 #include "ir/ir.h"
 #include "passes/passes.h"
 
-/* The backend of every command and of hg_program_compile(g, NULL, ...). */
-#define HG_BACKEND_DEFAULT "ref"
+/* The backend of every command and of hg_program_compile(g, NULL, ...):
+ * the jit (its differential tests against ref: tests/test_fast_backend.c
+ * jit_*, tests/test_jit_*.c). */
+#define HG_BACKEND_DEFAULT "jit"
 
 typedef struct {
     const char *name;    /* "ref", "fast": the --backend value */

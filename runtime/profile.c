@@ -135,6 +135,16 @@ hg_status hg_profile_init_schedule(hg_profile *p, const hg_graph *g, const hg_sc
         k->n_members = sk->n_members;
         set_kernel_facts(g, sk->n_members == 1 ? hg_op_table[g->nodes[sk->members[0]].op].name
                                                : sk->name, k);
+        if (sk->n_members > 1) { /* a fusion group reads its inputs and writes its
+                                    outputs once; internal values stay in registers */
+            k->bytes = 0;
+            for (int i = 0; i < sk->n_inputs; i++)
+                k->bytes += hg_shape_numel(g->nodes[sk->inputs[i]].shape) *
+                            (int64_t)hg_dtype_size(g->nodes[sk->inputs[i]].dtype);
+            for (int i = 0; i < sk->n_outputs; i++)
+                k->bytes += hg_shape_numel(g->nodes[sk->outputs[i]].shape) *
+                            (int64_t)hg_dtype_size(g->nodes[sk->outputs[i]].dtype);
+        }
         for (int i = 0; i < sk->n_members; i++) p->kernel_of_node[sk->members[i]] = p->n_kernels;
         p->n_kernels++;
     }

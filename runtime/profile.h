@@ -61,7 +61,8 @@ typedef struct {
     int n_members;
     hg_value *members;   /* node ids of the graph, ascending; owned */
     int64_t flops;       /* per call: sum over members (SPEC 7) */
-    int64_t bytes;       /* per call: sum over members (naive, unfused) */
+    int64_t bytes;       /* per call: sum over members (naive, unfused); a
+                            schedule's fusion group: its inputs + outputs */
     int64_t calls;
     double total_s, min_s, max_s; /* wall seconds */
 } hg_profile_kernel;
@@ -104,7 +105,9 @@ hg_status hg_profile_init(hg_profile *p, const hg_graph *g, unsigned flags);
  * hg_program_schedule(p); checked against g's node count): one kernel per
  * schedule kernel, in schedule order (profile kernel i = schedule kernel
  * i), named by the schedule kernel's name, members = its members, FLOPs
- * and bytes the sums over the members. Errors: as hg_profile_init, and
+ * the sum over the members, bytes the sum over the members for a
+ * one-member kernel and, for a fusion group, its inputs read once plus
+ * its outputs written once (what a fused kernel moves). Errors: as hg_profile_init, and
  * HG_ERR_INVALID for a schedule of another graph. */
 hg_status hg_profile_init_schedule(hg_profile *p, const hg_graph *g, const hg_schedule *s,
                                    unsigned flags);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "runtime/program.h"
 
@@ -14,7 +15,14 @@ struct hg_program {
     void *prog;       /* the backend's compiled program over g and s */
     hg_exec_hooks hooks;
     int has_hooks;
+    double compile_seconds; /* schedule + check + backend compile */
 };
+
+static double now_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
 
 /* The registry's names joined by commas, built once (pthread_once) from
  * the static const registry, so it never changes afterwards. */
@@ -49,6 +57,7 @@ hg_status hg_program_compile(const hg_graph *g, const char *backend, hg_program 
         free(p);
         return hg_error(HG_ERR_NOMEM, "program: copying the graph");
     }
+    double t0 = now_seconds();
     hg_status s = be->schedule(p->g, &p->s);
     if (s.code == HG_OK) s = hg_schedule_check(p->g, &p->s);
     if (s.code == HG_OK) s = be->compile(p->g, &p->s, &p->prog);
@@ -56,6 +65,7 @@ hg_status hg_program_compile(const hg_graph *g, const char *backend, hg_program 
         hg_program_free(p);
         return hg_status_prefix(s, "program");
     }
+    p->compile_seconds = now_seconds() - t0;
     *out = p;
     return hg_ok();
 }
@@ -78,6 +88,8 @@ const hg_graph *hg_program_graph(const hg_program *p) { return p ? p->g : NULL; 
 const hg_schedule *hg_program_schedule(const hg_program *p) { return p ? &p->s : NULL; }
 
 const char *hg_program_backend(const hg_program *p) { return p ? p->be->name : NULL; }
+
+double hg_program_compile_seconds(const hg_program *p) { return p ? p->compile_seconds : 0; }
 
 void hg_program_free(hg_program *p) {
     if (!p) return;

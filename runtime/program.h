@@ -64,6 +64,9 @@ const hg_graph *hg_program_graph(const hg_program *p);
 const hg_schedule *hg_program_schedule(const hg_program *p);
 /* The backend name the program was compiled for. */
 const char *hg_program_backend(const hg_program *p);
+/* Wall time hg_program_compile took for p (schedule, check, the backend's
+ * compile: for `jit` the LLVM compilation or the disk-cache load), s. */
+double hg_program_compile_seconds(const hg_program *p);
 
 void hg_program_free(hg_program *p);
 
