@@ -210,24 +210,11 @@ static hg_status bind(hg_fast *f, hg_tensor_map *state, const hg_tensor_map *inp
     return hg_ok();
 }
 
-/* Ops whose reference kernel assigns every output element (elementwise,
- * random, the strided copies, iota, cast, and the row-wise softmax and
- * layer_norm), so their arena output needs no zero fill. The accumulating
- * kernels (matmul, reductions, scatter_*, attention) and those that skip
- * elements (gather's out-of-range rows, pad, knn) get a zero-filled output.
+/* Ops whose reference kernel assigns every output element need no zero
+ * fill of their arena output: the op table's writes_all (ir/op_traits.def).
  * A kernel that stopped writing every element would show in the
  * differential tests, whose later runs see the previous run's values. */
-static int overwrites(hg_op op) {
-    unsigned fl = hg_op_table[op].flags;
-    if (fl & (HG_OPF_ELEMENTWISE | HG_OPF_RANDOM)) return 1;
-    switch (op) {
-    case HG_OP_transpose: case HG_OP_broadcast_to: case HG_OP_slice: case HG_OP_concat:
-    case HG_OP_iota: case HG_OP_cast: case HG_OP_softmax: case HG_OP_layer_norm:
-        return 1;
-    default:
-        return 0;
-    }
-}
+static int overwrites(hg_op op) { return hg_op_table[op].writes_all; }
 
 static hg_status exec_node(hg_fast *f, hg_value v) {
     const hg_node *nd = &f->g->nodes[v];
