@@ -2,7 +2,7 @@
  * comparisons, logical, where) with numpy broadcasting.
  *
  * The scalar formulas are ir/elementwise.def, expanded in C by
- * codegen/ref_ew.h (hg_ew_f_OP, hg_ew_s_OP, hg_ew_i_OP, hg_ew_b_OP); no
+ * ir/elementwise.h (hg_ew_f_OP, hg_ew_s_OP, hg_ew_i_OP, hg_ew_b_OP); no
  * formula is written here. Floats (f32, f64) are computed in double and
  * rounded once to the output dtype: for + - * / sqrt that is exactly the
  * f32 operation (double has more than 2 * 24 + 2 bits), for the
@@ -18,8 +18,8 @@
  * handled by a typed loop per (op, dtype) generated from the .def, with
  * the strides compile-time constants so the common cases vectorise.
  * Outputs under PAR_MIN elements are computed by one thread. */
-#include "codegen/ref_ew.h"
 #include "codegen/ref_internal.h"
+#include "ir/elementwise.h"
 
 #include <stdint.h>
 #include <string.h>

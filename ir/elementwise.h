@@ -1,5 +1,6 @@
-/* The C expansion of ir/elementwise.def for the reference kernels
- * (codegen/ref_elementwise.c) and the formula tests: one static inline
+/* The C expansion of ir/elementwise.def, for the reference kernels
+ * (codegen/ref_elementwise.c), constant folding (passes/simplify.c) and the
+ * formula tests: one static inline
  * function per (op, dtype class) whose slot is defined,
  *
  *   hg_ew_f_OP(double X[, double Y])    the FLOAT formula in double
@@ -22,13 +23,24 @@
  * ops. (An exact operation applied to f32-representable values gives an
  * f32-representable value; one + - * / or sqrt of f32 values computed in
  * double and rounded to f32 is the f32 operation, since 53 >= 2 * 24 + 2.) */
-#ifndef HG_REF_EW_H
-#define HG_REF_EW_H
+#ifndef HG_IR_ELEMENTWISE_H
+#define HG_IR_ELEMENTWISE_H
 
 #include <math.h>
 #include <stdint.h>
 
-#include "codegen/ref_internal.h"
+#include "ir/ir.h"
+
+/* Round half to even (SPEC 4.2, ONNX Round; the F_RINT primitive); keeps
+ * the sign of zero, NaN and infinities pass through. Independent of the FP
+ * rounding mode. */
+static inline double hg_round_half_even(double x) {
+    if (!(x < 4503599627370496.0 && x > -4503599627370496.0))
+        return x; /* |x| >= 2^52 (already an integer), NaN, inf */
+    double r = __builtin_floor(x), d = x - r; /* both exact */
+    if (d > 0.5 || (d == 0.5 && ((int64_t)r & 1))) r += 1.0;
+    return r == 0 ? __builtin_copysign(0.0, x) : r;
+}
 
 /* ------------------------------------- which formulas are f32-exact
  * hg_ew_f32_exact[op] = 1 when op's FLOAT formula, evaluated on f32
@@ -148,7 +160,7 @@ static const unsigned char hg_ew_f32_exact[HG_NUM_OPS] = {
 #define F_DIV(a, b) ((a) / (b))
 #define F_SQRT(a) sqrt(a)
 #define F_FLOOR(a) floor(a)
-#define F_RINT(a) hg_ref_round_half_even(a)
+#define F_RINT(a) hg_round_half_even(a)
 #define F_FMOD(a, b) fmod(a, b)
 #define F_COPYSIGN(a, b) copysign(a, b)
 #define F_EXP(a) exp(a)
@@ -251,5 +263,55 @@ static inline int32_t hg_ew_irem(int32_t a, int32_t b) {
     HG_EWC_FN(I, int32_t, int32_t, hg_ew_i_##op(int C, int32_t X, int32_t Y)) \
     HG_EWC_FN(B, int, int, hg_ew_b_##op(int C, int X, int Y))
 #include "ir/elementwise.def"
+
+
+/* The primitives are only for the expansions above. */
+#undef F_K
+#undef F_NEG
+#undef F_ABS
+#undef F_ADD
+#undef F_SUB
+#undef F_MUL
+#undef F_DIV
+#undef F_SQRT
+#undef F_FLOOR
+#undef F_RINT
+#undef F_FMOD
+#undef F_COPYSIGN
+#undef F_EXP
+#undef F_LOG
+#undef F_LOG1P
+#undef F_EXPM1
+#undef F_TANH
+#undef F_ERF
+#undef F_SIN
+#undef F_COS
+#undef F_POW
+#undef F_EQ
+#undef F_NE
+#undef F_LT
+#undef F_LE
+#undef F_GT
+#undef F_GE
+#undef F_ISNAN
+#undef F_SEL
+#undef I_K
+#undef I_NEG
+#undef I_ADD
+#undef I_SUB
+#undef I_MUL
+#undef I_REM
+#undef I_EQ
+#undef I_NE
+#undef I_LT
+#undef I_LE
+#undef I_GT
+#undef I_GE
+#undef I_SEL
+#undef M_NOT
+#undef M_AND
+#undef M_OR
+#undef M_XOR
+#undef M_SEL
 
 #endif
