@@ -11,7 +11,9 @@
  *
  * returning double / float / int32_t for arithmetic ops and int (0/1) for
  * comparisons and bool results; where: hg_ew_f_where(int C, double X,
- * double Y) etc.
+ * double Y) etc.; cast: hg_ew_cast_FROM_TO(X) for the classes FLOAT
+ * (double), INT (int32_t), BOOL (int), e.g. int32_t
+ * hg_ew_cast_FLOAT_INT(double X).
  *
  * Primitives (their semantics: ir/elementwise.def). F_ primitives are
  * written type-generically: + - * / on two float operands compute in
@@ -207,6 +209,13 @@ static const unsigned char hg_ew_f32_exact[HG_NUM_OPS] = {
 #define M_XOR(a, b) (!(a) != !(b))
 #define M_SEL(m, a, b) ((m) ? (a) : (b))
 
+/* --------------------------------------------------- conversions (C) */
+
+#define F_TOI(a) ((int32_t)(a))
+#define I_TOF(a) ((double)(a))
+#define M_TOF(a) ((a) ? 1.0 : 0.0)
+#define M_TOI(a) ((int32_t)((a) ? 1 : 0))
+
 /* C %, defined for b = 0 (-> 0) and INT32_MIN % -1 (-> 0). */
 static inline int32_t hg_ew_irem(int32_t a, int32_t b) {
     return b == 0 || b == -1 ? 0 : a % b;
@@ -262,6 +271,12 @@ static inline int32_t hg_ew_irem(int32_t a, int32_t b) {
     HG_EWC_FN(F, float, float, hg_ew_s_##op(int C, float X, float Y))         \
     HG_EWC_FN(I, int32_t, int32_t, hg_ew_i_##op(int C, int32_t X, int32_t Y)) \
     HG_EWC_FN(B, int, int, hg_ew_b_##op(int C, int X, int Y))
+/* cast: hg_ew_cast_FROM_TO(X), FLOAT = double, INT = int32_t, BOOL = int */
+#define HG_EWC_T_FLOAT double
+#define HG_EWC_T_INT int32_t
+#define HG_EWC_T_BOOL int
+#define HG_EW_CAST(from, to, S)                                               \
+    HG_EWC_FN(S, int, HG_EWC_T_##to, hg_ew_cast_##from##_##to(HG_EWC_T_##from X))
 #include "ir/elementwise.def"
 
 
@@ -313,5 +328,9 @@ static inline int32_t hg_ew_irem(int32_t a, int32_t b) {
 #undef M_OR
 #undef M_XOR
 #undef M_SEL
+#undef F_TOI
+#undef I_TOF
+#undef M_TOF
+#undef M_TOI
 
 #endif

@@ -415,3 +415,25 @@ HG_TEST(special_values_worked_by_hand) {
     def_f(HG_OP_eq, 0, -0.0, 0.0, &r);
     HG_CHECK(r == 1);
 }
+
+HG_TEST(cast_formulas_worked_by_hand) {
+    static const struct { double x; int32_t want; } fi[] = {
+        {NAN, 0}, {2.9, 2}, {-2.9, -2}, {-0.0, 0}, {0.999999, 0},
+        {2147483646.9, 2147483646}, {2147483647.0, INT32_MAX}, {2147483647.5, INT32_MAX},
+        {-2147483647.5, -2147483647}, {-2147483648.0, INT32_MIN}, {-2147483648.9, INT32_MIN},
+        {1e300, INT32_MAX}, {-1e300, INT32_MIN}, {INFINITY, INT32_MAX}, {-INFINITY, INT32_MIN}};
+    for (size_t i = 0; i < sizeof fi / sizeof fi[0]; i++)
+        if (hg_ew_cast_FLOAT_INT(fi[i].x) != fi[i].want)
+            HG_FAIL("cast f->i32(%.17g) = %d, expected %d", fi[i].x, hg_ew_cast_FLOAT_INT(fi[i].x), fi[i].want);
+    HG_CHECK(hg_ew_cast_FLOAT_BOOL(NAN) == 1 && hg_ew_cast_FLOAT_BOOL(-0.0) == 0);
+    HG_CHECK(hg_ew_cast_FLOAT_BOOL(1e-310) == 1 && hg_ew_cast_FLOAT_BOOL(-INFINITY) == 1);
+    HG_CHECK(hg_ew_cast_INT_FLOAT(16777217) == 16777217.0);
+    HG_CHECK(hg_ew_cast_INT_FLOAT(INT32_MIN) == -2147483648.0);
+    HG_CHECK(hg_ew_cast_INT_BOOL(0) == 0 && hg_ew_cast_INT_BOOL(INT32_MIN) == 1);
+    HG_CHECK(hg_ew_cast_BOOL_FLOAT(1) == 1.0 && hg_ew_cast_BOOL_FLOAT(0) == 0.0 && !signbit(hg_ew_cast_BOOL_FLOAT(0)));
+    HG_CHECK(hg_ew_cast_BOOL_INT(1) == 1 && hg_ew_cast_BOOL_INT(0) == 0);
+    HG_CHECK(hg_ew_cast_FLOAT_FLOAT(-0.0) == 0 && signbit(hg_ew_cast_FLOAT_FLOAT(-0.0)));
+    HG_CHECK(hg_ew_cast_INT_INT(-5) == -5 && hg_ew_cast_BOOL_BOOL(1) == 1);
+    /* f64 -> f32 is the rounding of the store alone */
+    HG_CHECK((float)hg_ew_cast_FLOAT_FLOAT(0.1) == 0.1f);
+}
