@@ -1,350 +1,175 @@
 /* Reference kernels of the elementwise ops (ir.h op table: unary, binary,
  * comparisons, logical, where) with numpy broadcasting.
  *
- * Floats (f32, f64) are computed in double and rounded once to the output
- * dtype: for + - * / sqrt that is exactly the f32 operation (double has more
- * than 2 * 24 + 2 bits), for the transcendental functions it is nearly
- * correctly rounded, which is what an oracle should be. i32 arithmetic runs
- * in 64-bit integers and wraps to 32 bits (two's complement).
+ * The scalar formulas are ir/elementwise.def, expanded in C by
+ * ir/elementwise.h (hg_ew_f_OP, hg_ew_s_OP, hg_ew_i_OP, hg_ew_b_OP); no
+ * formula is written here. Floats (f32, f64) are computed in double and
+ * rounded once to the output dtype: for + - * / sqrt that is exactly the
+ * f32 operation (double has more than 2 * 24 + 2 bits), for the
+ * transcendental functions it is nearly correctly rounded, which is what
+ * an oracle should be. f32 formulas that do at most one rounding
+ * (hg_ew_f32_exact: add, sub, mul, div, maximum, square, ...) run on f32
+ * operands directly, which gives the same bits. i32 arithmetic wraps
+ * modulo 2^32 (two's complement).
  *
  * Iteration: the output is walked in flat order in blocks (one OpenMP task
  * each); each block is split into runs along the collapsed last dimension,
- * where every input advances with stride 0 (broadcast) or 1. A run is
- * handled by a typed loop (below: no scratch buffers, the strides hoisted)
- * when one exists for the op and dtype, else in CHUNK pieces through double
- * (or int64) scratch buffers. Outputs under PAR_MIN elements are computed
- * by one thread. */
+ * where every input advances with stride 0 (broadcast) or 1. Each run is
+ * handled by a typed loop per (op, dtype) generated from the .def, with
+ * the strides compile-time constants so the common cases vectorise.
+ * Outputs under PAR_MIN elements are computed by one thread. */
 #include "codegen/ref_internal.h"
+#include "ir/elementwise.h"
 
-#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
-#define CHUNK 256          /* elements per double scratch buffer */
 #define BLOCK 16384        /* output elements per parallel task */
 #define PAR_MIN 32768      /* fewer output elements: single-threaded */
 
-/* ------------------------------------------------------ scalar functions */
+/* ------------------------------------------------------- typed loops */
 
-static double sigmoid_d(double x) {
-    if (x >= 0) return 1.0 / (1.0 + exp(-x));
-    double e = exp(x);
-    return e / (1.0 + e);
-}
-
-static double softplus_d(double x) {
-    if (isnan(x)) return x;
-    return fmax(x, 0.0) + log1p(exp(-fabs(x)));
-}
-
-static double gelu_tanh_d(double x) {
-    const double c = 0.79788456080286535588; /* sqrt(2/pi) */
-    return 0.5 * x * (1.0 + tanh(c * (x + 0.044715 * x * x * x)));
-}
-
-static double sign_d(double x) {
-    if (x > 0) return 1.0;
-    if (x < 0) return -1.0;
-    return x == 0 ? 0.0 : x; /* NaN stays NaN */
-}
-
-static double floor_mod_d(double x, double y) {
-    double r = fmod(x, y);
-    if (r != 0) {
-        if ((r < 0) != (y < 0)) r += y;
-    } else {
-        r = copysign(0.0, y);
-    }
-    return r;
-}
-
-static double max_d(double a, double b) {
-    if (isnan(a) || isnan(b)) return a + b;
-    return a >= b ? a : b;
-}
-
-static double min_d(double a, double b) {
-    if (isnan(a) || isnan(b)) return a + b;
-    return a <= b ? a : b;
-}
-
-static int64_t floor_mod_i(int64_t x, int64_t y) {
-    if (y == 0) return 0;
-    int64_t r = x % y;
-    if (r != 0 && ((r < 0) != (y < 0))) r += y;
-    return r;
-}
-
-/* ----------------------------------------------------- loads and stores */
-
-static void load_d(double *dst, const hg_tensor *t, int64_t off, int64_t st,
-                   int64_t n) {
-    switch (t->dtype) {
-    case HG_F32: {
-        const float *p = (const float *)t->data + off;
-        for (int64_t i = 0; i < n; i++) dst[i] = p[i * st];
-    } break;
-    case HG_F64: {
-        const double *p = (const double *)t->data + off;
-        for (int64_t i = 0; i < n; i++) dst[i] = p[i * st];
-    } break;
-    case HG_I32: {
-        const int32_t *p = (const int32_t *)t->data + off;
-        for (int64_t i = 0; i < n; i++) dst[i] = p[i * st];
-    } break;
-    default: {
-        const uint8_t *p = (const uint8_t *)t->data + off;
-        for (int64_t i = 0; i < n; i++) dst[i] = p[i * st] != 0;
-    } break;
-    }
-}
-
-static void load_i(int64_t *dst, const hg_tensor *t, int64_t off, int64_t st,
-                   int64_t n) {
-    const int32_t *p = (const int32_t *)t->data + off;
-    for (int64_t i = 0; i < n; i++) dst[i] = p[i * st];
-}
-
-static void store_d(hg_tensor *t, int64_t off, const double *src, int64_t n) {
-    switch (t->dtype) {
-    case HG_F32: {
-        float *p = (float *)t->data + off;
-        for (int64_t i = 0; i < n; i++) p[i] = (float)src[i];
-    } break;
-    case HG_F64:
-        memcpy((double *)t->data + off, src, (size_t)n * sizeof(double));
-        break;
-    case HG_I32: { /* only exact small integers reach here (comparisons) */
-        int32_t *p = (int32_t *)t->data + off;
-        for (int64_t i = 0; i < n; i++) p[i] = (int32_t)src[i];
-    } break;
-    default: {
-        uint8_t *p = (uint8_t *)t->data + off;
-        for (int64_t i = 0; i < n; i++) p[i] = src[i] != 0;
-    } break;
-    }
-}
-
-static void store_i(hg_tensor *t, int64_t off, const int64_t *src, int64_t n) {
-    int32_t *p = (int32_t *)t->data + off;
-    for (int64_t i = 0; i < n; i++) p[i] = (int32_t)(uint32_t)(uint64_t)src[i];
-}
-
-/* ---------------------------------------------------- per-chunk kernels */
-
-static void unary_d(hg_op op, const double *x, double *y, int n) {
-#define U(OP, EXPR)                                                           \
-    case HG_OP_##OP:                                                          \
-        for (int i = 0; i < n; i++) {                                         \
-            double a = x[i];                                                  \
-            y[i] = (EXPR);                                                    \
-        }                                                                     \
-        break;
-    switch (op) {
-        U(neg, -a)
-        U(abs, fabs(a))
-        U(sign, sign_d(a))
-        U(exp, exp(a))
-        U(log, log(a))
-        U(log1p, log1p(a))
-        U(expm1, expm1(a))
-        U(sqrt, sqrt(a))
-        U(rsqrt, 1.0 / sqrt(a))
-        U(square, a * a)
-        U(reciprocal, 1.0 / a)
-        U(sin, sin(a))
-        U(cos, cos(a))
-        U(tanh, tanh(a))
-        U(sigmoid, sigmoid_d(a))
-        U(softplus, softplus_d(a))
-        U(gelu_tanh, gelu_tanh_d(a))
-        U(erf, erf(a))
-        U(floor, floor(a))
-        U(round, hg_ref_round_half_even(a))
-        U(logical_not, a == 0)
-    default:
-        break;
-    }
-#undef U
-}
-
-static void binary_d(hg_op op, const double *x, const double *z, double *y,
-                     int n) {
-#define B(OP, EXPR)                                                           \
-    case HG_OP_##OP:                                                          \
-        for (int i = 0; i < n; i++) {                                         \
-            double a = x[i], b = z[i];                                        \
-            y[i] = (EXPR);                                                    \
-        }                                                                     \
-        break;
-    switch (op) {
-        B(add, a + b)
-        B(sub, a - b)
-        B(mul, a * b)
-        B(div, a / b)
-        B(pow, pow(a, b))
-        B(maximum, max_d(a, b))
-        B(minimum, min_d(a, b))
-        B(floor_mod, floor_mod_d(a, b))
-        B(eq, a == b)
-        B(ne, a != b)
-        B(lt, a < b)
-        B(le, a <= b)
-        B(gt, a > b)
-        B(ge, a >= b)
-        B(logical_and, a != 0 && b != 0)
-        B(logical_or, a != 0 || b != 0)
-    default:
-        break;
-    }
-#undef B
-}
-
-/* i32 arithmetic; unary when z == NULL. */
-static void int_i(hg_op op, const int64_t *x, const int64_t *z, int64_t *y,
-                  int n) {
-    for (int i = 0; i < n; i++) {
-        int64_t a = x[i], b = z ? z[i] : 0, r = 0;
-        switch (op) {
-        case HG_OP_neg: r = -a; break;
-        case HG_OP_abs: r = a < 0 ? -a : a; break;
-        case HG_OP_sign: r = (a > 0) - (a < 0); break;
-        case HG_OP_square: r = a * a; break;
-        case HG_OP_add: r = a + b; break;
-        case HG_OP_sub: r = a - b; break;
-        case HG_OP_mul: r = (int64_t)((uint64_t)a * (uint64_t)b); break;
-        case HG_OP_maximum: r = a > b ? a : b; break;
-        case HG_OP_minimum: r = a < b ? a : b; break;
-        case HG_OP_floor_mod: r = floor_mod_i(a, b); break;
-        default: break;
-        }
-        y[i] = r;
-    }
-}
-
-/* ------------------------------------------------------- typed fast paths
- *
- * The same formulas as above on the typed arrays directly, without the
- * double scratch buffers: f32 values are widened to double, the double
- * formula evaluated and rounded once to float, exactly as the chunk path
- * does. f32 + - * / are computed in float: for these, the double result
- * rounded to float is the float result (double has more than 2 * 24 + 2
- * bits), so the outputs are bit-identical. Comparisons of widened values
- * equal comparisons of the originals. Each input of a binary op or where
- * advances with stride 0 (broadcast) or 1 along a run; the strides are
- * compile-time constants in each loop below so the common cases vectorise. */
-
-/* Loop over one run for all four (stride a, stride b) in {0, 1}^2. */
-#define L2(TA, TY, EXPR)                                                      \
+/* Binary op on one run for all four (stride a, stride b) in {0, 1}^2:
+ * out[i] = FN(a[i], b[i]) converted to TY. */
+#define L2(TA, TY, FN)                                                        \
     do {                                                                      \
         const TA *pa_ = (const TA *)in[0]->data + off[0];                     \
         const TA *pb_ = (const TA *)in[1]->data + off[1];                     \
         TY *py_ = (TY *)out->data + o;                                        \
         if (ist[0] && ist[1]) {                                               \
             _Pragma("omp simd")                                               \
-            for (int64_t i = 0; i < len; i++) {                               \
-                TA a = pa_[i], b = pb_[i];                                    \
-                py_[i] = (TY)(EXPR);                                          \
-            }                                                                 \
+            for (int64_t i = 0; i < len; i++) py_[i] = (TY)FN(pa_[i], pb_[i]); \
         } else if (ist[0]) {                                                  \
-            TA b = pb_[0];                                                    \
+            TA b_ = pb_[0];                                                   \
             _Pragma("omp simd")                                               \
-            for (int64_t i = 0; i < len; i++) {                               \
-                TA a = pa_[i];                                                \
-                py_[i] = (TY)(EXPR);                                          \
-            }                                                                 \
+            for (int64_t i = 0; i < len; i++) py_[i] = (TY)FN(pa_[i], b_);    \
         } else if (ist[1]) {                                                  \
-            TA a = pa_[0];                                                    \
+            TA a_ = pa_[0];                                                   \
             _Pragma("omp simd")                                               \
-            for (int64_t i = 0; i < len; i++) {                               \
-                TA b = pb_[i];                                                \
-                py_[i] = (TY)(EXPR);                                          \
-            }                                                                 \
+            for (int64_t i = 0; i < len; i++) py_[i] = (TY)FN(a_, pb_[i]);    \
         } else {                                                              \
-            TA a = pa_[0], b = pb_[0];                                        \
-            TY v_ = (TY)(EXPR);                                               \
+            TY v_ = (TY)FN(pa_[0], pb_[0]);                                   \
             for (int64_t i = 0; i < len; i++) py_[i] = v_;                    \
         }                                                                     \
     } while (0)
 
-#define CASE2(OP, TA, TY, EXPR)                                               \
-    case HG_OP_##OP:                                                          \
-        L2(TA, TY, EXPR);                                                     \
-        return 1;
+/* Unary op over the contiguous elements [o, o + len) (the input has the
+ * output's shape). */
+#define L1(TA, TY, FN)                                                        \
+    do {                                                                      \
+        const TA *px_ = (const TA *)x->data + o;                              \
+        TY *py_ = (TY *)out->data + o;                                        \
+        for (int64_t i = 0; i < len; i++) py_[i] = (TY)FN(px_[i]);            \
+    } while (0)
 
-/* Comparisons: any numeric input type, bool output. */
-#define CMP_CASES(TA)                                                         \
-    CASE2(eq, TA, uint8_t, a == b)                                            \
-    CASE2(ne, TA, uint8_t, a != b)                                            \
-    CASE2(lt, TA, uint8_t, a < b)                                             \
-    CASE2(le, TA, uint8_t, a <= b)                                            \
-    CASE2(gt, TA, uint8_t, a > b)                                             \
-    CASE2(ge, TA, uint8_t, a >= b)
+/* f32: the f32 evaluation when it is bit-identical, else the double one. */
+#define F32(L, TY, op)                                                        \
+    if (hg_ew_f32_exact[HG_OP_##op])                                          \
+        L(float, TY, hg_ew_s_##op);                                           \
+    else                                                                      \
+        L(float, TY, hg_ew_f_##op)
 
-/* Binary op on one run; returns 0 when no typed loop exists (then the
- * chunk path runs). */
-static int binary_fast(hg_op op, const hg_tensor *const *in, hg_tensor *out,
+/* One case per (op, dtype class) the .def defines: CASE(slot, op, body). */
+#define CASE(slot, op, ...) HG_EWC_IF(slot, case HG_OP_##op: __VA_ARGS__; return;)
+
+/* Binary ops and comparisons on one run (dtypes checked by the caller). */
+static void binary_run(hg_op op, const hg_tensor *const *in, hg_tensor *out,
                        int64_t o, const int64_t *off, const int64_t *ist,
                        int64_t len) {
+#define HG_EW_UNARY(op, F, I, B)
+#define HG_EW_SELECT(op, F, I, B)
     switch (in[0]->dtype) {
     case HG_F32:
         switch (op) {
-            CASE2(add, float, float, a + b)
-            CASE2(sub, float, float, a - b)
-            CASE2(mul, float, float, a * b)
-            CASE2(div, float, float, a / b)
-            CASE2(pow, float, float, pow(a, b))
-            CASE2(maximum, float, float, max_d(a, b))
-            CASE2(minimum, float, float, min_d(a, b))
-            CASE2(floor_mod, float, float, floor_mod_d(a, b))
-            CMP_CASES(float)
-        default: return 0;
+#define HG_EW_BINARY(op, F, I, B) CASE(F, op, F32(L2, float, op))
+#define HG_EW_COMPARE(op, F, I, B) CASE(F, op, F32(L2, uint8_t, op))
+#include "ir/elementwise.def"
+        default: return;
         }
     case HG_F64:
         switch (op) {
-            CASE2(add, double, double, a + b)
-            CASE2(sub, double, double, a - b)
-            CASE2(mul, double, double, a * b)
-            CASE2(div, double, double, a / b)
-            CASE2(pow, double, double, pow(a, b))
-            CASE2(maximum, double, double, max_d(a, b))
-            CASE2(minimum, double, double, min_d(a, b))
-            CASE2(floor_mod, double, double, floor_mod_d(a, b))
-            CMP_CASES(double)
-        default: return 0;
+#define HG_EW_UNARY(op, F, I, B)
+#define HG_EW_SELECT(op, F, I, B)
+#define HG_EW_BINARY(op, F, I, B) CASE(F, op, L2(double, double, hg_ew_f_##op))
+#define HG_EW_COMPARE(op, F, I, B) CASE(F, op, L2(double, uint8_t, hg_ew_f_##op))
+#include "ir/elementwise.def"
+        default: return;
         }
-    case HG_I32: /* 32-bit wrap-around = 64-bit result wrapped to 32 bits */
+    case HG_I32:
         switch (op) {
-            CASE2(add, int32_t, int32_t, (uint32_t)a + (uint32_t)b)
-            CASE2(sub, int32_t, int32_t, (uint32_t)a - (uint32_t)b)
-            CASE2(mul, int32_t, int32_t, (uint32_t)a * (uint32_t)b)
-            CASE2(maximum, int32_t, int32_t, a > b ? a : b)
-            CASE2(minimum, int32_t, int32_t, a < b ? a : b)
-            CMP_CASES(int32_t)
-        default: return 0;
+#define HG_EW_UNARY(op, F, I, B)
+#define HG_EW_SELECT(op, F, I, B)
+#define HG_EW_BINARY(op, F, I, B) CASE(I, op, L2(int32_t, int32_t, hg_ew_i_##op))
+#define HG_EW_COMPARE(op, F, I, B) CASE(I, op, L2(int32_t, uint8_t, hg_ew_i_##op))
+#include "ir/elementwise.def"
+        default: return;
         }
     case HG_BOOL:
         switch (op) {
-            CASE2(logical_and, uint8_t, uint8_t, (a != 0) & (b != 0))
-            CASE2(logical_or, uint8_t, uint8_t, (a != 0) | (b != 0))
-            CASE2(eq, uint8_t, uint8_t, (a != 0) == (b != 0))
-            CASE2(ne, uint8_t, uint8_t, (a != 0) != (b != 0))
-            CASE2(lt, uint8_t, uint8_t, (a != 0) < (b != 0))
-            CASE2(le, uint8_t, uint8_t, (a != 0) <= (b != 0))
-            CASE2(gt, uint8_t, uint8_t, (a != 0) > (b != 0))
-            CASE2(ge, uint8_t, uint8_t, (a != 0) >= (b != 0))
-        default: return 0;
+#define HG_EW_UNARY(op, F, I, B)
+#define HG_EW_SELECT(op, F, I, B)
+#define HG_EW_BINARY(op, F, I, B) CASE(B, op, L2(uint8_t, uint8_t, hg_ew_b_##op))
+#define HG_EW_COMPARE(op, F, I, B) CASE(B, op, L2(uint8_t, uint8_t, hg_ew_b_##op))
+#include "ir/elementwise.def"
+        default: return;
         }
     default:
-        return 0;
+        return;
     }
 }
-#undef CMP_CASES
-#undef CASE2
+
+/* Unary op over the contiguous elements [o, o + len). */
+static void unary_run(hg_op op, const hg_tensor *x, hg_tensor *out, int64_t o,
+                      int64_t len) {
+#define HG_EW_BINARY(op, F, I, B)
+#define HG_EW_COMPARE(op, F, I, B)
+#define HG_EW_SELECT(op, F, I, B)
+    switch (x->dtype) {
+    case HG_F32:
+        switch (op) {
+#define HG_EW_UNARY(op, F, I, B) CASE(F, op, F32(L1, float, op))
+#include "ir/elementwise.def"
+        default: return;
+        }
+    case HG_F64:
+        switch (op) {
+#define HG_EW_BINARY(op, F, I, B)
+#define HG_EW_COMPARE(op, F, I, B)
+#define HG_EW_SELECT(op, F, I, B)
+#define HG_EW_UNARY(op, F, I, B) CASE(F, op, L1(double, double, hg_ew_f_##op))
+#include "ir/elementwise.def"
+        default: return;
+        }
+    case HG_I32:
+        switch (op) {
+#define HG_EW_BINARY(op, F, I, B)
+#define HG_EW_COMPARE(op, F, I, B)
+#define HG_EW_SELECT(op, F, I, B)
+#define HG_EW_UNARY(op, F, I, B) CASE(I, op, L1(int32_t, int32_t, hg_ew_i_##op))
+#include "ir/elementwise.def"
+        default: return;
+        }
+    case HG_BOOL:
+        switch (op) {
+#define HG_EW_BINARY(op, F, I, B)
+#define HG_EW_COMPARE(op, F, I, B)
+#define HG_EW_SELECT(op, F, I, B)
+#define HG_EW_UNARY(op, F, I, B) CASE(B, op, L1(uint8_t, uint8_t, hg_ew_b_##op))
+#include "ir/elementwise.def"
+        default: return;
+        }
+    default:
+        return;
+    }
+}
+#undef CASE
+#undef F32
+#undef L1
 #undef L2
 
 /* where on one run, copying elements as unsigned integers of their size
- * (bit-exact, NaN payloads included). */
+ * (bit-exact, NaN payloads included): the .def's F_SEL / I_SEL / M_SEL,
+ * which return the chosen operand unchanged. */
 #define WL(SC, SX, SY)                                                        \
     _Pragma("omp simd")                                                       \
     for (int64_t i = 0; i < len; i++)                                         \
@@ -392,65 +217,6 @@ static void where_run(const hg_tensor *const *in, hg_tensor *out, int64_t o,
         break;
     }
 }
-
-/* Unary op over the contiguous elements [o, o + len) (the input has the
- * output's shape); returns 0 when no typed loop exists. */
-#define U1(OP, TA, TY, EXPR)                                                  \
-    case HG_OP_##OP: {                                                        \
-        const TA *px_ = (const TA *)x->data + o;                              \
-        TY *py_ = (TY *)out->data + o;                                        \
-        for (int64_t i = 0; i < len; i++) {                                   \
-            double a = px_[i];                                                \
-            py_[i] = (TY)(EXPR);                                              \
-        }                                                                     \
-        return 1;                                                             \
-    }
-#define FLOAT_UNARY(T)                                                        \
-    U1(neg, T, T, -a)                                                         \
-    U1(abs, T, T, fabs(a))                                                    \
-    U1(sign, T, T, sign_d(a))                                                 \
-    U1(exp, T, T, exp(a))                                                     \
-    U1(log, T, T, log(a))                                                     \
-    U1(log1p, T, T, log1p(a))                                                 \
-    U1(expm1, T, T, expm1(a))                                                 \
-    U1(sqrt, T, T, sqrt(a))                                                   \
-    U1(rsqrt, T, T, 1.0 / sqrt(a))                                            \
-    U1(square, T, T, a * a)                                                   \
-    U1(reciprocal, T, T, 1.0 / a)                                             \
-    U1(sin, T, T, sin(a))                                                     \
-    U1(cos, T, T, cos(a))                                                     \
-    U1(tanh, T, T, tanh(a))                                                   \
-    U1(sigmoid, T, T, sigmoid_d(a))                                           \
-    U1(softplus, T, T, softplus_d(a))                                         \
-    U1(gelu_tanh, T, T, gelu_tanh_d(a))                                       \
-    U1(erf, T, T, erf(a))                                                     \
-    U1(floor, T, T, floor(a))                                                 \
-    U1(round, T, T, hg_ref_round_half_even(a))
-
-static int unary_fast(hg_op op, const hg_tensor *x, hg_tensor *out, int64_t o,
-                      int64_t len) {
-    switch (x->dtype) {
-    case HG_F32:
-        switch (op) {
-            FLOAT_UNARY(float)
-        default: return 0;
-        }
-    case HG_F64:
-        switch (op) {
-            FLOAT_UNARY(double)
-        default: return 0;
-        }
-    case HG_BOOL:
-        switch (op) {
-            U1(logical_not, uint8_t, uint8_t, a == 0)
-        default: return 0;
-        }
-    default:
-        return 0;
-    }
-}
-#undef FLOAT_UNARY
-#undef U1
 
 /* ---------------------------------------------------------- iteration */
 
@@ -507,80 +273,30 @@ static void make_space(const hg_node *n, const hg_tensor *const *in,
     sp->rank = m;
 }
 
-/* Applies the node's op to output elements [o, o + len) that lie in one
- * run of the last collapsed dim; off[k] is input k's offset of element o. */
-static void run_chunk(const hg_node *n, const hg_tensor *const *in,
-                      hg_tensor *out, int64_t o, const int64_t *off,
-                      const int64_t *ist, int len) {
-    hg_op op = n->op;
-    int is_int = in[0]->dtype == HG_I32 && out->dtype == HG_I32;
-    if (is_int) {
-        int64_t a[CHUNK], b[CHUNK], r[CHUNK];
-        load_i(a, in[0], off[0], ist[0], len);
-        if (n->n_in > 1) load_i(b, in[1], off[1], ist[1], len);
-        int_i(op, a, n->n_in > 1 ? b : NULL, r, len);
-        store_i(out, o, r, len);
-        return;
-    }
-    double a[CHUNK], b[CHUNK], r[CHUNK];
-    load_d(a, in[0], off[0], ist[0], len);
-    if (n->n_in > 1) {
-        load_d(b, in[1], off[1], ist[1], len);
-        binary_d(op, a, b, r, len);
-    } else {
-        unary_d(op, a, r, len);
-    }
-    store_d(out, o, r, len);
-}
-
+/* The op table's dtype rule (ir/elementwise.def): the data inputs share
+ * one dtype the op defines; where's condition is bool. */
 static hg_status check_dtypes(const hg_node *n, const hg_tensor *const *in) {
-    hg_op op = n->op;
-    hg_dtype t = in[n->n_in == 3 ? 1 : 0]->dtype;
-    int ok;
-    switch (op) {
-    case HG_OP_where:
-        ok = in[0]->dtype == HG_BOOL;
-        break;
-    case HG_OP_eq: case HG_OP_ne: case HG_OP_lt: case HG_OP_le:
-    case HG_OP_gt: case HG_OP_ge:
-        ok = n->dtype == HG_BOOL;
-        break;
-    case HG_OP_logical_and: case HG_OP_logical_or: case HG_OP_logical_not:
-        ok = t == HG_BOOL;
-        break;
-    case HG_OP_neg: case HG_OP_abs: case HG_OP_sign: case HG_OP_square:
-    case HG_OP_add: case HG_OP_sub: case HG_OP_mul: case HG_OP_maximum:
-    case HG_OP_minimum: case HG_OP_floor_mod:
-        ok = hg_dtype_is_float(t) || t == HG_I32;
-        break;
-    default:
-        ok = hg_dtype_is_float(t);
-        break;
-    }
+    int first = n->op == HG_OP_where;
+    hg_dtype t = in[first]->dtype;
+    int ok = (hg_op_table[n->op].dtypes & HG_DTS(t)) != 0;
+    for (int k = first; k < n->n_in; k++) ok = ok && in[k]->dtype == t;
+    if (first) ok = ok && in[0]->dtype == HG_BOOL;
     if (!ok)
-        return hg_error(HG_ERR_UNSUPPORTED, "elementwise op on %s",
+        return hg_error(HG_ERR_UNSUPPORTED, "%s on %s", hg_op_table[n->op].name,
                         hg_dtype_name(t));
     return hg_ok();
 }
 
 /* Output elements [o, o + len) of one run of the last collapsed dim. */
 static void run_span(const hg_node *n, const hg_tensor *const *in,
-                     hg_tensor *out, int64_t o, const int64_t *off0,
+                     hg_tensor *out, int64_t o, const int64_t *off,
                      const int64_t *ist, int64_t len) {
-    if (n->op == HG_OP_where) {
-        where_run(in, out, o, off0, ist, len);
-        return;
-    }
-    if (n->n_in == 2 && binary_fast(n->op, in, out, o, off0, ist, len)) return;
-    if (n->n_in == 1 && unary_fast(n->op, in[0], out, o, len)) return;
-    int64_t off[3] = {off0[0], off0[1], n->n_in > 2 ? off0[2] : 0};
-    while (len > 0) {
-        int c = len > CHUNK ? CHUNK : (int)len;
-        run_chunk(n, in, out, o, off, ist, c);
-        o += c;
-        len -= c;
-        for (int k = 0; k < n->n_in; k++) off[k] += c * ist[k];
-    }
+    if (n->op == HG_OP_where)
+        where_run(in, out, o, off, ist, len);
+    else if (n->n_in == 2)
+        binary_run(n->op, in, out, o, off, ist, len);
+    else
+        unary_run(n->op, in[0], out, o, len);
 }
 
 hg_status hg_ref_elementwise(const hg_node *n, const hg_tensor *const *in,

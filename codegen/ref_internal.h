@@ -19,8 +19,8 @@
 typedef hg_node_kernel hg_ref_kernel;
 
 /* ref_elementwise.c: unary, binary, comparison, logical ops and where, with
- * numpy broadcasting (f32/f64 computed in double and rounded to the dtype;
- * i32 arithmetic in 64-bit integers, wrapped to 32 bits). */
+ * numpy broadcasting; the formulas of ir/elementwise.def (f32/f64 computed
+ * in double and rounded to the dtype; i32 wrapping modulo 2^32). */
 hg_status hg_ref_elementwise(const hg_node *n, const hg_tensor *const *in,
                              hg_tensor *out);
 /* ref_reduce.c: sum, mean, max (accumulated in double for floats). */
@@ -69,15 +69,5 @@ void hg_ref_gemm_f64(int64_t M, int64_t N, int64_t K, const double *a,
 
 /* Row-major element strides of shape s (strides[rank-1] = 1). */
 void hg_ref_strides(hg_shape s, int64_t *strides);
-
-/* Round half to even (SPEC 4.2, ONNX Round); keeps the sign of zero, NaN
- * and infinities pass through. Independent of the FP rounding mode. */
-static inline double hg_ref_round_half_even(double x) {
-    if (!(x < 4503599627370496.0 && x > -4503599627370496.0))
-        return x; /* |x| >= 2^52 (already an integer), NaN, inf */
-    double r = __builtin_floor(x), d = x - r; /* both exact */
-    if (d > 0.5 || (d == 0.5 && ((int64_t)r & 1))) r += 1.0;
-    return r == 0 ? __builtin_copysign(0.0, x) : r;
-}
 
 #endif

@@ -18,6 +18,7 @@
  * exactly, ties included, because (d2, j) is a total order.
  * OpenMP over (batch, point); each row is written by one thread. */
 #include "codegen/ref_internal.h"
+#include "ir/elementwise.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -47,7 +48,7 @@ static double dist2(const knn_batch *kb, int64_t i, int64_t j) {
         for (int a = 0; a < 3; a++) {
             float dr = ((float)pi[a] - (float)pj[a]) + 1e-5f;
             if (kb->periodic)
-                dr -= (float)hg_ref_round_half_even((double)(dr / L)) * L;
+                dr -= (float)hg_round_half_even((double)(dr / L)) * L;
             s += dr * dr;
         }
         return s;
@@ -55,7 +56,7 @@ static double dist2(const knn_batch *kb, int64_t i, int64_t j) {
     double L = kb->L, s = 0;
     for (int a = 0; a < 3; a++) {
         double dr = (pi[a] - pj[a]) + 1e-5;
-        if (kb->periodic) dr -= hg_ref_round_half_even(dr / L) * L;
+        if (kb->periodic) dr -= hg_round_half_even(dr / L) * L;
         s += dr * dr;
     }
     return s;

@@ -8,10 +8,12 @@
  * idx[B..., E...] -> out[B..., size, R...]; out-of-range indices are
  * dropped, contributions are applied in ascending e (so sums are
  * deterministic), scatter_max propagates NaN and leaves 0 in a segment
- * that receives nothing. cast: float -> i32 truncates toward 0, NaN -> 0
- * and out-of-range values saturate to INT32_MIN/INT32_MAX; -> bool is
- * x != 0 (NaN -> 1); bool -> number is 0/1. */
+ * that receives nothing. cast: the formulas of ir/elementwise.def
+ * (HG_EW_CAST): float -> i32 truncates toward 0, NaN -> 0 and
+ * out-of-range values saturate to INT32_MIN/INT32_MAX; -> bool is x != 0
+ * (NaN -> 1); bool -> number is 0/1. */
 #include "codegen/ref_internal.h"
+#include "ir/elementwise.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -259,12 +261,14 @@ static hg_status iota(const hg_node *n, hg_tensor *out) {
     return hg_ok();
 }
 
-static int32_t to_i32(double v) {
-    if (isnan(v)) return 0;
-    if (v >= 2147483647.0) return INT32_MAX;
-    if (v <= -2147483648.0) return INT32_MIN;
-    return (int32_t)v; /* truncates toward 0 */
-}
+/* One cast loop: out[i] = FN(x[i]), FN the formula of ir/elementwise.def. */
+#define CAST_LOOP(TS, TD, FN)                                                 \
+    do {                                                                      \
+        const TS *px_ = (const TS *)x->data;                                  \
+        TD *py_ = (TD *)out->data;                                            \
+        _Pragma("omp parallel for schedule(static) if (total > 65536)")       \
+        for (int64_t i = 0; i < total; i++) py_[i] = (TD)FN(px_[i]);          \
+    } while (0)
 
 static hg_status cast(const hg_tensor *x, hg_tensor *out) {
     int64_t total = hg_shape_numel(x->shape);
@@ -273,24 +277,27 @@ static hg_status cast(const hg_tensor *x, hg_tensor *out) {
         memcpy(out->data, x->data, hg_tensor_bytes(x));
         return hg_ok();
     }
-#pragma omp parallel for schedule(static) if (total > 65536)
-    for (int64_t i = 0; i < total; i++) {
-        double v;
-        switch (st) {
-        case HG_F32: v = ((const float *)x->data)[i]; break;
-        case HG_F64: v = ((const double *)x->data)[i]; break;
-        case HG_I32: v = ((const int32_t *)x->data)[i]; break;
-        default: v = ((const uint8_t *)x->data)[i] != 0; break;
-        }
-        switch (dt) {
-        case HG_F32: ((float *)out->data)[i] = (float)v; break;
-        case HG_F64: ((double *)out->data)[i] = v; break;
-        case HG_I32: ((int32_t *)out->data)[i] = to_i32(v); break;
-        default: ((uint8_t *)out->data)[i] = v != 0; break;
-        }
+#define PAIR(a, b) ((a) * HG_NUM_DTYPES + (b))
+    switch (PAIR(st, dt)) {
+    case PAIR(HG_F32, HG_F64): CAST_LOOP(float, double, hg_ew_cast_FLOAT_FLOAT); break;
+    case PAIR(HG_F64, HG_F32): CAST_LOOP(double, float, hg_ew_cast_FLOAT_FLOAT); break;
+    case PAIR(HG_F32, HG_I32): CAST_LOOP(float, int32_t, hg_ew_cast_FLOAT_INT); break;
+    case PAIR(HG_F64, HG_I32): CAST_LOOP(double, int32_t, hg_ew_cast_FLOAT_INT); break;
+    case PAIR(HG_F32, HG_BOOL): CAST_LOOP(float, uint8_t, hg_ew_cast_FLOAT_BOOL); break;
+    case PAIR(HG_F64, HG_BOOL): CAST_LOOP(double, uint8_t, hg_ew_cast_FLOAT_BOOL); break;
+    case PAIR(HG_I32, HG_F32): CAST_LOOP(int32_t, float, hg_ew_cast_INT_FLOAT); break;
+    case PAIR(HG_I32, HG_F64): CAST_LOOP(int32_t, double, hg_ew_cast_INT_FLOAT); break;
+    case PAIR(HG_I32, HG_BOOL): CAST_LOOP(int32_t, uint8_t, hg_ew_cast_INT_BOOL); break;
+    case PAIR(HG_BOOL, HG_F32): CAST_LOOP(uint8_t, float, hg_ew_cast_BOOL_FLOAT); break;
+    case PAIR(HG_BOOL, HG_F64): CAST_LOOP(uint8_t, double, hg_ew_cast_BOOL_FLOAT); break;
+    case PAIR(HG_BOOL, HG_I32): CAST_LOOP(uint8_t, int32_t, hg_ew_cast_BOOL_INT); break;
+    default:
+        return hg_error(HG_ERR_UNSUPPORTED, "cast from %s to %s", hg_dtype_name(st), hg_dtype_name(dt));
     }
+#undef PAIR
     return hg_ok();
 }
+#undef CAST_LOOP
 
 hg_status hg_ref_shape(const hg_node *n, const hg_tensor *const *in,
                        hg_tensor *out) {

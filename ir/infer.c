@@ -20,16 +20,16 @@ typedef struct {
 static hg_dtype dt(const args *a, int i) { return a->g->nodes[a->in[i]].dtype; }
 static hg_shape sh(const args *a, int i) { return a->g->nodes[a->in[i]].shape; }
 
-static int int_ok_unary(hg_op op) {
-    return op == HG_OP_neg || op == HG_OP_abs || op == HG_OP_sign;
-}
-
-static int int_ok_binary(hg_op op) {
-    return op == HG_OP_add || op == HG_OP_sub || op == HG_OP_mul ||
-           op == HG_OP_maximum || op == HG_OP_minimum || op == HG_OP_floor_mod;
-}
-
 static int is_cmp(hg_op op) { return op >= HG_OP_eq && op <= HG_OP_ge; }
+
+/* The dtype the op table's dtypes set constrains (hg_op_info.dtypes): the
+ * output for leaves, iota and random_* (`given`), where's branches, else
+ * input 0. */
+static hg_dtype data_dtype(const args *a, hg_op op, const hg_dtype *given) {
+    if (a->n_in == 0 || op == HG_OP_random_uniform || op == HG_OP_random_normal)
+        return *given;
+    return dt(a, op == HG_OP_where ? 1 : 0);
+}
 
 /* Ops whose output dtype/shape is given by the caller, not inferred. */
 static int shape_given(hg_op op) {
@@ -49,8 +49,6 @@ static int infer_reduce(const args *a, const hg_attrs *at, hg_op op, hg_dtype *d
                         hg_shape *shape, char *msg, size_t msgn) {
     hg_shape x = sh(a, 0);
     hg_dtype t = dt(a, 0);
-    if (t == HG_BOOL || (op == HG_OP_mean && t == HG_I32))
-        FAIL("%s of %s is not supported", hg_op_table[op].name, hg_dtype_name(t));
     int red[HG_MAX_RANK] = {0};
     if (at->naxes < 0 || at->naxes > x.rank) FAIL("naxes %d out of range for rank %d", at->naxes, x.rank);
     if (at->naxes == 0)
@@ -75,8 +73,8 @@ static int infer_reduce(const args *a, const hg_attrs *at, hg_op op, hg_dtype *d
 static int infer_matmul(const args *a, const hg_attrs *at, hg_dtype *dtype,
                         hg_shape *shape, char *msg, size_t msgn) {
     hg_shape x = sh(a, 0), y = sh(a, 1);
-    if (!hg_dtype_is_float(dt(a, 0)) || dt(a, 0) != dt(a, 1))
-        FAIL("matmul needs two inputs of the same float dtype (got %s, %s)",
+    if (dt(a, 0) != dt(a, 1))
+        FAIL("matmul needs two inputs of the same dtype (got %s, %s)",
              hg_dtype_name(dt(a, 0)), hg_dtype_name(dt(a, 1)));
     if (x.rank < 2 || y.rank < 2) FAIL("matmul needs rank >= 2 (got %d and %d)", x.rank, y.rank);
     int64_t m = at->trans_a ? x.dim[x.rank - 1] : x.dim[x.rank - 2];
@@ -138,7 +136,6 @@ static int infer_scatter(const args *a, const hg_attrs *at, hg_dtype *dtype,
                          hg_shape *shape, char *msg, size_t msgn) {
     hg_shape src = sh(a, 0), idx = sh(a, 1);
     int ax = at->axis;
-    if (!hg_dtype_is_float(dt(a, 0))) FAIL("scatter source must be float, got %s", hg_dtype_name(dt(a, 0)));
     if (dt(a, 1) != HG_I32) FAIL("scatter index must be i32, got %s", hg_dtype_name(dt(a, 1)));
     if (ax < 0 || ax > idx.rank) FAIL("scatter axis %d out of range for index rank %d", ax, idx.rank);
     if (idx.rank <= ax) FAIL("scatter index rank %d must exceed axis %d", idx.rank, ax);
@@ -160,7 +157,6 @@ static int infer_attention(const args *a, hg_dtype *dtype, hg_shape *shape, char
     hg_shape q = sh(a, 0), k = sh(a, 1), v = sh(a, 2), m = sh(a, 3);
     for (int i = 1; i < 4; i++)
         if (dt(a, i) != dt(a, 0)) FAIL("attention input %d has dtype %s, q has %s", i, hg_dtype_name(dt(a, i)), hg_dtype_name(dt(a, 0)));
-    if (!hg_dtype_is_float(dt(a, 0))) FAIL("attention needs float inputs");
     if (q.rank != 4 || k.rank != 4 || v.rank != 4) FAIL("attention q, k, v must be rank 4 [B,H,N,D]");
     if (k.dim[0] != q.dim[0] || k.dim[1] != q.dim[1] || v.dim[0] != q.dim[0] || v.dim[1] != q.dim[1])
         FAIL("attention batch/head dims of q, k, v differ");
@@ -177,7 +173,6 @@ static int infer_attention(const args *a, hg_dtype *dtype, hg_shape *shape, char
 static int infer_given(const args *a, hg_op op, const hg_attrs *at, hg_dtype *dtype,
                        hg_shape *shape, char *msg, size_t msgn) {
     if (check_given(shape, msg, msgn)) return -1;
-    if ((unsigned)*dtype >= HG_NUM_DTYPES) FAIL("bad dtype %d", (int)*dtype);
     switch (op) {
     case HG_OP_constant:
         return 0;
@@ -211,7 +206,6 @@ static int infer_given(const args *a, hg_op op, const hg_attrs *at, hg_dtype *dt
         return 0;
     }
     case HG_OP_iota:
-        if (*dtype == HG_BOOL) FAIL("iota cannot be bool");
         if (at->axis < 0 || at->axis >= shape->rank) FAIL("iota axis %d out of range for rank %d", at->axis, shape->rank);
         return 0;
     case HG_OP_cast:
@@ -219,7 +213,6 @@ static int infer_given(const args *a, hg_op op, const hg_attrs *at, hg_dtype *dt
         return 0;
     case HG_OP_random_uniform:
     case HG_OP_random_normal:
-        if (!hg_dtype_is_float(*dtype)) FAIL("random values must be float");
         for (int i = 0; i < 3; i++)
             if (dt(a, i) != HG_I32 || sh(a, i).rank != 0)
                 FAIL("random input %d (seed, step, replica) must be an i32 scalar", i);
@@ -240,17 +233,16 @@ int hg_infer(const hg_graph *g, hg_op op, int n_in, const hg_value *in,
     for (int i = 0; i < n_in; i++)
         if (in[i] < 0 || in[i] >= g->n_nodes) FAIL("input %d refers to undefined value %%%d", i, in[i]);
     args a = {g, n_in, in};
+    if (shape_given(op) && (unsigned)*dtype >= HG_NUM_DTYPES) FAIL("bad dtype %d", (int)*dtype);
+    /* the op table's dtype rule (ir/op_traits.def, ir/elementwise.def) */
+    hg_dtype data = data_dtype(&a, op, dtype);
+    if (!(info->dtypes & HG_DTS(data)))
+        FAIL("%s is not defined for %s", info->name, hg_dtype_name(data));
     if (shape_given(op)) return infer_given(&a, op, at, dtype, shape, msg, msgn);
 
     unsigned fl = info->flags;
     if ((fl & HG_OPF_ELEMENTWISE) && n_in == 1) {
-        hg_dtype t = dt(&a, 0);
-        if (op == HG_OP_logical_not) {
-            if (t != HG_BOOL) FAIL("logical_not needs bool");
-        } else if (!hg_dtype_is_float(t) && !(t == HG_I32 && int_ok_unary(op))) {
-            FAIL("%s is not defined for %s", info->name, hg_dtype_name(t));
-        }
-        *dtype = t;
+        *dtype = dt(&a, 0);
         *shape = sh(&a, 0);
         return 0;
     }
@@ -262,17 +254,7 @@ int hg_infer(const hg_graph *g, hg_op op, int n_in, const hg_value *in,
             FAIL("%s shapes %s and %s do not broadcast", info->name,
                  hg_shape_str(sh(&a, 0), b0, sizeof b0), hg_shape_str(sh(&a, 1), b1, sizeof b1));
         }
-        if (op == HG_OP_logical_and || op == HG_OP_logical_or) {
-            if (t != HG_BOOL) FAIL("%s needs bool inputs", info->name);
-            *dtype = HG_BOOL;
-        } else if (is_cmp(op)) {
-            if (t == HG_BOOL && op != HG_OP_eq && op != HG_OP_ne) FAIL("%s is not defined for bool", info->name);
-            *dtype = HG_BOOL;
-        } else {
-            if (!hg_dtype_is_float(t) && !(t == HG_I32 && int_ok_binary(op)))
-                FAIL("%s is not defined for %s", info->name, hg_dtype_name(t));
-            *dtype = t;
-        }
+        *dtype = is_cmp(op) ? HG_BOOL : t;
         return 0;
     }
     switch (op) {
@@ -327,7 +309,7 @@ int hg_infer(const hg_graph *g, hg_op op, int n_in, const hg_value *in,
         return 0;
     case HG_OP_knn: {
         hg_shape p = sh(&a, 0), m = sh(&a, 1);
-        if (!hg_dtype_is_float(dt(&a, 0)) || dt(&a, 1) != dt(&a, 0)) FAIL("knn needs float positions and a mask of the same dtype");
+        if (dt(&a, 1) != dt(&a, 0)) FAIL("knn needs a mask of the positions' dtype");
         if (p.rank != 3 || p.dim[2] != 3) FAIL("knn positions must be [B,N,3]");
         if (m.rank != 2 || m.dim[0] != p.dim[0] || m.dim[1] != p.dim[1]) FAIL("knn mask must be [B,N]");
         if (at->k < 1 || at->k > p.dim[1]) FAIL("knn k = %d must be in 1..N = %lld", at->k, (long long)p.dim[1]);
@@ -338,7 +320,6 @@ int hg_infer(const hg_graph *g, hg_op op, int n_in, const hg_value *in,
     }
     case HG_OP_layer_norm:
     case HG_OP_softmax:
-        if (!hg_dtype_is_float(dt(&a, 0))) FAIL("%s needs float input", info->name);
         if (sh(&a, 0).rank < 1) FAIL("%s needs rank >= 1", info->name);
         if (op == HG_OP_layer_norm && !(at->eps > 0)) FAIL("layer_norm eps %g must be > 0", at->eps);
         *dtype = dt(&a, 0);

@@ -102,18 +102,25 @@ char *hg_shape_str(hg_shape s, char *buf, size_t n);
  *   constant            data held in the node (hg_node.data), dtype/shape of the node
  *   input               attrs.name; fed per call
  *   state               attrs.name; persistent named buffer
- * unary (float; neg/abs/sign also i32)
+ * elementwise ops: the scalar formula of each, for each dtype class
+ * (float, i32, bool), is ir/elementwise.def (the dtypes it leaves out are
+ * not defined; float math is computed in double and rounded once, i32
+ * wraps modulo 2^32):
+ * unary (float; neg, abs, sign, square also i32, wrapping: square(x) =
+ *   mul(x, x), so square(46341) = -2147479015)
  *   neg abs sign exp log log1p expm1 sqrt rsqrt square reciprocal sin cos
  *   tanh sigmoid softplus gelu_tanh erf floor round
  *   gelu_tanh(x) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
- *   round is half-to-even; sign(0) = 0
- * binary, numpy broadcasting, same dtype both sides
+ *   round is half-to-even; sign(+-0) = +0
+ * binary, numpy broadcasting, same dtype both sides (float; add, sub, mul,
+ *   maximum, minimum, floor_mod also i32; floor_mod(x, 0) = 0 on i32)
  *   add sub mul div pow maximum minimum floor_mod
  *   floor_mod(x, y) = x - y floor(x / y) (result has the sign of y)
  *   maximum/minimum propagate NaN
  * comparisons (numpy broadcasting, output bool)  eq ne lt le gt ge
+ *   (float, i32; eq and ne also bool)
  * logical (bool)  logical_and logical_or logical_not
- * where(c bool, x, y)  broadcasting of all three
+ * where(c bool, x, y)  broadcasting of all three; x, y of any dtype
  * reductions  sum mean max (attrs.axes[naxes], attrs.keepdims);
  *   naxes = 0 means all axes. Empty reduction: sum 0, mean NaN, max -inf.
  * matmul(a, b)  attrs.trans_a, attrs.trans_b: the last two dims are the
@@ -235,10 +242,78 @@ typedef enum {
     HG_NUM_OPS
 } hg_op;
 
+/* ----- per-op traits (ir/op_traits.def, one row per op) */
+
+/* The attributes (hg_attrs fields) an op reads; the text format carries
+ * exactly these, printed in this order. */
+typedef enum {
+    HG_ATTR_NAME, HG_ATTR_DATA, HG_ATTR_AXES, HG_ATTR_KEEPDIMS, HG_ATTR_TRANS_A,
+    HG_ATTR_TRANS_B, HG_ATTR_PERM, HG_ATTR_STARTS, HG_ATTR_STEPS, HG_ATTR_AXIS,
+    HG_ATTR_SIZE, HG_ATTR_PAD_LO, HG_ATTR_PAD_HI, HG_ATTR_VALUE, HG_ATTR_K,
+    HG_ATTR_BOX, HG_ATTR_EPS, HG_ATTR_SCALE, HG_ATTR_STREAM, HG_NUM_ATTRS
+} hg_attr;
+#define HG_ATTR_BIT(a) (1u << HG_ATTR_##a)
+
+/* Sets of dtypes (bit t = dtype t). */
+#define HG_DTS(t) (1u << (t))
+#define HG_DTS_FLOAT (HG_DTS(HG_F32) | HG_DTS(HG_F64))
+#define HG_DTS_I32 HG_DTS(HG_I32)
+#define HG_DTS_BOOL HG_DTS(HG_BOOL)
+#define HG_DTS_ANY (HG_DTS_FLOAT | HG_DTS_I32 | HG_DTS_BOOL)
+
+/* FLOP rules of the cost model (hg_node_flops), k = flops_k:
+ *   NONE       0
+ *   OUT        k per output element
+ *   IN         k per element of input 0
+ *   MEAN       1 per input element + 1 per output element
+ *   MATMUL     k M N K per batch matrix (k = 2: a multiply-add)
+ *   ATTENTION  2 B H Nq Nk (D + Dv) + k B H Nq Nk
+ *   KNN        k per candidate pair, B N N pairs */
+typedef enum {
+    HG_FLOPS_NONE = 1, HG_FLOPS_OUT, HG_FLOPS_IN, HG_FLOPS_MEAN,
+    HG_FLOPS_MATMUL, HG_FLOPS_ATTENTION, HG_FLOPS_KNN
+} hg_flop_rule;
+
+/* Byte rules (hg_node_bytes): NONE 0 (leaves); IO every input read once
+ * plus the output written once. */
+typedef enum { HG_BYTES_NONE = 1, HG_BYTES_IO } hg_byte_rule;
+
+/* Fusibility classes, read by the fusion pass:
+ *   ELEMENTWISE  out[i] is a function of the inputs at the broadcast index
+ *                i (the elementwise ops, cast, stop_gradient) or of i
+ *                alone (iota, random_*: the Philox counter is a function
+ *                of the element index)
+ *   BROADCAST    broadcast_to: an index remap that repeats elements
+ *   SHAPE        reshape transpose slice concat pad: other index remaps
+ *   REDUCE       sum mean max over attrs.axes
+ *   ROW          layer_norm softmax: a function of each last-axis row
+ *   MATMUL       matmul (epilogues may fuse into it)
+ *   OPAQUE       everything else (leaves, gather, scatter_*, knn,
+ *                attention): a kernel of its own */
+typedef enum {
+    HG_FUSE_ELEMENTWISE = 1, HG_FUSE_BROADCAST, HG_FUSE_SHAPE, HG_FUSE_REDUCE,
+    HG_FUSE_ROW, HG_FUSE_MATMUL, HG_FUSE_OPAQUE
+} hg_fuse_class;
+
+/* One row of the op table: HG_OP_LIST gives name, arity, flags;
+ * ir/op_traits.def the rest (a zero rule means the op has no traits row,
+ * which the tests reject). */
 typedef struct {
     const char *name;
     int arity;      /* -1: variadic */
     unsigned flags; /* HG_OPF_* */
+    unsigned attrs; /* HG_ATTR_BIT set: the attributes the op reads */
+    /* HG_DTS set: the dtypes the op is defined for, of its data: the
+     * output for leaves, iota and random_*; the branches x, y (inputs 1,
+     * 2) for where; input 0 otherwise. Elementwise ops: the dtype classes
+     * whose slot ir/elementwise.def defines. */
+    unsigned dtypes;
+    int writes_all; /* its kernel assigns every output element (an arena
+                     * output needs no zero fill first) */
+    hg_flop_rule flops;
+    int flops_k;
+    hg_byte_rule bytes;
+    hg_fuse_class fuse;
 } hg_op_info;
 
 /* The op table (the project's one global). Indexed by hg_op. */
@@ -434,10 +509,11 @@ hg_status hg_parse_file(const char *path, hg_graph **out);
 
 /* FLOPs of one execution of node v, SPEC 7 convention: 2 per multiply-add
  * in matmul/attention contractions, 1 per elementwise operation (a
- * transcendental, and gelu_tanh, count 1). Per op: elementwise, where,
- * random ops: 1 per output element; sum/mean/max: 1 per input element
- * (+1 per output for mean); matmul: 2 M N K per batch matrix; scatter_*:
- * 1 per source element; layer_norm: 7 per element (mean, centre, square,
+ * transcendental, and gelu_tanh, count 1). The rule of each op is its
+ * op_traits.def row (hg_flop_rule): elementwise, where, random ops: 1 per
+ * output element; sum/max: 1 per input element; mean: 1 per input + 1 per
+ * output element; matmul: 2 M N K per batch matrix; scatter_*: 1 per
+ * source element; layer_norm: 7 per element (mean, centre, square,
  * variance, eps+rsqrt amortised, scale); softmax: 5 per element (max,
  * subtract, exp, sum, divide); attention: 2 B H Nq Nk (D + Dv) for the two
  * contractions + 7 B H Nq Nk (scale, mask, softmax); knn: 9 per candidate

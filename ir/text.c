@@ -8,7 +8,7 @@
  *
  * `#` starts a comment (outside a quoted string); blank lines are allowed.
  * Node ids are 0..n-1 in definition order (SSA). A node carries exactly the
- * attributes its op uses (see op_attrs below), every one of them required:
+ * attributes its op uses (see op_attrs below: ir/op_traits.def), every one of them required:
  *   sum/mean/max   axes=[..] keepdims=0|1   (axes=[] means all axes)
  *   matmul         trans_a=0|1 trans_b=0|1
  *   transpose      perm=[..]                (one entry per input axis)
@@ -46,45 +46,16 @@
 
 /* ------------------------------------------------------------ attributes */
 
-enum {
-    A_NAME, A_DATA, A_AXES, A_KEEPDIMS, A_TRANS_A, A_TRANS_B, A_PERM, A_STARTS,
-    A_STEPS, A_AXIS, A_SIZE, A_PAD_LO, A_PAD_HI, A_VALUE, A_K, A_BOX, A_EPS,
-    A_SCALE, A_STREAM, A_COUNT
-};
-
-static const char *const attr_names[A_COUNT] = {
+static const char *const attr_names[HG_NUM_ATTRS] = {
     "name", "data", "axes", "keepdims", "trans_a", "trans_b", "perm", "starts",
     "steps", "axis", "size", "pad_lo", "pad_hi", "value", "k", "box", "eps",
     "scale", "stream"};
 
 #define BIT(a) (1u << (a))
 
-/* The attributes an op carries in text (printed in bit order). */
-static unsigned op_attrs(hg_op op) {
-    switch (op) {
-    case HG_OP_constant: return BIT(A_DATA);
-    case HG_OP_input:
-    case HG_OP_state: return BIT(A_NAME);
-    case HG_OP_sum:
-    case HG_OP_mean:
-    case HG_OP_max: return BIT(A_AXES) | BIT(A_KEEPDIMS);
-    case HG_OP_matmul: return BIT(A_TRANS_A) | BIT(A_TRANS_B);
-    case HG_OP_transpose: return BIT(A_PERM);
-    case HG_OP_slice: return BIT(A_STARTS) | BIT(A_STEPS);
-    case HG_OP_concat:
-    case HG_OP_gather:
-    case HG_OP_iota: return BIT(A_AXIS);
-    case HG_OP_scatter_add:
-    case HG_OP_scatter_max: return BIT(A_AXIS) | BIT(A_SIZE);
-    case HG_OP_pad: return BIT(A_PAD_LO) | BIT(A_PAD_HI) | BIT(A_VALUE);
-    case HG_OP_knn: return BIT(A_K) | BIT(A_BOX);
-    case HG_OP_layer_norm: return BIT(A_EPS);
-    case HG_OP_attention: return BIT(A_SCALE);
-    case HG_OP_random_uniform:
-    case HG_OP_random_normal: return BIT(A_STREAM);
-    default: return 0;
-    }
-}
+/* The attributes an op carries in text (printed in bit order): the op
+ * table's attrs (ir/op_traits.def). */
+static unsigned op_attrs(hg_op op) { return hg_op_table[op].attrs; }
 
 static int is_random(hg_op op) {
     return op == HG_OP_random_uniform || op == HG_OP_random_normal;
@@ -175,25 +146,25 @@ static void put_attr(FILE *f, const hg_graph *g, const hg_node *n, int a) {
     int r = first_input_rank(g, n);
     fprintf(f, " %s=", attr_names[a]);
     switch (a) {
-    case A_NAME: put_name(f, at->name); break;
-    case A_DATA: put_data(f, n); break;
-    case A_AXES: put_ints(f, at->axes, at->naxes < 0 ? 0 : at->naxes > HG_MAX_RANK ? HG_MAX_RANK : at->naxes); break;
-    case A_KEEPDIMS: fprintf(f, "%d", at->keepdims); break;
-    case A_TRANS_A: fprintf(f, "%d", at->trans_a); break;
-    case A_TRANS_B: fprintf(f, "%d", at->trans_b); break;
-    case A_PERM: put_ints(f, at->perm, r); break;
-    case A_STARTS: put_ints(f, at->starts, r); break;
-    case A_STEPS: put_ints(f, at->steps, r); break;
-    case A_AXIS: fprintf(f, "%d", at->axis); break;
-    case A_SIZE: fprintf(f, "%lld", (long long)at->size); break;
-    case A_PAD_LO: put_ints(f, at->pad_lo, r); break;
-    case A_PAD_HI: put_ints(f, at->pad_hi, r); break;
-    case A_VALUE: put_f64(f, at->value); break;
-    case A_K: fprintf(f, "%d", at->k); break;
-    case A_BOX: put_f64(f, at->box); break;
-    case A_EPS: put_f64(f, at->eps); break;
-    case A_SCALE: put_f64(f, at->scale); break;
-    case A_STREAM: fprintf(f, "%d", at->stream); break;
+    case HG_ATTR_NAME: put_name(f, at->name); break;
+    case HG_ATTR_DATA: put_data(f, n); break;
+    case HG_ATTR_AXES: put_ints(f, at->axes, at->naxes < 0 ? 0 : at->naxes > HG_MAX_RANK ? HG_MAX_RANK : at->naxes); break;
+    case HG_ATTR_KEEPDIMS: fprintf(f, "%d", at->keepdims); break;
+    case HG_ATTR_TRANS_A: fprintf(f, "%d", at->trans_a); break;
+    case HG_ATTR_TRANS_B: fprintf(f, "%d", at->trans_b); break;
+    case HG_ATTR_PERM: put_ints(f, at->perm, r); break;
+    case HG_ATTR_STARTS: put_ints(f, at->starts, r); break;
+    case HG_ATTR_STEPS: put_ints(f, at->steps, r); break;
+    case HG_ATTR_AXIS: fprintf(f, "%d", at->axis); break;
+    case HG_ATTR_SIZE: fprintf(f, "%lld", (long long)at->size); break;
+    case HG_ATTR_PAD_LO: put_ints(f, at->pad_lo, r); break;
+    case HG_ATTR_PAD_HI: put_ints(f, at->pad_hi, r); break;
+    case HG_ATTR_VALUE: put_f64(f, at->value); break;
+    case HG_ATTR_K: fprintf(f, "%d", at->k); break;
+    case HG_ATTR_BOX: put_f64(f, at->box); break;
+    case HG_ATTR_EPS: put_f64(f, at->eps); break;
+    case HG_ATTR_SCALE: put_f64(f, at->scale); break;
+    case HG_ATTR_STREAM: fprintf(f, "%d", at->stream); break;
     default: break;
     }
 }
@@ -210,7 +181,7 @@ hg_status hg_print(const hg_graph *g, FILE *f) {
         int n_in = n->n_in < 0 ? 0 : n->n_in > HG_MAX_INPUTS ? HG_MAX_INPUTS : n->n_in;
         for (int k = 0; k < n_in; k++) fprintf(f, " %%%d", (int)n->in[k]);
         unsigned mask = known ? op_attrs(n->op) : 0;
-        for (int a = 0; a < A_COUNT; a++)
+        for (int a = 0; a < HG_NUM_ATTRS; a++)
             if (mask & BIT(a)) put_attr(f, g, n, a);
         fputc('\n', f);
     }
@@ -623,8 +594,8 @@ static int parse_node(cursor *c, hg_graph *g) {
         char key[32];
         if (parse_ident(c, key, sizeof key, "an attribute name")) goto fail_data;
         int a = 0;
-        while (a < A_COUNT && strcmp(attr_names[a], key)) a++;
-        if (a == A_COUNT) {
+        while (a < HG_NUM_ATTRS && strcmp(attr_names[a], key)) a++;
+        if (a == HG_NUM_ATTRS) {
             fail(c, "unknown attribute '%s'", key);
             goto fail_data;
         }
@@ -645,45 +616,45 @@ static int parse_node(cursor *c, hg_graph *g) {
         int rc = 0;
         int64_t i64;
         switch (a) {
-        case A_NAME: rc = parse_name(c, at.name); break;
-        case A_DATA: rc = parse_data(c, dt, hg_shape_numel(sh), &data); break;
-        case A_AXES:
+        case HG_ATTR_NAME: rc = parse_name(c, at.name); break;
+        case HG_ATTR_DATA: rc = parse_data(c, dt, hg_shape_numel(sh), &data); break;
+        case HG_ATTR_AXES:
             rc = parse_int_list(c, at.axes, HG_MAX_RANK, INT32_MIN, INT32_MAX, &at.naxes, "axes");
             break;
-        case A_KEEPDIMS: rc = parse_int(c, &at.keepdims); break;
-        case A_TRANS_A: rc = parse_int(c, &at.trans_a); break;
-        case A_TRANS_B: rc = parse_int(c, &at.trans_b); break;
-        case A_PERM:
+        case HG_ATTR_KEEPDIMS: rc = parse_int(c, &at.keepdims); break;
+        case HG_ATTR_TRANS_A: rc = parse_int(c, &at.trans_a); break;
+        case HG_ATTR_TRANS_B: rc = parse_int(c, &at.trans_b); break;
+        case HG_ATTR_PERM:
             rc = parse_int_list(c, at.perm, HG_MAX_RANK, INT32_MIN, INT32_MAX, &cnt, "perm") ||
                  want_len(c, "perm", cnt, xr);
             break;
-        case A_STARTS:
+        case HG_ATTR_STARTS:
             rc = parse_int_list(c, at.starts, HG_MAX_RANK, INT64_MIN, INT64_MAX, &cnt, "starts") ||
                  want_len(c, "starts", cnt, xr);
             break;
-        case A_STEPS:
+        case HG_ATTR_STEPS:
             rc = parse_int_list(c, at.steps, HG_MAX_RANK, INT64_MIN, INT64_MAX, &cnt, "steps") ||
                  want_len(c, "steps", cnt, xr);
             break;
-        case A_PAD_LO:
+        case HG_ATTR_PAD_LO:
             rc = parse_int_list(c, at.pad_lo, HG_MAX_RANK, INT64_MIN, INT64_MAX, &cnt, "pad_lo") ||
                  want_len(c, "pad_lo", cnt, xr);
             break;
-        case A_PAD_HI:
+        case HG_ATTR_PAD_HI:
             rc = parse_int_list(c, at.pad_hi, HG_MAX_RANK, INT64_MIN, INT64_MAX, &cnt, "pad_hi") ||
                  want_len(c, "pad_hi", cnt, xr);
             break;
-        case A_AXIS: rc = parse_int(c, &at.axis); break;
-        case A_SIZE:
+        case HG_ATTR_AXIS: rc = parse_int(c, &at.axis); break;
+        case HG_ATTR_SIZE:
             rc = parse_i64(c, INT64_MIN, INT64_MAX, &i64);
             at.size = i64;
             break;
-        case A_VALUE: rc = parse_f64(c, &at.value); break;
-        case A_K: rc = parse_int(c, &at.k); break;
-        case A_BOX: rc = parse_f64(c, &at.box); break;
-        case A_EPS: rc = parse_f64(c, &at.eps); break;
-        case A_SCALE: rc = parse_f64(c, &at.scale); break;
-        case A_STREAM: rc = parse_int(c, &at.stream); break;
+        case HG_ATTR_VALUE: rc = parse_f64(c, &at.value); break;
+        case HG_ATTR_K: rc = parse_int(c, &at.k); break;
+        case HG_ATTR_BOX: rc = parse_f64(c, &at.box); break;
+        case HG_ATTR_EPS: rc = parse_f64(c, &at.eps); break;
+        case HG_ATTR_SCALE: rc = parse_f64(c, &at.scale); break;
+        case HG_ATTR_STREAM: rc = parse_int(c, &at.stream); break;
         default: break;
         }
         if (rc) goto fail_data;

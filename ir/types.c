@@ -5,11 +5,42 @@
 
 #include "ir/ir.h"
 
-const hg_op_info hg_op_table[HG_NUM_OPS] = {
-#define HG_OP_ROW(n, a, f) [HG_OP_##n] = {#n, a, f},
-    HG_OP_LIST(HG_OP_ROW)
-#undef HG_OP_ROW
+/* The dtype classes of each elementwise op (ir/elementwise.def): bit
+ * HG_DTS(t) set when the slot of t's class is defined. */
+#define HG_EW_NONE 0
+#define HG_EW_DEF(e) 1
+#define HG_EW_LET(t, e) 1
+#define EW_ROW(op, F, I, B)                                                   \
+    EW_DTS_##op = (F) * HG_DTS_FLOAT | (I) * HG_DTS_I32 | (B) * HG_DTS_BOOL,
+#define HG_EW_UNARY EW_ROW
+#define HG_EW_BINARY EW_ROW
+#define HG_EW_COMPARE EW_ROW
+#define HG_EW_SELECT EW_ROW
+enum {
+#include "ir/elementwise.def"
 };
+#undef EW_ROW
+#undef HG_EW_NONE
+#undef HG_EW_DEF
+#undef HG_EW_LET
+
+/* The op table: HG_OP_LIST (ir.h) and ir/op_traits.def, member by member. */
+#define HG_OP_ROW(n, a, f)                                                    \
+    [HG_OP_##n].name = #n, [HG_OP_##n].arity = a, [HG_OP_##n].flags = f,
+#define A(x) HG_ATTR_BIT(x)
+#define EW(op) EW_DTS_##op
+#define HG_OP_TRAITS(n, at, dts, wr, fl, k, by, fu)                           \
+    [HG_OP_##n].attrs = at, [HG_OP_##n].dtypes = dts,                         \
+    [HG_OP_##n].writes_all = wr, [HG_OP_##n].flops = HG_FLOPS_##fl,           \
+    [HG_OP_##n].flops_k = k, [HG_OP_##n].bytes = HG_BYTES_##by,               \
+    [HG_OP_##n].fuse = HG_FUSE_##fu,
+const hg_op_info hg_op_table[HG_NUM_OPS] = {
+    HG_OP_LIST(HG_OP_ROW)
+#include "ir/op_traits.def"
+};
+#undef HG_OP_ROW
+#undef A
+#undef EW
 
 int hg_op_from_name(const char *name) {
     for (int i = 0; i < HG_NUM_OPS; i++)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/elementwise.h"
 #include "passes/passes.h"
 
 /* Appends a copy of node `src` (from another graph) with inputs `in`. */
@@ -221,19 +222,20 @@ static int splat_is(const simp *s, hg_value v, double x) {
 }
 
 /* Folds unary/binary float ops whose IEEE result is the correctly rounded
- * double result: 1 and *r on success. */
+ * double result (hg_ew_f32_exact: at most one rounding), with the formula
+ * of ir/elementwise.def: 1 and *r on success. */
 static int fold(hg_op op, double a, double b, double *r) {
+    if (!hg_ew_f32_exact[op]) return 0;
     switch (op) {
-    case HG_OP_neg: *r = -a; return 1;
-    case HG_OP_sqrt: *r = sqrt(a); return 1;
-    case HG_OP_square: *r = a * a; return 1;
-    case HG_OP_reciprocal: *r = 1.0 / a; return 1;
-    case HG_OP_add: *r = a + b; return 1;
-    case HG_OP_sub: *r = a - b; return 1;
-    case HG_OP_mul: *r = a * b; return 1;
-    case HG_OP_div: *r = a / b; return 1;
-    case HG_OP_maximum: *r = a > b ? a : b; return 1;
-    case HG_OP_minimum: *r = a < b ? a : b; return 1;
+#define FOLD1(op, F, I, B) HG_EWC_IF(F, case HG_OP_##op: *r = hg_ew_f_##op(a); return 1;)
+#define FOLD2(op, F, I, B) HG_EWC_IF(F, case HG_OP_##op: *r = hg_ew_f_##op(a, b); return 1;)
+#define HG_EW_UNARY FOLD1
+#define HG_EW_BINARY FOLD2
+#define HG_EW_COMPARE(op, F, I, B)
+#define HG_EW_SELECT(op, F, I, B)
+#include "ir/elementwise.def"
+#undef FOLD1
+#undef FOLD2
     default: return 0;
     }
 }
