@@ -95,6 +95,16 @@ static hg_status check_order(const hg_schedule *s) {
     return hg_ok();
 }
 
+/* The program's memory plan: today the node plan (hg_memplan), valid for
+ * schedules in definition order (check_order). This is the one place a
+ * plan over the schedule's kernel outputs (internal members of a fusion
+ * group without arena space) replaces it; fast_kernel's member-by-member
+ * fallback then needs storage for the members it runs. */
+static hg_status plan_memory(const hg_graph *g, const hg_schedule *s, hg_mem_plan *plan) {
+    HG_TRY(check_order(s));
+    return hg_status_prefix(hg_memplan(g, plan), "fast");
+}
+
 /* Arena views of every computed value; per-node kernels; matmul primitives. */
 static hg_status setup_nodes(hg_fast *f) {
     const hg_graph *g = f->g;
@@ -151,13 +161,12 @@ hg_status hg_fast_compile(const hg_graph *g, const hg_schedule *s, hg_fast **out
     *out = NULL;
     if (!g || !s) return hg_error(HG_ERR_INVALID, "fast: graph or schedule is NULL");
     HG_TRY(hg_status_prefix(hg_verify(g), "fast"));
-    HG_TRY(check_order(s));
     hg_fast *f = calloc(1, sizeof *f);
     if (!f) return hg_error(HG_ERR_NOMEM, "fast: program");
     f->g = g;
     f->s = s;
     hg_status st = hg_status_prefix(hg_exec_plan_make(g, s, &f->xp), "fast");
-    if (st.code == HG_OK) st = hg_status_prefix(hg_memplan(g, &f->plan), "fast");
+    if (st.code == HG_OK) st = plan_memory(g, s, &f->plan);
     if (st.code != HG_OK) {
         hg_fast_free(f);
         return st;
