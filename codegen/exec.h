@@ -64,8 +64,8 @@ void hg_exec_plan_free(hg_exec_plan *p);
 typedef struct {
     /* Computes kernel k (p->s->kernels[k]): reads vals[] of its inputs,
      * writes vals[] of its outputs (and, in heap mode, may use the
-     * pre-allocated internal members). Errors are prefixed by the
-     * executor with nothing: name the node ("node %12 (exp): ..."). */
+     * pre-allocated internal members). The executor adds no prefix to
+     * its errors: they name the node ("node %12 (exp): ..."). */
     hg_status (*run_kernel)(void *self, const hg_exec_plan *p, int k, hg_tensor *vals);
     void *self;
     int heap; /* 1: heap storage mode, 0: views mode (see above) */

@@ -58,7 +58,8 @@ struct hg_fast_impl {
 };
 
 /* Compiles g (which must pass hg_verify, checked here) with schedule s
- * (checked with hg_schedule_check) for the fast backend: memory plan,
+ * (which must pass hg_schedule_check for g; hg_program_compile checks it)
+ * for the fast backend: memory plan,
  * arena (plan.arena_bytes, 64-byte aligned, touched once so later runs do
  * not page-fault), oneDNN engine and stream, and one implementation record
  * per kernel. g and s are BORROWED: they must stay alive and unchanged
@@ -66,7 +67,7 @@ struct hg_fast_impl {
  * The memory plan is made over nodes (hg_memplan), so the schedule's
  * kernels must run the nodes in definition order (the members of kernel
  * k all precede those of kernel k+1); a reordering schedule needs a plan
- * over the schedule. Errors: the verifier's or checker's message;
+ * over the schedule. Errors: the verifier's message;
  * HG_ERR_UNSUPPORTED for a reordering schedule, an op without a kernel,
  * or if oneDNN cannot create a CPU engine or stream; HG_ERR_NOMEM. */
 hg_status hg_fast_compile(const hg_graph *g, const hg_schedule *s, hg_fast **out);

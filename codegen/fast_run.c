@@ -100,6 +100,19 @@ static hg_status check_order(const hg_schedule *s) {
     return hg_ok();
 }
 
+/* The program's memory plan, chosen in this one place: by_node, the node
+ * plan (hg_memplan), valid for schedules in definition order (check_order),
+ * so fast_kernel's member-by-member fallback has storage for every member;
+ * else the plan over the schedule's kernel outputs (hg_memplan_schedule:
+ * internal members of a fusion group get no arena space, so every
+ * multi-member kernel must be overridden, as the jit backend does). */
+static hg_status plan_memory(const hg_graph *g, const hg_schedule *s, int by_node,
+                             hg_mem_plan *plan) {
+    if (by_node) HG_TRY(check_order(s));
+    return hg_status_prefix(by_node ? hg_memplan(g, plan) : hg_memplan_schedule(g, s, plan),
+                            "fast");
+}
+
 /* Arena views of every computed value; per-node kernels; matmul primitives. */
 static hg_status setup_nodes(hg_fast *f) {
     const hg_graph *g = f->g;
@@ -159,15 +172,12 @@ static hg_status compile_with(const hg_graph *g, const hg_schedule *s, int by_no
     *out = NULL;
     if (!g || !s) return hg_error(HG_ERR_INVALID, "fast: graph or schedule is NULL");
     HG_TRY(hg_status_prefix(hg_verify(g), "fast"));
-    if (by_node) HG_TRY(check_order(s));
     hg_fast *f = calloc(1, sizeof *f);
     if (!f) return hg_error(HG_ERR_NOMEM, "fast: program");
     f->g = g;
     f->s = s;
     hg_status st = hg_status_prefix(hg_exec_plan_make(g, s, &f->xp), "fast");
-    if (st.code == HG_OK)
-        st = hg_status_prefix(by_node ? hg_memplan(g, &f->plan) : hg_memplan_schedule(g, s, &f->plan),
-                              "fast");
+    if (st.code == HG_OK) st = plan_memory(g, s, by_node, &f->plan);
     if (st.code != HG_OK) {
         hg_fast_free(f);
         return st;

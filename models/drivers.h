@@ -103,7 +103,7 @@ typedef struct {
     const char *run_dir;      /* created if absent */
     int64_t steps;            /* train until this many updates (0: n_train_steps) */
     int resume;               /* continue RUN/checkpoint.h5 */
-    const char *backend;      /* NULL: "ref" */
+    const char *backend;      /* NULL: HG_BACKEND_DEFAULT (runtime/backend.h) */
     int64_t val_every;        /* validation loss every K steps (0: only at the end) */
     int64_t ckpt_every;       /* checkpoint every K steps (0: only at the end) */
     int val_replicas;         /* noise replicas per validation batch (4) */
@@ -145,7 +145,7 @@ typedef struct {
     int steps;              /* T >= 1 */
     int batch;              /* clouds per graph call (0: min(M, batch_size)) */
     uint32_t seed;
-    const char *backend;    /* NULL: "ref" */
+    const char *backend;    /* NULL: HG_BACKEND_DEFAULT (runtime/backend.h) */
     const float *cond;      /* [M, C] raw conditioning (NULL when C = 0) */
     FILE *profile;          /* non-NULL: profile the sample-step and sample-decode
                                kernels and print their tables here at the end */

@@ -48,6 +48,11 @@ hg_value hg_decompose_node(hg_graph *g, hg_op op, const hg_value *in, const hg_a
 }
 
 hg_status hg_decompose(const hg_graph *g, hg_graph **out, hg_value *map) {
+    return hg_decompose_some(g, NULL, out, map);
+}
+
+hg_status hg_decompose_some(const hg_graph *g, int (*keep)(hg_op op), hg_graph **out,
+                            hg_value *map) {
     *out = NULL;
     HG_TRY(hg_status_prefix(hg_graph_status(g), "hg_decompose: graph has an error"));
     int n = g->n_nodes;
@@ -62,7 +67,7 @@ hg_status hg_decompose(const hg_graph *g, hg_graph **out, hg_value *map) {
         const hg_node *nd = &g->nodes[i];
         hg_value in[HG_MAX_INPUTS];
         for (int k = 0; k < nd->n_in; k++) in[k] = m[nd->in[k]];
-        if (hg_op_table[nd->op].flags & HG_OPF_COMPOSITE)
+        if ((hg_op_table[nd->op].flags & HG_OPF_COMPOSITE) && !(keep && keep(nd->op)))
             m[i] = hg_decompose_node(o, nd->op, in, &nd->attrs);
         else if (nd->op == HG_OP_constant)
             m[i] = hg_constant(o, nd->dtype, nd->shape, nd->data);

@@ -132,6 +132,12 @@ hg_value hg_decompose_node(hg_graph *g, hg_op op, const hg_value *in, const hg_a
  * *out; a composite node maps to its decomposition's result). g is not
  * modified. Errors: HG_ERR_INVALID if g holds a builder error; HG_ERR_NOMEM. */
 hg_status hg_decompose(const hg_graph *g, hg_graph **out, hg_value *map);
+/* hg_decompose of the composite nodes whose op `keep` refuses (keep(op)
+ * == 0; keep NULL: every composite node), e.g. a backend's
+ * keeps_composite (runtime/backend.h); the kept composite nodes are
+ * copied. Errors: as hg_decompose. */
+hg_status hg_decompose_some(const hg_graph *g, int (*keep)(hg_op op), hg_graph **out,
+                            hg_value *map);
 
 /* ======================================================== optimizers */
 

@@ -58,8 +58,9 @@ typedef struct {
      * backends that run every op). */
     int (*supports)(hg_op op, hg_dtype dtype);
     /* 1 if the backend runs composite op `op` (layer_norm, softmax,
-     * attention) as such; 0 if it wants it decomposed (hg_decompose)
-     * into primitive ops first. */
+     * attention) as such; 0 if it wants it decomposed into primitive ops
+     * first: hg_program_compile then replaces its copy of the graph by
+     * hg_decompose_some(g, keeps_composite) before scheduling. */
     int (*keeps_composite)(hg_op op);
 } hg_backend;
 

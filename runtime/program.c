@@ -41,6 +41,22 @@ const char *hg_program_backends(void) {
     return backend_list;
 }
 
+/* Replaces *g by its decomposition when it holds a composite node the
+ * backend does not keep (hg_decompose_some with keeps_composite). */
+static hg_status decompose_unkept(const hg_backend *be, hg_graph **g) {
+    int any = 0;
+    for (int v = 0; v < (*g)->n_nodes && !any; v++) {
+        hg_op op = (*g)->nodes[v].op;
+        any = (hg_op_table[op].flags & HG_OPF_COMPOSITE) && !be->keeps_composite(op);
+    }
+    if (!any) return hg_ok();
+    hg_graph *d = NULL;
+    HG_TRY(hg_decompose_some(*g, be->keeps_composite, &d, NULL));
+    hg_graph_free(*g);
+    *g = d;
+    return hg_status_prefix(hg_verify(d), "program: decomposed graph");
+}
+
 hg_status hg_program_compile(const hg_graph *g, const char *backend, hg_program **out) {
     *out = NULL;
     const hg_backend *be = hg_backend_find(backend);
@@ -58,7 +74,8 @@ hg_status hg_program_compile(const hg_graph *g, const char *backend, hg_program 
         return hg_error(HG_ERR_NOMEM, "program: copying the graph");
     }
     double t0 = now_seconds();
-    hg_status s = be->schedule(p->g, &p->s);
+    hg_status s = decompose_unkept(be, &p->g);
+    if (s.code == HG_OK) s = be->schedule(p->g, &p->s);
     if (s.code == HG_OK) s = hg_schedule_check(p->g, &p->s);
     if (s.code == HG_OK) s = be->compile(p->g, &p->s, &p->prog);
     if (s.code != HG_OK) {

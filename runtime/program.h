@@ -32,7 +32,10 @@ typedef struct hg_program hg_program;
 const char *hg_program_backends(void);
 
 /* Compiles graph g for `backend` (NULL means HG_BACKEND_DEFAULT). g is
- * verified (hg_verify) and copied; the backend's schedule of the copy is
+ * verified (hg_verify) and copied; composite nodes the backend does not
+ * keep (hg_backend.keeps_composite) are decomposed in the copy (so
+ * hg_program_graph may have other node ids than g); the backend's
+ * schedule of the copy is
  * made (hg_backend.schedule) and checked (hg_schedule_check), then the
  * backend compiles both ("fast" plans memory, allocates the arena and
  * creates the oneDNN primitives here). *out is owned by the caller

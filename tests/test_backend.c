@@ -346,3 +346,47 @@ HG_TEST(fast_impl_override) {
     hg_map_free(&out);
     hg_graph_free(g);
 }
+
+/* hg_decompose_some (what hg_program_compile applies for a backend's
+ * keeps_composite): keeping softmax decomposes layer_norm only, and the
+ * result matches the composite kernels; keep NULL decomposes both. */
+static int keep_softmax(hg_op op) { return op == HG_OP_softmax; }
+
+static int count_op(const hg_graph *g, hg_op op) {
+    int n = 0;
+    for (int v = 0; v < g->n_nodes; v++) n += g->nodes[v].op == op;
+    return n;
+}
+
+HG_TEST(decompose_unkept_composites) {
+    hg_graph *g = hg_graph_new();
+    hg_value x = hg_input(g, "x", HG_F64, HG_S2(2, 4));
+    hg_set_output(g, "s", hg_softmax(g, x));
+    hg_set_output(g, "l", hg_layer_norm(g, x, 1e-5));
+    HG_CHECK_OK(hg_verify(g));
+    hg_graph *d = NULL, *all = NULL;
+    HG_CHECK_OK(hg_decompose_some(g, keep_softmax, &d, NULL));
+    HG_CHECK_OK(hg_decompose_some(g, NULL, &all, NULL));
+    HG_CHECK(count_op(d, HG_OP_softmax) == 1 && count_op(d, HG_OP_layer_norm) == 0);
+    HG_CHECK(count_op(all, HG_OP_softmax) == 0 && count_op(all, HG_OP_layer_norm) == 0);
+    hg_tensor_map in, o1, o2;
+    hg_map_init(&in);
+    hg_map_init(&o1);
+    hg_map_init(&o2);
+    hg_tensor *t = NULL;
+    HG_CHECK_OK(hg_map_alloc(&in, "x", HG_F64, HG_S2(2, 4), &t));
+    for (int i = 0; i < 8; i++) hg_tensor_set(t, i, 0.3 * i - 1);
+    HG_CHECK_OK(hg_ref_run(g, NULL, &in, &o1, NULL));
+    HG_CHECK_OK(hg_ref_run(d, NULL, &in, &o2, NULL));
+    for (int i = 0; i < 8; i++) {
+        HG_CHECK(hg_tensor_get(hg_map_get(&o1, "s"), i) == hg_tensor_get(hg_map_get(&o2, "s"), i));
+        double a = hg_tensor_get(hg_map_get(&o1, "l"), i), b = hg_tensor_get(hg_map_get(&o2, "l"), i);
+        HG_CHECK(fabs(a - b) <= 1e-12);
+    }
+    hg_map_free(&in);
+    hg_map_free(&o1);
+    hg_map_free(&o2);
+    hg_graph_free(d);
+    hg_graph_free(all);
+    hg_graph_free(g);
+}
