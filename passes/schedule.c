@@ -156,36 +156,96 @@ static int is_elementwise_class(hg_op op) {
 
 static int is_reduce(hg_op op) { return op == HG_OP_sum || op == HG_OP_mean || op == HG_OP_max; }
 
+/* A contiguous run of leading or trailing axes of a rank-`rank` input
+ * (all axes included). */
+static int reduce_axes_edge(const hg_node *r, int rank) {
+    int na = r->attrs.naxes;
+    if (na == 0 || na == rank) return 1;
+    char on[HG_MAX_RANK] = {0};
+    for (int i = 0; i < na; i++) {
+        int64_t a = r->attrs.axes[i] < 0 ? r->attrs.axes[i] + rank : r->attrs.axes[i];
+        if (a < 0 || a >= rank) return 0;
+        on[a] = 1;
+    }
+    int lead = 1, trail = 1;
+    for (int i = 0; i < na; i++) {
+        lead &= on[i];
+        trail &= on[rank - 1 - i];
+    }
+    return lead || trail;
+}
+
+static hg_status check_loop(const hg_graph *g, int ki, const hg_kernel *k) {
+    if (k->reduce != HG_NONE && (!is_member(k, k->reduce) || k->members[k->n_members - 1] != k->reduce))
+        return hg_error(HG_ERR_INVALID, "kernel %d (loop): reduce %%%d is not the last member", ki,
+                        k->reduce);
+    for (int i = 0; i < k->n_members; i++) {
+        hg_value v = k->members[i];
+        const hg_node *nd = &g->nodes[v];
+        if (v == k->reduce) {
+            if (!is_reduce(nd->op))
+                return hg_error(HG_ERR_INVALID,
+                                "kernel %d (loop): reduce node %%%d is not the last member "
+                                "or not sum/mean/max", ki, v);
+            if (!is_member(k, nd->in[0]) || !hg_shape_eq(g->nodes[nd->in[0]].shape, k->space))
+                return hg_error(HG_ERR_INVALID,
+                                "kernel %d (loop): reduce node %%%d does not read a member "
+                                "of the iteration space", ki, v);
+            if (!reduce_axes_edge(nd, k->space.rank))
+                return hg_error(HG_ERR_INVALID,
+                                "kernel %d (loop): reduce node %%%d is not over leading or "
+                                "trailing axes", ki, v);
+            continue;
+        }
+        if (!is_elementwise_class(nd->op) || !hg_shape_eq(nd->shape, k->space))
+            return hg_error(HG_ERR_INVALID,
+                            "kernel %d (loop): node %%%d (%s) is not elementwise over the "
+                            "iteration space", ki, v, hg_op_table[nd->op].name);
+    }
+    return hg_ok();
+}
+
+/* MATMUL: the anchor first, then a chain, each step reading the previous
+ * member and no other member; only the last member is an output. */
+static hg_status check_matmul_chain(const hg_graph *g, int ki, const hg_kernel *k) {
+    if (k->members[0] != k->anchor)
+        return hg_error(HG_ERR_INVALID, "kernel %d (matmul): anchor %%%d is not the first member",
+                        ki, k->anchor);
+    for (int i = 1; i < k->n_members; i++) {
+        const hg_node *nd = &g->nodes[k->members[i]];
+        int prev = 0, other = 0;
+        for (int j = 0; j < nd->n_in; j++) {
+            if (nd->in[j] == k->members[i - 1]) prev++;
+            else if (is_member(k, nd->in[j])) other = 1;
+        }
+        if (prev != 1 || other)
+            return hg_error(HG_ERR_INVALID,
+                            "kernel %d (matmul): epilogue node %%%d does not read the previous "
+                            "member exactly once (and no other member)", ki, k->members[i]);
+    }
+    if (k->n_outputs != 1 || k->outputs[0] != k->members[k->n_members - 1])
+        return hg_error(HG_ERR_INVALID, "kernel %d (matmul): an output other than the last member",
+                        ki);
+    return hg_ok();
+}
+
 /* Shape rules of one kernel's kind. */
 static hg_status check_kind(const hg_graph *g, int ki, const hg_kernel *k) {
     const char *kn = hg_kernel_kind_name(k->kind);
+    if (k->kind != HG_KERNEL_LOOP && k->reduce != HG_NONE)
+        return hg_error(HG_ERR_INVALID, "kernel %d (%s): reduce set outside a loop kernel", ki, kn);
+    if ((k->kind == HG_KERNEL_OP || k->kind == HG_KERNEL_LOOP) && k->anchor != HG_NONE)
+        return hg_error(HG_ERR_INVALID, "kernel %d (%s): anchor set", ki, kn);
     switch (k->kind) {
     case HG_KERNEL_OP:
         if (k->n_members != 1)
             return hg_error(HG_ERR_INVALID, "kernel %d (op): %d members, expected 1", ki,
                             k->n_members);
+        if (!hg_shape_eq(k->space, g->nodes[k->members[0]].shape))
+            return hg_error(HG_ERR_INVALID, "kernel %d (op): space is not the node's shape", ki);
         return hg_ok();
     case HG_KERNEL_LOOP:
-        for (int i = 0; i < k->n_members; i++) {
-            hg_value v = k->members[i];
-            const hg_node *nd = &g->nodes[v];
-            if (v == k->reduce) {
-                if (i != k->n_members - 1 || !is_reduce(nd->op))
-                    return hg_error(HG_ERR_INVALID,
-                                    "kernel %d (loop): reduce node %%%d is not the last member "
-                                    "or not sum/mean/max", ki, v);
-                if (!is_member(k, nd->in[0]) || !hg_shape_eq(g->nodes[nd->in[0]].shape, k->space))
-                    return hg_error(HG_ERR_INVALID,
-                                    "kernel %d (loop): reduce node %%%d does not read a member "
-                                    "of the iteration space", ki, v);
-                continue;
-            }
-            if (!is_elementwise_class(nd->op) || !hg_shape_eq(nd->shape, k->space))
-                return hg_error(HG_ERR_INVALID,
-                                "kernel %d (loop): node %%%d (%s) is not elementwise over the "
-                                "iteration space", ki, v, hg_op_table[nd->op].name);
-        }
-        return hg_ok();
+        return check_loop(g, ki, k);
     case HG_KERNEL_ROW:
     case HG_KERNEL_MATMUL:
     case HG_KERNEL_MULTI: {
@@ -199,6 +259,9 @@ static hg_status check_kind(const hg_graph *g, int ki, const hg_kernel *k) {
             return hg_error(HG_ERR_INVALID, "kernel %d (matmul): anchor %%%d is %s", ki,
                             k->anchor, hg_op_table[a].name);
         if (k->kind == HG_KERNEL_MULTI) return hg_ok();
+        if (!hg_shape_eq(k->space, g->nodes[k->anchor].shape))
+            return hg_error(HG_ERR_INVALID, "kernel %d (%s): space is not the anchor's shape", ki,
+                            kn);
         for (int i = 0; i < k->n_members; i++) {
             hg_value v = k->members[i];
             if (v == k->anchor) continue;
@@ -208,7 +271,7 @@ static hg_status check_kind(const hg_graph *g, int ki, const hg_kernel *k) {
                                 "kernel %d (%s): node %%%d (%s) is not elementwise over the "
                                 "anchor's shape", ki, kn, v, hg_op_table[g->nodes[v].op].name);
         }
-        return hg_ok();
+        return k->kind == HG_KERNEL_MATMUL ? check_matmul_chain(g, ki, k) : hg_ok();
     }
     default:
         return hg_error(HG_ERR_INVALID, "kernel %d: unknown kind %d", ki, (int)k->kind);
