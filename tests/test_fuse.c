@@ -364,3 +364,36 @@ HG_TEST(model_graphs_fuse_and_check) {
         HG_CHECK(ct.n_kernels * 2 < ct.n_nodes);
     }
 }
+
+HG_TEST(degenerate_graphs) {
+    /* no nodes; rank-0 values; a zero-size iteration space with a sum
+     * over it (an empty sum: 0) */
+    hg_graph *g = hg_graph_new();
+    hg_schedule s;
+    fuse_ok(g, NULL, &s);
+    HG_CHECK(s.n_kernels == 0);
+    hg_mem_plan p;
+    HG_CHECK_OK(hg_memplan_schedule(g, &s, &p));
+    HG_CHECK(p.arena_bytes == 0);
+    hg_memplan_free(&p);
+    hg_schedule_free(&s);
+    hg_graph_free(g);
+    g = hg_graph_new();
+    hg_value a = hg_input(g, "a", HG_F32, hg_shape_scalar());
+    hg_value b = hg_mul(g, hg_exp(g, a), a);
+    hg_value z = hg_input(g, "z", HG_F32, s2(0, 4));
+    hg_value zs = hg_sum_all(g, hg_tanh(g, z));
+    hg_value st = hg_state(g, "st", HG_F32, hg_shape_scalar());
+    hg_set_output(g, "b", b);
+    hg_set_output(g, "zs", zs);
+    hg_set_update(g, st, hg_add(g, st, b));
+    fuse_ok(g, NULL, &s);
+    HG_CHECK(same_kernel(&s, b, s.kernels[s.kernel_of[b]].members[0]) && kof(&s, b)->kind == HG_KERNEL_LOOP);
+    HG_CHECK(kof(&s, zs)->kind == HG_KERNEL_LOOP && kof(&s, zs)->reduce == zs && kof(&s, zs)->n_members == 2);
+    HG_CHECK(hg_shape_numel(kof(&s, zs)->space) == 0);
+    HG_CHECK_OK(hg_memplan_schedule(g, &s, &p));
+    HG_CHECK(p.offset[zs] >= 0 && p.kind[b] != HG_MP_INTERNAL);
+    hg_memplan_free(&p);
+    hg_schedule_free(&s);
+    hg_graph_free(g);
+}
