@@ -105,6 +105,68 @@ hg_status hg_kernel_fill_io(const hg_graph *g, const char *needed, hg_kernel *k)
     return hg_ok();
 }
 
+/* The io sets of kernels ks[0..nk) from owner[v] (the kernel holding node
+ * v, -1 for none), in one pass over the graph's edges: input w of a needed
+ * node u is an input of u's kernel and an output of w's kernel when the
+ * two kernels differ; graph outputs and update values are outputs. */
+static hg_status fill_all_io(const hg_graph *g, const char *needed, const int *owner, int nk,
+                             hg_kernel *ks) {
+    int *cin = calloc((size_t)nk + 1, sizeof *cin), *cout = calloc((size_t)nk + 1, sizeof *cout);
+    if (!cin || !cout) {
+        free(cin);
+        free(cout);
+        return hg_error(HG_ERR_NOMEM, "schedule: io counts");
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        for (int u = 0; u < g->n_nodes; u++) {
+            if (!needed[u]) continue;
+            const hg_node *nd = &g->nodes[u];
+            for (int j = 0; j < nd->n_in; j++) {
+                hg_value w = nd->in[j];
+                int ku = owner[u], kw = owner[w];
+                if (ku == kw) continue;
+                if (ku >= 0 && pass == 0) cin[ku]++;
+                if (ku >= 0 && pass == 1) ks[ku].inputs[ks[ku].n_inputs++] = w;
+                if (kw >= 0 && pass == 0) cout[kw]++;
+                if (kw >= 0 && pass == 1) ks[kw].outputs[ks[kw].n_outputs++] = w;
+            }
+        }
+        for (int i = 0; i < g->n_outputs + g->n_updates; i++) {
+            hg_value v = i < g->n_outputs ? g->outputs[i].value : g->updates[i - g->n_outputs].value;
+            int kv = owner[v];
+            if (kv >= 0 && pass == 0) cout[kv]++;
+            if (kv >= 0 && pass == 1) ks[kv].outputs[ks[kv].n_outputs++] = v;
+        }
+        for (int k = 0; pass == 0 && k < nk; k++) {
+            free(ks[k].inputs);
+            free(ks[k].outputs);
+            ks[k].n_inputs = ks[k].n_outputs = 0;
+            ks[k].inputs = malloc(sizeof(hg_value) * (size_t)(cin[k] + 1));
+            ks[k].outputs = malloc(sizeof(hg_value) * (size_t)(cout[k] + 1));
+            if (!ks[k].inputs || !ks[k].outputs) {
+                free(cin);
+                free(cout);
+                return hg_error(HG_ERR_NOMEM, "schedule: kernel io lists");
+            }
+        }
+    }
+    for (int k = 0; k < nk; k++) {
+        ks[k].n_inputs = sort_unique(ks[k].inputs, ks[k].n_inputs);
+        ks[k].n_outputs = sort_unique(ks[k].outputs, ks[k].n_outputs);
+    }
+    free(cin);
+    free(cout);
+    return hg_ok();
+}
+
+hg_status hg_schedule_fill_io(const hg_graph *g, hg_schedule *s) {
+    char *needed = hg_schedule_needed(g);
+    if (!needed) return hg_error(HG_ERR_NOMEM, "schedule: needed[]");
+    hg_status st = fill_all_io(g, needed, s->kernel_of, s->n_kernels, s->kernels);
+    free(needed);
+    return st;
+}
+
 static hg_status alloc_schedule(const hg_graph *g, int cap, hg_schedule *s) {
     memset(s, 0, sizeof *s);
     s->n_nodes = g->n_nodes;
@@ -139,8 +201,8 @@ hg_status hg_schedule_nodes(const hg_graph *g, hg_schedule *out) {
         k->members[0] = v;
         k->n_members = 1;
         out->kernel_of[v] = out->n_kernels++;
-        st = hg_kernel_fill_io(g, needed, k);
     }
+    if (st.code == HG_OK) st = fill_all_io(g, needed, out->kernel_of, out->n_kernels, out->kernels);
     free(needed);
     if (st.code != HG_OK) hg_schedule_free(out);
     return st;
@@ -289,28 +351,23 @@ static hg_status check_ascending(int ki, const char *what, const hg_value *v, in
     return hg_ok();
 }
 
-/* Inputs and outputs of kernel ki equal what hg_kernel_fill_io computes. */
-static hg_status check_io(const hg_graph *g, const char *needed, int ki, const hg_kernel *k) {
-    hg_kernel t = *k;
-    t.inputs = t.outputs = NULL;
-    HG_TRY(hg_kernel_fill_io(g, needed, &t));
-    hg_status st = hg_ok();
-    if (t.n_inputs != k->n_inputs ||
-        memcmp(t.inputs, k->inputs, sizeof(hg_value) * t.n_inputs) != 0)
-        st = hg_error(HG_ERR_INVALID, "kernel %d (%s): inputs differ from the members' reads", ki,
-                      hg_kernel_kind_name(k->kind));
-    else if (t.n_outputs != k->n_outputs ||
-             memcmp(t.outputs, k->outputs, sizeof(hg_value) * t.n_outputs) != 0)
-        st = hg_error(HG_ERR_INVALID,
-                      "kernel %d (%s): outputs differ from the members read outside it", ki,
-                      hg_kernel_kind_name(k->kind));
-    free(t.inputs);
-    free(t.outputs);
-    return st;
+/* Inputs and outputs of kernel k equal the expected sets t (computed by
+ * fill_all_io from the members). */
+static hg_status check_io(int ki, const hg_kernel *k, const hg_kernel *t) {
+    if (t->n_inputs != k->n_inputs ||
+        memcmp(t->inputs, k->inputs, sizeof(hg_value) * (size_t)t->n_inputs) != 0)
+        return hg_error(HG_ERR_INVALID, "kernel %d (%s): inputs differ from the members' reads",
+                        ki, hg_kernel_kind_name(k->kind));
+    if (t->n_outputs != k->n_outputs ||
+        memcmp(t->outputs, k->outputs, sizeof(hg_value) * (size_t)t->n_outputs) != 0)
+        return hg_error(HG_ERR_INVALID,
+                        "kernel %d (%s): outputs differ from the members read outside it", ki,
+                        hg_kernel_kind_name(k->kind));
+    return hg_ok();
 }
 
 static hg_status check_kernel(const hg_graph *g, const hg_schedule *s, const char *needed,
-                              int ki) {
+                              const hg_kernel *expect, int ki) {
     const hg_kernel *k = &s->kernels[ki];
     int n = g->n_nodes;
     if (k->n_members < 1) return hg_error(HG_ERR_INVALID, "kernel %d: no members", ki);
@@ -325,7 +382,7 @@ static hg_status check_kernel(const hg_graph *g, const hg_schedule *s, const cha
             return hg_error(HG_ERR_INVALID, "kernel %d: node %%%d has kernel_of %d", ki, v,
                             s->kernel_of[v]);
     }
-    HG_TRY(check_io(g, needed, ki, k));
+    HG_TRY(check_io(ki, k, &expect[ki]));
     for (int i = 0; i < k->n_inputs; i++) {
         hg_value v = k->inputs[i];
         if (is_leaf(g, v)) continue;
@@ -343,6 +400,40 @@ static hg_status check_kernel(const hg_graph *g, const hg_schedule *s, const cha
     return check_kind(g, ki, k);
 }
 
+/* The io sets every kernel of s should have: t[k] (members shared with
+ * s, io lists owned by t), from an owner map built from the members. */
+static hg_status expected_io(const hg_graph *g, const hg_schedule *s, const char *needed,
+                             hg_kernel **t_out) {
+    int n = g->n_nodes, nk = s->n_kernels;
+    hg_kernel *t = calloc((size_t)nk + 1, sizeof *t);
+    int *owner = malloc(sizeof(int) * ((size_t)n + 1));
+    if (!t || !owner) {
+        free(t);
+        free(owner);
+        return hg_error(HG_ERR_NOMEM, "schedule check");
+    }
+    for (int v = 0; v < n; v++) owner[v] = -1;
+    for (int k = 0; k < nk; k++) {
+        t[k].kind = s->kernels[k].kind;
+        for (int i = 0; i < s->kernels[k].n_members; i++) {
+            hg_value v = s->kernels[k].members[i];
+            if (v >= 0 && v < n && owner[v] < 0) owner[v] = k; /* duplicates: checked later */
+        }
+    }
+    hg_status st = fill_all_io(g, needed, owner, nk, t);
+    free(owner);
+    *t_out = t;
+    return st;
+}
+
+static void free_expected(hg_kernel *t, int nk) {
+    for (int k = 0; t && k < nk; k++) {
+        free(t[k].inputs);
+        free(t[k].outputs);
+    }
+    free(t);
+}
+
 hg_status hg_schedule_check(const hg_graph *g, const hg_schedule *s) {
     HG_TRY(hg_graph_status(g));
     if (s->n_nodes != g->n_nodes)
@@ -350,8 +441,10 @@ hg_status hg_schedule_check(const hg_graph *g, const hg_schedule *s) {
                         g->n_nodes);
     char *needed = hg_schedule_needed(g);
     if (!needed) return hg_error(HG_ERR_NOMEM, "schedule check");
-    hg_status st = hg_ok();
-    for (int ki = 0; ki < s->n_kernels && st.code == HG_OK; ki++) st = check_kernel(g, s, needed, ki);
+    hg_kernel *expect = NULL;
+    hg_status st = expected_io(g, s, needed, &expect);
+    for (int ki = 0; ki < s->n_kernels && st.code == HG_OK; ki++)
+        st = check_kernel(g, s, needed, expect, ki);
     for (int v = 0; v < g->n_nodes && st.code == HG_OK; v++) {
         int want = needed[v] && !is_leaf(g, v);
         if (want && s->kernel_of[v] < 0)
@@ -365,6 +458,7 @@ hg_status hg_schedule_check(const hg_graph *g, const hg_schedule *s) {
             st = hg_error(HG_ERR_INVALID, "node %%%d: kernel_of %d does not hold it", v,
                           s->kernel_of[v]);
     }
+    free_expected(expect, s->n_kernels);
     free(needed);
     return st;
 }

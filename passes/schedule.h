@@ -113,6 +113,13 @@ char *hg_schedule_needed(const hg_graph *g);
  * hg_fuse and every builder of schedules. Errors: HG_ERR_NOMEM. */
 hg_status hg_kernel_fill_io(const hg_graph *g, const char *needed, hg_kernel *k);
 
+/* Fills the inputs and outputs of every kernel of s (replacing them) from
+ * the members and s->kernel_of, which must be set: the same sets as
+ * hg_kernel_fill_io per kernel, in one pass over the graph's edges (the
+ * per-kernel function scans the nodes after each member). Errors:
+ * HG_ERR_NOMEM. */
+hg_status hg_schedule_fill_io(const hg_graph *g, hg_schedule *s);
+
 /* Prints the schedule as text, one kernel per line:
  *   kernel 4 loop f32[8,640,128] members %12 %13 %15 inputs %3 %11 outputs %15
  * Errors: HG_ERR_IO on a write error. */

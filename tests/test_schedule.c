@@ -208,6 +208,26 @@ static void check_model(const hg_config *c, const char *kind) {
     for (int v = 0; v < m.g->n_nodes; v++)
         n_compute += needed[v] && !(hg_op_table[m.g->nodes[v].op].flags & HG_OPF_LEAF);
     HG_CHECK(s.n_kernels == n_compute);
+    /* the one-pass io sets (hg_schedule_fill_io) equal the per-kernel ones
+     * (hg_kernel_fill_io), on this and on the fused schedule */
+    hg_schedule f;
+    HG_CHECK_OK(hg_fuse(m.g, NULL, &f));
+    for (int pass = 0; pass < 2; pass++) {
+        hg_schedule *t = pass ? &f : &s;
+        for (int k = 0; k < t->n_kernels; k++) {
+            hg_kernel c = t->kernels[k];
+            c.inputs = c.outputs = NULL;
+            HG_CHECK_OK(hg_kernel_fill_io(m.g, needed, &c));
+            const hg_kernel *K = &t->kernels[k];
+            if (c.n_inputs != K->n_inputs || c.n_outputs != K->n_outputs ||
+                memcmp(c.inputs, K->inputs, sizeof(hg_value) * (size_t)c.n_inputs) ||
+                memcmp(c.outputs, K->outputs, sizeof(hg_value) * (size_t)c.n_outputs))
+                HG_FAIL("%s, %s schedule, kernel %d: io sets differ", kind, pass ? "fused" : "node", k);
+            free(c.inputs);
+            free(c.outputs);
+        }
+    }
+    hg_schedule_free(&f);
     free(needed);
     hg_schedule_free(&s);
     hg_model_free(&m);
