@@ -397,3 +397,30 @@ HG_TEST(degenerate_graphs) {
     hg_schedule_free(&s);
     hg_graph_free(g);
 }
+
+HG_TEST(shared_values_are_materialised_once) {
+    /* e = exp(x) feeds its own group's tanh and, through a transpose (a
+     * shape change), another kernel: no node is recomputed, so e is an
+     * output of its group (arena space) while t stays internal */
+    hg_graph *g = hg_graph_new();
+    hg_value x = hg_input(g, "x", HG_F32, s2(4, 6));
+    hg_value e = hg_exp(g, x);
+    hg_value t = hg_tanh(g, e);
+    hg_value y = hg_mul_s(g, t, 3.0);
+    const int perm[2] = {1, 0};
+    hg_value tr = hg_transpose(g, e, perm);
+    hg_set_output(g, "y", y);
+    hg_set_output(g, "tr", tr);
+    hg_schedule s;
+    fuse_ok(g, NULL, &s);
+    const hg_kernel *k = kof(&s, e);
+    HG_CHECK(same_kernel(&s, e, t) && same_kernel(&s, t, y) && k->n_members == 3);
+    HG_CHECK(k->n_outputs == 2 && k->outputs[0] == e && k->outputs[1] == y);
+    HG_CHECK(kof(&s, tr)->kind == HG_KERNEL_OP && kof(&s, tr)->inputs[0] == e);
+    hg_mem_plan p;
+    HG_CHECK_OK(hg_memplan_schedule(g, &s, &p));
+    HG_CHECK(p.kind[t] == HG_MP_INTERNAL && p.offset[e] >= 0 && p.offset[y] >= 0);
+    hg_memplan_free(&p);
+    hg_schedule_free(&s);
+    hg_graph_free(g);
+}
