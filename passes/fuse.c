@@ -468,8 +468,8 @@ static hg_status emit(fuser *F, hg_schedule *out) {
         qsort(k->members, (size_t)k->n_members, sizeof *k->members, cmp_value);
         for (int j = 0; j < k->n_members; j++) out->kernel_of[k->members[j]] = i;
         kernel_name(g, k);
-        st = hg_kernel_fill_io(g, F->needed, k);
     }
+    if (st.code == HG_OK) st = hg_schedule_fill_io(g, out);
     free(order);
     return st;
 }

@@ -37,17 +37,19 @@ typedef enum {
      * `reduce` is elementwise-class (HG_OPF_ELEMENTWISE, broadcast_to,
      * cast, random_*) with output shape == space; its inputs broadcast
      * (numpy rules) into space. `reduce` (HG_NONE or the last member) is a
-     * sum/mean/max whose input is a member of shape == space. */
+     * sum/mean/max over a contiguous run of leading or trailing axes (or
+     * all axes) whose input is a member of shape == space. */
     HG_KERNEL_LOOP,
     /* Row-wise group: `anchor` is a softmax or layer_norm over the last axis
      * of `space` (its shape); the other members are elementwise-class ops of
      * shape == space before it (prologue, feeding it) or after it
      * (epilogue, e.g. the scale and shift of a layer norm). */
     HG_KERNEL_ROW,
-    /* `anchor` is a matmul; the other members are its epilogue: a chain of
-     * elementwise-class ops of the matmul's shape (bias add, residual add,
-     * scale, gelu_tanh), each reading the previous one and values from
-     * outside (broadcast). Only the last member is an output. */
+    /* `anchor` is a matmul, the first member; the other members are its
+     * epilogue: a chain of elementwise-class ops of the matmul's shape
+     * (bias add, residual add, scale, gelu_tanh), each reading the previous
+     * member exactly once and otherwise values from outside (broadcast).
+     * Only the last member is an output. space = the matmul's shape. */
     HG_KERNEL_MATMUL,
     /* Several nodes computed together by one backend routine chosen by the
      * op of `anchor` (e.g. the attention backward: its dq, dk, dv nodes). */
@@ -92,8 +94,11 @@ hg_status hg_schedule_nodes(const hg_graph *g, hg_schedule *out);
  * no leaf and no unneeded node is a member; members, inputs and outputs
  * ascending and unique; inputs and outputs exactly as defined above; every
  * input is a leaf or an output of an earlier kernel; the kind's shape rules
- * (LOOP members of shape space, reduce last and reading a member; ROW and
- * MATMUL anchors of the right op). Message names the kernel and node:
+ * (OP: space = the node's shape; LOOP members of shape space, reduce last,
+ * over leading or trailing axes, reading a member; ROW and MATMUL anchors
+ * of the right op with space = the anchor's shape, the MATMUL chain; reduce
+ * set only for LOOP, anchor only for ROW/MATMUL/MULTI). Message names the
+ * kernel and node:
  * "kernel 3 (loop): node %12 ...". */
 hg_status hg_schedule_check(const hg_graph *g, const hg_schedule *s);
 
@@ -107,6 +112,13 @@ char *hg_schedule_needed(const hg_graph *g);
  * consumer that is not needed does not make a member an output. Used by
  * hg_fuse and every builder of schedules. Errors: HG_ERR_NOMEM. */
 hg_status hg_kernel_fill_io(const hg_graph *g, const char *needed, hg_kernel *k);
+
+/* Fills the inputs and outputs of every kernel of s (replacing them) from
+ * the members and s->kernel_of, which must be set: the same sets as
+ * hg_kernel_fill_io per kernel, in one pass over the graph's edges (the
+ * per-kernel function scans the nodes after each member). Errors:
+ * HG_ERR_NOMEM. */
+hg_status hg_schedule_fill_io(const hg_graph *g, hg_schedule *s);
 
 /* Prints the schedule as text, one kernel per line:
  *   kernel 4 loop f32[8,640,128] members %12 %13 %15 inputs %3 %11 outputs %15

@@ -364,3 +364,63 @@ HG_TEST(model_graphs_fuse_and_check) {
         HG_CHECK(ct.n_kernels * 2 < ct.n_nodes);
     }
 }
+
+HG_TEST(degenerate_graphs) {
+    /* no nodes; rank-0 values; a zero-size iteration space with a sum
+     * over it (an empty sum: 0) */
+    hg_graph *g = hg_graph_new();
+    hg_schedule s;
+    fuse_ok(g, NULL, &s);
+    HG_CHECK(s.n_kernels == 0);
+    hg_mem_plan p;
+    HG_CHECK_OK(hg_memplan_schedule(g, &s, &p));
+    HG_CHECK(p.arena_bytes == 0);
+    hg_memplan_free(&p);
+    hg_schedule_free(&s);
+    hg_graph_free(g);
+    g = hg_graph_new();
+    hg_value a = hg_input(g, "a", HG_F32, hg_shape_scalar());
+    hg_value b = hg_mul(g, hg_exp(g, a), a);
+    hg_value z = hg_input(g, "z", HG_F32, s2(0, 4));
+    hg_value zs = hg_sum_all(g, hg_tanh(g, z));
+    hg_value st = hg_state(g, "st", HG_F32, hg_shape_scalar());
+    hg_set_output(g, "b", b);
+    hg_set_output(g, "zs", zs);
+    hg_set_update(g, st, hg_add(g, st, b));
+    fuse_ok(g, NULL, &s);
+    HG_CHECK(same_kernel(&s, b, s.kernels[s.kernel_of[b]].members[0]) && kof(&s, b)->kind == HG_KERNEL_LOOP);
+    HG_CHECK(kof(&s, zs)->kind == HG_KERNEL_LOOP && kof(&s, zs)->reduce == zs && kof(&s, zs)->n_members == 2);
+    HG_CHECK(hg_shape_numel(kof(&s, zs)->space) == 0);
+    HG_CHECK_OK(hg_memplan_schedule(g, &s, &p));
+    HG_CHECK(p.offset[zs] >= 0 && p.kind[b] != HG_MP_INTERNAL);
+    hg_memplan_free(&p);
+    hg_schedule_free(&s);
+    hg_graph_free(g);
+}
+
+HG_TEST(shared_values_are_materialised_once) {
+    /* e = exp(x) feeds its own group's tanh and, through a transpose (a
+     * shape change), another kernel: no node is recomputed, so e is an
+     * output of its group (arena space) while t stays internal */
+    hg_graph *g = hg_graph_new();
+    hg_value x = hg_input(g, "x", HG_F32, s2(4, 6));
+    hg_value e = hg_exp(g, x);
+    hg_value t = hg_tanh(g, e);
+    hg_value y = hg_mul_s(g, t, 3.0);
+    const int perm[2] = {1, 0};
+    hg_value tr = hg_transpose(g, e, perm);
+    hg_set_output(g, "y", y);
+    hg_set_output(g, "tr", tr);
+    hg_schedule s;
+    fuse_ok(g, NULL, &s);
+    const hg_kernel *k = kof(&s, e);
+    HG_CHECK(same_kernel(&s, e, t) && same_kernel(&s, t, y) && k->n_members == 3);
+    HG_CHECK(k->n_outputs == 2 && k->outputs[0] == e && k->outputs[1] == y);
+    HG_CHECK(kof(&s, tr)->kind == HG_KERNEL_OP && kof(&s, tr)->inputs[0] == e);
+    hg_mem_plan p;
+    HG_CHECK_OK(hg_memplan_schedule(g, &s, &p));
+    HG_CHECK(p.kind[t] == HG_MP_INTERNAL && p.offset[e] >= 0 && p.offset[y] >= 0);
+    hg_memplan_free(&p);
+    hg_schedule_free(&s);
+    hg_graph_free(g);
+}
