@@ -237,9 +237,10 @@ hg_status hg_nelbo_split(const hg_run *r, const hg_pipeline *p, const hg_nelbo_o
 
 /* =================================================== small HDF5 writer */
 
-/* Output files of the drivers: created at "<path>.tmp.<pid>", committed by
- * hg_out_close(ok = 1) with fsync + rename (hg_atomic_commit), removed
- * when ok = 0. */
+/* Output files of the drivers: built in memory (runtime/h5file.h), written
+ * atomically by hg_out_close(ok = 1) (hg_atomic_write: temporary file,
+ * fsync, rename), discarded when ok = 0. hg_out_create already refuses a
+ * destination that cannot be replaced (hg_output_check without inputs). */
 typedef struct hg_out hg_out;
 hg_status hg_out_create(const char *path, hg_out **out);
 hg_status hg_out_tensor(hg_out *o, const char *name, const hg_tensor *t);

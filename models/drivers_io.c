@@ -9,13 +9,13 @@
 #include <unistd.h>
 
 #include "models/drivers.h"
+#include "runtime/h5file.h"
 
 /* ------------------------------------------------------------ HDF5 writer */
 
 struct hg_out {
     hid_t f;
     char path[HG_PATH_MAX];
-    char tmp[HG_PATH_MAX];
 };
 
 static hg_status out_err(const hg_out *o, const char *fmt, const char *name) {
@@ -28,10 +28,11 @@ hg_status hg_out_create(const char *path, hg_out **out) {
     hg_out *o = calloc(1, sizeof *o);
     if (!o) return hg_error(HG_ERR_NOMEM, "%s", path);
     snprintf(o->path, sizeof o->path, "%s", path);
-    hg_atomic_temp_path(path, o->tmp, sizeof o->tmp);
-    o->f = H5Fcreate(o->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (o->f < 0) {
-        hg_status s = hg_error(HG_ERR_IO, "%s: cannot create (directory missing or not writable?)", path);
+    /* fail early on a destination that cannot be replaced (the file itself
+     * is built in memory and written at hg_out_close) */
+    hg_status s = hg_output_check(path, NULL, 0);
+    if (s.code == HG_OK) s = hg_h5_mem_create(path, &o->f);
+    if (s.code != HG_OK) {
         free(o);
         return s;
     }
@@ -134,15 +135,10 @@ hg_status hg_out_provenance(hg_out *o, const hg_run *r) {
 
 hg_status hg_out_close(hg_out *o, int ok) {
     if (!o) return hg_ok();
-    hg_status s = hg_ok();
-    if (ok) {
-        if (H5Fflush(o->f, H5F_SCOPE_GLOBAL) < 0) s = out_err(o, "file", "(flush)");
-    }
-    if (H5Fclose(o->f) < 0 && s.code == HG_OK) s = out_err(o, "file", "(close)");
-    if (ok && s.code == HG_OK) s = hg_atomic_commit(o->tmp, o->path);
-    else unlink(o->tmp);
+    hg_status s = ok ? hg_ok() : hg_error(HG_ERR_INVALID, "%s: not written", o->path);
+    s = hg_h5_mem_commit(o->f, o->path, s);
     free(o);
-    return s;
+    return ok ? s : hg_ok();
 }
 
 /* ---------------------------------------------------------- run directory */

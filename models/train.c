@@ -77,17 +77,7 @@ static hg_status mkdir_p(const char *dir) {
 
 /* Writes text to path atomically. */
 static hg_status write_text(const char *path, const char *text) {
-    char tmp[HG_PATH_MAX + 64];
-    hg_atomic_temp_path(path, tmp, sizeof tmp);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return hg_error(HG_ERR_IO, "%s: cannot write (%s)", path, strerror(errno));
-    int bad = fputs(text, f) < 0;
-    bad |= fclose(f) != 0;
-    if (bad) {
-        unlink(tmp);
-        return hg_error(HG_ERR_IO, "%s: write failed", path);
-    }
-    return hg_atomic_commit(tmp, path);
+    return hg_atomic_write(path, text, strlen(text));
 }
 
 void hg_run_pipeline_config(const hg_config *c, hg_pipeline_config *pc) {

@@ -286,10 +286,9 @@ hg_status hg_npy_write(const char *path, const hg_tensor *t) {
     size_t hl = (size_t)k + 1;
     size_t pad = 64 - (10 + hl) % 64;
     size_t total = 10 + hl + pad;
-    char tmp[4096];
-    hg_atomic_temp_path(path, tmp, sizeof tmp);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return hg_error(HG_ERR_IO, "%s: cannot create %s: %s", path, tmp, strerror(errno));
+    hg_atomic_file *af;
+    HG_TRY(hg_atomic_open(path, &af));
+    FILE *f = hg_atomic_stream(af);
     unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
                              (unsigned char)((total - 10) & 0xff), (unsigned char)((total - 10) >> 8)};
     int ok = fwrite(pre, 1, 10, f) == 10 && fwrite(dict, 1, (size_t)k, f) == (size_t)k;
@@ -297,12 +296,6 @@ hg_status hg_npy_write(const char *path, const hg_tensor *t) {
     ok = ok && fputc('\n', f) != EOF;
     size_t nb = hg_tensor_bytes(t);
     ok = ok && (nb == 0 || fwrite(t->data, 1, nb, f) == nb);
-    ok = (fflush(f) == 0) && ok;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok) {
-        int e = errno;
-        remove(tmp);
-        return hg_error(HG_ERR_IO, "%s: write failed: %s", path, strerror(e));
-    }
-    return hg_atomic_commit(tmp, path);
+    /* a failed write is reported (with errno's text) by hg_atomic_close */
+    return hg_atomic_close(af, hg_ok());
 }
