@@ -233,6 +233,15 @@ static hg_status check_params(const hg_run *r) {
     return hg_ok();
 }
 
+int hg_run_files(const char *dir, char paths[][HG_PATH_MAX], int max) {
+    static const char *const names[HG_RUN_MAX_FILES] = {"checkpoint.h5", "config.yaml", "run.yaml", "norm.h5",
+                                                        "metrics.csv"};
+    int n = 0;
+    for (int i = 0; i < HG_RUN_MAX_FILES && n < max; i++)
+        if (snprintf(paths[n], HG_PATH_MAX, "%s/%s", dir, names[i]) < HG_PATH_MAX) n++;
+    return n;
+}
+
 hg_status hg_run_open(const char *dir, hg_run *r) {
     memset(r, 0, sizeof *r);
     hg_map_init(&r->state);

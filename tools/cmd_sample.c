@@ -69,18 +69,32 @@ static int run_sample(int argc, char **argv) {
             if (hg_cli_parse_int(argv[++i], 1, 4096, &threads))
                 return hg_cli_fail(cmd, HG_EXIT_USAGE, "--threads: '%s' is not an integer in [1, 4096]", argv[i]);
         } else {
-            fputs(USAGE, stderr);
-            return hg_cli_fail(cmd, HG_EXIT_USAGE, "unexpected argument '%s'%s", a,
-                               has || a[0] != '-' ? "" : " (missing value?)");
+            return hg_cli_bad_arg(cmd, a, !has,
+                                  "--run --cond --cond-from --out --backend --n --steps --seed --batch --index --threads");
         }
     }
-    if (!run_dir || !n || !steps || !out) {
-        fputs(USAGE, stderr);
-        return hg_cli_fail(cmd, HG_EXIT_USAGE, "--run, --n, --steps and --out are required");
-    }
+    if (!run_dir || !n || !steps || !out)
+        return hg_cli_fail(cmd, HG_EXIT_USAGE, "--run, --n, --steps and --out are required (see halograph sample --help)");
     if (cond_s && cond_from)
         return hg_cli_fail(cmd, HG_EXIT_USAGE, "--cond and --cond-from exclude each other");
     if (index >= 0 && !cond_from) return hg_cli_fail(cmd, HG_EXIT_USAGE, "--index needs --cond-from");
+    if (backend && !hg_cli_backend_known(backend))
+        return hg_cli_fail(cmd, HG_EXIT_USAGE, "--backend: unknown backend '%s' (available: %s)", backend,
+                           hg_program_backends());
+    hg_status ps = cond_s ? hg_parse_cond(cond_s, NULL, NULL) : hg_ok();
+    if (ps.code) return hg_cli_fail(cmd, HG_EXIT_USAGE, "%s", ps.msg);
+    char from_path[HG_PATH_MAX] = "";
+    hg_split from_split;
+    if (cond_from) {
+        ps = hg_parse_data_split(cond_from, from_path, sizeof from_path, &from_split);
+        if (ps.code) return hg_cli_fail(cmd, HG_EXIT_USAGE, "--cond-from: %s", ps.msg);
+    }
+    hg_cli_inputs in = {0};
+    hg_cli_inputs_add_run(&in, run_dir);
+    if (cond_from) hg_cli_inputs_add(&in, from_path);
+    int rc = hg_cli_check_output(cmd, out, &in);
+    hg_cli_inputs_free(&in);
+    if (rc) return rc;
     if (threads) omp_set_num_threads((int)threads);
 
     hg_run r;

@@ -53,11 +53,19 @@ static int run_xi(int argc, char **argv) {
             if (hg_cli_parse_int(argv[++i], 1, 4096, &threads))
                 return hg_cli_fail(cmd, HG_EXIT_USAGE, "--threads: not a positive integer: %s", argv[i]);
         } else {
-            return hg_cli_fail(cmd, HG_EXIT_USAGE, "unknown or incomplete argument '%s' (see --help)", a);
+            return hg_cli_bad_arg(cmd, a, !has, "--data --split --out --bins --index --threads");
         }
     }
     if (!data || !out || index < 0)
-        return hg_cli_fail(cmd, HG_EXIT_USAGE, "--data, --index and --out are required (see --help)");
+        return hg_cli_fail(cmd, HG_EXIT_USAGE, "--data, --index and --out are required (see halograph xi --help)");
+    hg_split sp;
+    if (split && hg_cli_parse_split(split, &sp))
+        return hg_cli_fail(cmd, HG_EXIT_USAGE, "--split: expected train, val or test, got '%s'", split);
+    hg_cli_inputs in = {0};
+    hg_cli_inputs_add(&in, data);
+    int rc = hg_cli_check_output(cmd, out, &in);
+    hg_cli_inputs_free(&in);
+    if (rc) return rc;
     if (threads > 0) omp_set_num_threads((int)threads);
     double *edges = NULL;
     int ne = 0;
