@@ -145,12 +145,12 @@ hg_status hg_out_close(hg_out *o, int ok) {
 
 /* Reads "key: value" lines of RUN/run.yaml (the format train writes). */
 static hg_status read_run_yaml(const char *path, hg_run *r) {
-    FILE *f = fopen(path, "r");
-    if (!f) return hg_error(HG_ERR_IO, "%s: cannot open (%s)", path, strerror(errno));
-    char line[HG_PATH_MAX + 64];
+    char *text = NULL;
+    HG_TRY(hg_read_text_file(path, HG_TEXT_MAX_BYTES, &text, NULL));
     int have_z = 0, have_fmt = 0;
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\r\n")] = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        line[strcspn(line, "\r")] = 0;
         char *colon = strchr(line, ':');
         if (!colon || line[0] == '#') continue;
         *colon = 0;
@@ -161,39 +161,17 @@ static hg_status read_run_yaml(const char *path, hg_run *r) {
         else if (!strcmp(line, "redshift")) have_z = sscanf(v, "%lf", &r->redshift) == 1;
         else if (!strcmp(line, "features")) {
             int i = 0;
-            for (char *tok = strtok(v, "[], "); tok && i < HG_MAX_FEATURES; tok = strtok(NULL, "[], "))
+            char *fs = NULL;
+            for (char *tok = strtok_r(v, "[], ", &fs); tok && i < HG_MAX_FEATURES; tok = strtok_r(NULL, "[], ", &fs))
                 snprintf(r->feature_names[i++], HG_DS_NAME_MAX, "%s", tok);
         }
     }
-    fclose(f);
+    free(text);
     if (!have_fmt) return hg_error(HG_ERR_FORMAT, "%s: not a halograph run file (format: halograph-run-1)", path);
     if (!have_z) return hg_error(HG_ERR_FORMAT, "%s: no redshift", path);
     return hg_ok();
 }
 
-static char *read_text(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    size_t k;
-    while (buf && (k = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += k;
-        if (cap - n - 1 == 0) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (buf) buf[n] = 0;
-    return buf;
-}
 
 hg_status hg_run_build(const hg_run *r, const char *kind, int batch, const hg_model_opts *opts,
                        hg_model *out) {
@@ -281,8 +259,9 @@ hg_status hg_run_open(const char *dir, hg_run *r) {
     if (!(r->norm.box > 0)) return hg_error(HG_ERR_FORMAT, "%s: no box size with the normalisation", path);
     /* RUN/config.yaml must agree with the checkpoint's config */
     snprintf(path, sizeof path, "%s/config.yaml", dir);
-    char *yaml = read_text(path);
-    if (yaml) {
+    char *yaml = NULL;
+    if (access(path, F_OK) == 0) {
+        HG_TRY(hg_read_text_file(path, HG_TEXT_MAX_BYTES, &yaml, NULL));
         s = hg_config_compatible(r->config_yaml, yaml);
         free(yaml);
         if (s.code) return hg_status_prefix(s, "%s/checkpoint.h5 vs %s", dir, path);
