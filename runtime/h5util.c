@@ -346,6 +346,7 @@ hg_status hg_h5_read_tensor(const char *path, hid_t loc, const char *name, hg_te
         sh.rank = rank;
         for (int i = 0; i < rank; i++) sh.dim[i] = (int64_t)d[i];
         s = hg_tensor_alloc(t, dt, sh);
+        if (s.code != HG_OK) s = hg_status_prefix(s, "%s: dataset '%s'", path, name);
         if (s.code == HG_OK && hg_shape_numel(sh) &&
             H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, t->data) < 0) {
             hg_tensor_free(t);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "runtime/runtime.h"
 
@@ -165,6 +166,13 @@ hg_status hg_npy_read(const char *path, hg_tensor *out) {
     hg_status s = hg_ok();
     char *hdr = NULL;
     unsigned char pre[12];
+    /* the size the header claims is compared with the file's before any
+     * allocation: a regular file is needed to know it */
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return hg_error(HG_ERR_IO, "%s: not a regular file (a .npy input must be one)", path);
+    }
     size_t got = fread(pre, 1, 10, f);
     if (got < 8 || memcmp(pre, "\x93NUMPY", 6) != 0) {
         s = hg_error(HG_ERR_FORMAT, "%s: not a .npy file (bad magic)", path);
@@ -219,12 +227,22 @@ hg_status hg_npy_read(const char *path, hg_tensor *out) {
         }
         numel *= sh.dim[i];
     }
-    s = hg_tensor_alloc(out, t, sh);
-    if (s.code) {
-        s = hg_status_prefix(s, "%s", path);
+    size_t need = (size_t)numel * hg_dtype_size(t);
+    uint64_t have_bytes = (uint64_t)st.st_size - (uint64_t)(off + hlen);
+    if ((uint64_t)st.st_size < off + hlen || have_bytes < need) {
+        s = hg_error(HG_ERR_FORMAT, "%s: truncated: shape needs %zu data bytes after the %zu-byte header, file has %llu",
+                     path, need, off + hlen, (unsigned long long)((uint64_t)st.st_size < off + hlen ? 0 : have_bytes));
         goto done;
     }
-    size_t need = (size_t)numel * hg_dtype_size(t);
+    if (have_bytes > need) {
+        s = hg_error(HG_ERR_FORMAT, "%s: trailing bytes after the %zu data bytes of the array", path, need);
+        goto done;
+    }
+    s = hg_tensor_alloc(out, t, sh);
+    if (s.code) {
+        s = hg_error(s.code, "%s: out of memory for the %zu data bytes of the array", path, need);
+        goto done;
+    }
     size_t have = need ? fread(out->data, 1, need, f) : 0;
     if (have != need) {
         s = hg_error(HG_ERR_FORMAT, "%s: truncated: shape needs %zu data bytes after the %zu-byte header, file has %zu",

@@ -208,7 +208,7 @@ static hg_status evaluate(const eval_args *a) {
         if (ok) sel[m++] = (int)i;
     }
     if (!sel) {
-        s = hg_error(HG_ERR_NOMEM, "out of memory");
+        s = hg_error(HG_ERR_NOMEM, "%s: out of memory for the statistics of %d generated clouds", a->samples_path, (int)sm.m);
         goto done;
     }
     if (m < 2) {
@@ -228,7 +228,7 @@ static hg_status evaluate(const eval_args *a) {
     int64_t nt = cnt < sm.n ? cnt : sm.n, N = sm.n;
     truth = malloc(sizeof(float) * (size_t)(nt * F + 1));
     if (!truth) {
-        s = hg_error(HG_ERR_NOMEM, "out of memory");
+        s = hg_error(HG_ERR_NOMEM, "%s: out of memory for the statistics of %d generated clouds", a->samples_path, (int)sm.m);
         goto done;
     }
     for (int64_t i = 0; i < nt; i++)
@@ -242,7 +242,7 @@ static hg_status evaluate(const eval_args *a) {
         n_re = HG_EVAL_R_NEDGES;
         r_edges = malloc(sizeof(double) * (size_t)n_re);
         if (!r_edges) {
-            s = hg_error(HG_ERR_NOMEM, "out of memory");
+            s = hg_error(HG_ERR_NOMEM, "%s: out of memory for the statistics of %d generated clouds", a->samples_path, (int)sm.m);
             goto done;
         }
         hg_eval_linspace(HG_EVAL_R_LO, HG_EVAL_R_HI, n_re, r_edges);
@@ -255,7 +255,7 @@ static hg_status evaluate(const eval_args *a) {
     hg_eval_default_v_edges(v_edges);
     q = malloc(sizeof(float) * 3 * (size_t)a->queries);
     if (!q) {
-        s = hg_error(HG_ERR_NOMEM, "out of memory for %ld query points", a->queries);
+        s = hg_error(HG_ERR_NOMEM, "--knn-queries %ld: out of memory for the query points", a->queries);
         goto done;
     }
     hg_eval_knn_queries(HG_EVAL_KNN_SEED, a->queries, ds.box_size, q);

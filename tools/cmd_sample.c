@@ -107,7 +107,7 @@ static int run_sample(int argc, char **argv) {
     float *cond = calloc((size_t)n * (size_t)(C ? C : 1), sizeof(float));
     int32_t *sims = malloc(sizeof(int32_t) * (size_t)n);
     char source[HG_PATH_MAX + 64] = "";
-    if (!cond || !sims) s = hg_error(HG_ERR_NOMEM, "sample: conditioning");
+    if (!cond || !sims) s = hg_error(HG_ERR_NOMEM, "--n %ld: out of memory for the conditioning", n);
     if (s.code == HG_OK && C > 0 && !cond_s && !cond_from)
         s = hg_error(HG_ERR_INVALID, "the model is conditioned on %d parameters: give --cond or --cond-from", C);
     for (long i = 0; i < n && s.code == HG_OK; i++) sims[i] = -1;
