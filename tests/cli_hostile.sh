@@ -295,6 +295,7 @@ usage_case "--bins" "$HG" eval --samples "$T/s.h5" --data "$T/d.h5" --index 0 --
 usage_case "unknown option '--frob'" "${ONX[@]}" --config "$T/t.yaml" --out "$U" --frob
 usage_case "--backend: unknown backend 'gpu'" "$HG" profile --config "$T/t.yaml" --graph score --backend gpu
 usage_case "unknown option '--frob'" "$HG" ir-run "$T/f.hg" --out "$S/o" --frob
+usage_case "unknown command 'bogus'" "$HG" bogus --out "$U"
 
 # ------------------------------------------------------------- nothing left
 left=$(find "$T" "$S" -name '*.tmp.*' 2>/dev/null)
