@@ -141,6 +141,8 @@ static fault_kind fault_for(const char *dest, uint64_t *at) {
 
 /* ------------------------------------------------------ the atomic file */
 
+static void remove_stale_of(const char *dest);
+
 struct hg_atomic_file {
     FILE *f;               /* a stream over fd (fopencookie) */
     int fd;
@@ -210,6 +212,7 @@ hg_status hg_atomic_open(const char *path, hg_atomic_file **out) {
         af->had_mode = 1;
         af->mode = st.st_mode & 07777;
     }
+    remove_stale_of(af->dest); /* left by writers of this file that were killed */
     snprintf(af->tmp, sizeof af->tmp, "%s.tmp.%ld", af->dest, (long)getpid());
     for (int attempt = 0; attempt < 2 && af->fd < 0; attempt++) {
         af->fd = open(af->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
@@ -323,12 +326,16 @@ static long temp_pid(const char *name) {
     return pid > 0 && pid < INT_MAX ? pid : 0;
 }
 
-hg_status hg_atomic_remove_stale(const char *dir, int *n_removed) {
+/* Removes dir's stale temporary files whose names start with prefix
+ * ("" for all). */
+static hg_status remove_stale(const char *dir, const char *prefix, int *n_removed) {
     if (n_removed) *n_removed = 0;
     DIR *d = opendir(dir);
     if (!d) return errno == ENOENT ? hg_ok() : hg_error(HG_ERR_IO, "%s: cannot list: %s", dir, strerror(errno));
     hg_status s = hg_ok();
+    size_t np = strlen(prefix);
     for (struct dirent *e; (e = readdir(d));) {
+        if (strncmp(e->d_name, prefix, np)) continue;
         long pid = temp_pid(e->d_name);
         if (!pid || pid == (long)getpid()) continue;
         if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive (or not ours to judge) */
@@ -344,6 +351,21 @@ hg_status hg_atomic_remove_stale(const char *dir, int *n_removed) {
     }
     closedir(d);
     return s;
+}
+
+hg_status hg_atomic_remove_stale(const char *dir, int *n_removed) { return remove_stale(dir, "", n_removed); }
+
+/* The stale temporary files "<dest>.tmp.<dead pid>" of one destination
+ * (best effort: a failure here does not stop the write). */
+static void remove_stale_of(const char *dest) {
+    char *d = strdup(dest), *b = strdup(dest);
+    if (d && b) {
+        char prefix[PATH_MAX];
+        snprintf(prefix, sizeof prefix, "%s.tmp.", basename(b));
+        remove_stale(dirname(d), prefix, NULL);
+    }
+    free(d);
+    free(b);
 }
 
 /* ------------------------------------------------ directories with undo */

@@ -365,7 +365,9 @@ hg_status hg_output_dir_check(const char *dir, const char *const *inputs, int n_
 
 /* An output file being written (opaque; see above). */
 typedef struct hg_atomic_file hg_atomic_file;
-/* Checks the destination and creates its temporary file (O_EXCL). Errors:
+/* Checks the destination, removes its stale temporary files (those of
+ * dead processes, hg_atomic_remove_stale) and creates its own (O_EXCL).
+ * Errors:
  * HG_ERR_INVALID (special file, dangling link), HG_ERR_IO (cannot create). */
 hg_status hg_atomic_open(const char *path, hg_atomic_file **af);
 /* The stream to write the contents to (owned by af). */

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "runtime/runtime.h"
@@ -214,4 +215,26 @@ HG_TEST(text_inputs_are_bounded) {
     snprintf(path, sizeof path, "/dev/fd/%d", fds[0]);
     HG_CHECK_ERR(hg_read_text_file(path, 16, &buf, &n), "not a regular file: read up to the limit");
     close(fds[0]);
+}
+
+HG_TEST(next_write_removes_stale_temporaries_of_its_file) {
+    const char *p = hg_test_path("stale.txt");
+    put(p, "old");
+    pid_t pid = fork();
+    if (pid == 0) _exit(0);
+    waitpid(pid, NULL, 0); /* pid is now a dead process */
+    char dead[1100], live[1100], other[1100];
+    snprintf(dead, sizeof dead, "%s.tmp.%ld", p, (long)pid);
+    snprintf(live, sizeof live, "%s.tmp.%ld", p, (long)getppid());
+    snprintf(other, sizeof other, "%s/other.txt.tmp.%ld", hg_test_tmpdir(), (long)pid);
+    put(dead, "half");
+    put(live, "busy");
+    put(other, "half");
+    HG_CHECK_OK(hg_atomic_write(p, "new", 3));
+    HG_CHECK(!strcmp(get(p), "new"));
+    HG_CHECK(access(dead, F_OK) != 0);  /* a killed writer's leftover of this file */
+    HG_CHECK(access(live, F_OK) == 0);  /* a live process's: kept */
+    HG_CHECK(access(other, F_OK) == 0); /* another file's: not this writer's business */
+    unlink(live);
+    unlink(other);
 }
