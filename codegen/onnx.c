@@ -304,22 +304,9 @@ static hg_status write_model(hg_ox *x, const hg_onnx_options *o, int n_params,
     uint8_t *buf = malloc(n ? n : 1);
     if (!buf) return hg_error(HG_ERR_NOMEM, "onnx export: %zu bytes for the model", n);
     size_t packed = onnx__model_proto__pack(&m, buf);
-    char tmp[4200];
-    hg_atomic_temp_path(path, tmp, sizeof tmp);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        free(buf);
-        return hg_error(HG_ERR_IO, "onnx export: cannot write %s: %m", tmp);
-    }
-    size_t w = fwrite(buf, 1, packed, f);
+    hg_status s = hg_atomic_write(path, buf, packed);
     free(buf);
-    int bad = w != packed || fflush(f) != 0;
-    if (fclose(f) != 0) bad = 1;
-    if (bad) {
-        remove(tmp);
-        return hg_error(HG_ERR_IO, "onnx export: writing %s failed", tmp);
-    }
-    return hg_atomic_commit(tmp, path);
+    return hg_status_prefix(s, "onnx export");
 }
 
 static void ox_free(hg_ox *x) {

@@ -58,6 +58,22 @@ hg_status hg_status_prefix(hg_status s, const char *fmt, ...)
         if (hg_try_s_.code != HG_OK) return hg_try_s_;                        \
     } while (0)
 
+/* ------------------------------------------------------ text input files */
+
+/* The size limit of every text input (YAML config, CSV / whitespace table,
+ * graph text, run files): 64 MiB. */
+#define HG_TEXT_MAX_BYTES ((size_t)64 << 20)
+
+/* Reads the whole text file `path` into *out (malloc'd, NUL-terminated;
+ * *len bytes, len may be NULL). Regular files larger than max are refused
+ * before reading; other files (FIFO, character device) are read up to max
+ * bytes, then refused; a NUL byte is refused where it is read (so
+ * /dev/zero and /dev/urandom fail at once); a FIFO without a writer reads
+ * as empty instead of blocking. Errors: HG_ERR_IO (cannot open or read, a
+ * directory), HG_ERR_FORMAT (too large, NUL byte), HG_ERR_NOMEM; each
+ * message starts with the path. */
+hg_status hg_read_text_file(const char *path, size_t max, char **out, size_t *len);
+
 /* ---------------------------------------------------------- dtype, shape */
 
 typedef enum { HG_F32 = 0, HG_F64, HG_I32, HG_BOOL, HG_NUM_DTYPES } hg_dtype;

@@ -822,36 +822,8 @@ hg_status hg_parse(const char *text, hg_graph **out) {
 
 hg_status hg_parse_file(const char *path, hg_graph **out) {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return hg_error(HG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 1 >= cap) {
-            cap = cap ? 2 * cap : 65536;
-            char *nb = realloc(buf, cap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return hg_error(HG_ERR_NOMEM, "%s: out of memory reading the file", path);
-            }
-            buf = nb;
-        }
-        size_t got = fread(buf + len, 1, cap - len - 1, f);
-        len += got;
-        if (got == 0) break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return hg_error(HG_ERR_IO, "%s: read error", path);
-    }
-    buf[len] = 0;
-    if (memchr(buf, 0, len)) {
-        free(buf);
-        return hg_error(HG_ERR_FORMAT, "%s: contains a NUL byte (not a text file)", path);
-    }
+    HG_TRY(hg_read_text_file(path, HG_TEXT_MAX_BYTES, &buf, NULL));
     hg_status s = hg_parse(buf, out);
     free(buf);
     if (s.code != HG_OK) {

@@ -369,39 +369,8 @@ hg_status hg_config_parse(const char *yaml_text, const char *what, hg_config *c)
 }
 
 hg_status hg_config_load(const char *path, hg_config *c) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return hg_error(HG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    if (!buf) {
-        fclose(f);
-        return hg_error(HG_ERR_NOMEM, "%s", path);
-    }
-    for (;;) {
-        if (n + 1 >= cap) {
-            char *nb = realloc(buf, cap *= 2);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return hg_error(HG_ERR_NOMEM, "%s", path);
-            }
-            buf = nb;
-        }
-        size_t r = fread(buf + n, 1, cap - n - 1, f);
-        n += r;
-        if (r == 0) break;
-    }
-    int err = ferror(f);
-    fclose(f);
-    buf[n] = 0;
-    if (err) {
-        free(buf);
-        return hg_error(HG_ERR_IO, "%s: read error", path);
-    }
-    if (strlen(buf) != n) {
-        free(buf);
-        return hg_error(HG_ERR_FORMAT, "%s: contains a NUL byte", path);
-    }
+    char *buf = NULL;
+    HG_TRY(hg_read_text_file(path, HG_TEXT_MAX_BYTES, &buf, NULL));
     hg_status s = hg_config_parse(buf, path, c);
     free(buf);
     return s;

@@ -74,6 +74,14 @@ typedef struct {
 hg_status hg_run_open(const char *dir, hg_run *r);
 void hg_run_free(hg_run *r);
 
+/* The files of a run directory (what train writes and the run's readers
+ * read): "DIR/checkpoint.h5", "DIR/config.yaml", "DIR/run.yaml",
+ * "DIR/norm.h5", "DIR/metrics.csv", into paths (at most max); returns the
+ * count (HG_RUN_MAX_FILES). Whether they exist is not checked. Commands
+ * reading a run refuse an output equal to any of them (tools/cli.h). */
+#define HG_RUN_MAX_FILES 5
+int hg_run_files(const char *dir, char paths[][HG_PATH_MAX], int max);
+
 /* Builds graph kind `kind` for the run's config and normalisation, batch B
  * (opts may be NULL: run defaults). */
 hg_status hg_run_build(const hg_run *r, const char *kind, int batch, const hg_model_opts *opts,
@@ -174,7 +182,10 @@ hg_status hg_sample_save(const char *path, const hg_run *r, const hg_sample_opti
                          const hg_tensor *samples, const int32_t *sims, const char *cond_source);
 
 /* Parses "Omega_m=0.3,sigma_8=0.8": every conditioning name of c exactly
- * once, finite values -> cond[C] in config order. Errors name the field. */
+ * once, finite values -> cond[C] in config order. Errors name the field.
+ * With c NULL only the syntax is checked (NAME=finite number items, no
+ * name twice; cond unused): what the CLI refuses as a usage error before
+ * opening the run. */
 hg_status hg_parse_cond(const char *s, const hg_config *c, double *cond);
 
 /* Parses "PATH:SPLIT" (SPLIT train|val|test; the last ':' splits). */
@@ -237,9 +248,10 @@ hg_status hg_nelbo_split(const hg_run *r, const hg_pipeline *p, const hg_nelbo_o
 
 /* =================================================== small HDF5 writer */
 
-/* Output files of the drivers: created at "<path>.tmp.<pid>", committed by
- * hg_out_close(ok = 1) with fsync + rename (hg_atomic_commit), removed
- * when ok = 0. */
+/* Output files of the drivers: built in memory (runtime/h5file.h), written
+ * atomically by hg_out_close(ok = 1) (hg_atomic_write: temporary file,
+ * fsync, rename), discarded when ok = 0. hg_out_create already refuses a
+ * destination that cannot be replaced (hg_output_check without inputs). */
 typedef struct hg_out hg_out;
 hg_status hg_out_create(const char *path, hg_out **out);
 hg_status hg_out_tensor(hg_out *o, const char *name, const hg_tensor *t);

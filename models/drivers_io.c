@@ -9,13 +9,13 @@
 #include <unistd.h>
 
 #include "models/drivers.h"
+#include "runtime/h5file.h"
 
 /* ------------------------------------------------------------ HDF5 writer */
 
 struct hg_out {
     hid_t f;
     char path[HG_PATH_MAX];
-    char tmp[HG_PATH_MAX];
 };
 
 static hg_status out_err(const hg_out *o, const char *fmt, const char *name) {
@@ -28,10 +28,11 @@ hg_status hg_out_create(const char *path, hg_out **out) {
     hg_out *o = calloc(1, sizeof *o);
     if (!o) return hg_error(HG_ERR_NOMEM, "%s", path);
     snprintf(o->path, sizeof o->path, "%s", path);
-    hg_atomic_temp_path(path, o->tmp, sizeof o->tmp);
-    o->f = H5Fcreate(o->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (o->f < 0) {
-        hg_status s = hg_error(HG_ERR_IO, "%s: cannot create (directory missing or not writable?)", path);
+    /* fail early on a destination that cannot be replaced (the file itself
+     * is built in memory and written at hg_out_close) */
+    hg_status s = hg_output_check(path, NULL, 0);
+    if (s.code == HG_OK) s = hg_h5_mem_create(path, &o->f);
+    if (s.code != HG_OK) {
         free(o);
         return s;
     }
@@ -134,27 +135,22 @@ hg_status hg_out_provenance(hg_out *o, const hg_run *r) {
 
 hg_status hg_out_close(hg_out *o, int ok) {
     if (!o) return hg_ok();
-    hg_status s = hg_ok();
-    if (ok) {
-        if (H5Fflush(o->f, H5F_SCOPE_GLOBAL) < 0) s = out_err(o, "file", "(flush)");
-    }
-    if (H5Fclose(o->f) < 0 && s.code == HG_OK) s = out_err(o, "file", "(close)");
-    if (ok && s.code == HG_OK) s = hg_atomic_commit(o->tmp, o->path);
-    else unlink(o->tmp);
+    hg_status s = ok ? hg_ok() : hg_error(HG_ERR_INVALID, "%s: not written", o->path);
+    s = hg_h5_mem_commit(o->f, o->path, s);
     free(o);
-    return s;
+    return ok ? s : hg_ok();
 }
 
 /* ---------------------------------------------------------- run directory */
 
 /* Reads "key: value" lines of RUN/run.yaml (the format train writes). */
 static hg_status read_run_yaml(const char *path, hg_run *r) {
-    FILE *f = fopen(path, "r");
-    if (!f) return hg_error(HG_ERR_IO, "%s: cannot open (%s)", path, strerror(errno));
-    char line[HG_PATH_MAX + 64];
+    char *text = NULL;
+    HG_TRY(hg_read_text_file(path, HG_TEXT_MAX_BYTES, &text, NULL));
     int have_z = 0, have_fmt = 0;
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\r\n")] = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        line[strcspn(line, "\r")] = 0;
         char *colon = strchr(line, ':');
         if (!colon || line[0] == '#') continue;
         *colon = 0;
@@ -165,39 +161,17 @@ static hg_status read_run_yaml(const char *path, hg_run *r) {
         else if (!strcmp(line, "redshift")) have_z = sscanf(v, "%lf", &r->redshift) == 1;
         else if (!strcmp(line, "features")) {
             int i = 0;
-            for (char *tok = strtok(v, "[], "); tok && i < HG_MAX_FEATURES; tok = strtok(NULL, "[], "))
+            char *fs = NULL;
+            for (char *tok = strtok_r(v, "[], ", &fs); tok && i < HG_MAX_FEATURES; tok = strtok_r(NULL, "[], ", &fs))
                 snprintf(r->feature_names[i++], HG_DS_NAME_MAX, "%s", tok);
         }
     }
-    fclose(f);
+    free(text);
     if (!have_fmt) return hg_error(HG_ERR_FORMAT, "%s: not a halograph run file (format: halograph-run-1)", path);
     if (!have_z) return hg_error(HG_ERR_FORMAT, "%s: no redshift", path);
     return hg_ok();
 }
 
-static char *read_text(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    size_t k;
-    while (buf && (k = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += k;
-        if (cap - n - 1 == 0) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (buf) buf[n] = 0;
-    return buf;
-}
 
 hg_status hg_run_build(const hg_run *r, const char *kind, int batch, const hg_model_opts *opts,
                        hg_model *out) {
@@ -235,6 +209,15 @@ static hg_status check_params(const hg_run *r) {
         return hg_error(HG_ERR_INVALID, "%s/checkpoint.h5 does not fit its config (%d parameters): %s", r->dir,
                         bad, msg);
     return hg_ok();
+}
+
+int hg_run_files(const char *dir, char paths[][HG_PATH_MAX], int max) {
+    static const char *const names[HG_RUN_MAX_FILES] = {"checkpoint.h5", "config.yaml", "run.yaml", "norm.h5",
+                                                        "metrics.csv"};
+    int n = 0;
+    for (int i = 0; i < HG_RUN_MAX_FILES && n < max; i++)
+        if (snprintf(paths[n], HG_PATH_MAX, "%s/%s", dir, names[i]) < HG_PATH_MAX) n++;
+    return n;
 }
 
 hg_status hg_run_open(const char *dir, hg_run *r) {
@@ -276,8 +259,9 @@ hg_status hg_run_open(const char *dir, hg_run *r) {
     if (!(r->norm.box > 0)) return hg_error(HG_ERR_FORMAT, "%s: no box size with the normalisation", path);
     /* RUN/config.yaml must agree with the checkpoint's config */
     snprintf(path, sizeof path, "%s/config.yaml", dir);
-    char *yaml = read_text(path);
-    if (yaml) {
+    char *yaml = NULL;
+    if (access(path, F_OK) == 0) {
+        HG_TRY(hg_read_text_file(path, HG_TEXT_MAX_BYTES, &yaml, NULL));
         s = hg_config_compatible(r->config_yaml, yaml);
         free(yaml);
         if (s.code) return hg_status_prefix(s, "%s/checkpoint.h5 vs %s", dir, path);

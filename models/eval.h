@@ -254,14 +254,14 @@ hg_status hg_eval_samples_load(const char *path, hg_eval_samples *s);
 hg_status hg_eval_samples_save(const char *path, const hg_eval_samples *s);
 void hg_eval_samples_free(hg_eval_samples *s);
 
-/* A result-file writer (HDF5, atomically committed on close). Errors are
- * sticky: after the first failure every call does nothing and close
- * returns that failure (and removes the temp file). Object names are slash
+/* A result-file writer (HDF5 built in memory, written atomically on close:
+ * runtime/h5file.h). Errors are sticky: after the first failure every call
+ * does nothing and close returns that failure (nothing is written). Object names are slash
  * paths ("xi0/true"); intermediate groups are created. Attribute `obj` is
  * an existing object path, "/" for the file. */
 typedef struct {
     int64_t file; /* hid_t */
-    char path[1024], tmp[1100];
+    char path[1024];
     hg_status st;
 } hg_eval_writer;
 
@@ -278,7 +278,8 @@ void hg_eval_write_attr_i64(hg_eval_writer *w, const char *obj, const char *name
 void hg_eval_write_attr_str(hg_eval_writer *w, const char *obj, const char *name, const char *v);
 void hg_eval_write_attr_strs(hg_eval_writer *w, const char *obj, const char *name,
                              const char *const *v, int n);
-/* Closes and commits (fsync + rename); returns the first error. */
+/* Closes and writes the file (temporary file, fsync, rename); returns the
+ * first error. */
 hg_status hg_eval_writer_close(hg_eval_writer *w);
 
 /* Dataset simulation number of `--split NAME --index I`: the I-th entry of

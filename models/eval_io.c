@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "models/eval.h"
+#include "runtime/h5file.h"
 #include "runtime/runtime.h"
 
 static void quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
@@ -180,11 +181,12 @@ hg_status hg_eval_writer_open(hg_eval_writer *w, const char *path) {
     quiet();
     if (strlen(path) >= sizeof w->path) return hg_error(HG_ERR_INVALID, "output path too long: %s", path);
     snprintf(w->path, sizeof w->path, "%s", path);
-    hg_atomic_temp_path(path, w->tmp, sizeof w->tmp);
-    hid_t lcpl = H5Pcreate(H5P_FILE_CREATE);
-    w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, lcpl, H5P_DEFAULT);
-    H5Pclose(lcpl);
-    if (w->file < 0) return hg_error(HG_ERR_IO, "%s: cannot create HDF5 file", path);
+    /* built in memory, written at close; a destination that cannot be
+     * replaced fails now */
+    HG_TRY(hg_output_check(path, NULL, 0));
+    hid_t f;
+    HG_TRY(hg_h5_mem_create(path, &f));
+    w->file = f;
     w->st = hg_ok();
     return hg_ok();
 }
@@ -266,16 +268,10 @@ void hg_eval_write_attr_strs(hg_eval_writer *w, const char *obj, const char *nam
 }
 
 hg_status hg_eval_writer_close(hg_eval_writer *w) {
-    if (w->file >= 0) {
-        if (H5Fclose((hid_t)w->file) < 0 && w->st.code == HG_OK)
-            w->st = hg_error(HG_ERR_IO, "%s: cannot close HDF5 file", w->path);
-        w->file = -1;
-    }
-    if (w->st.code != HG_OK) {
-        unlink(w->tmp);
-        return w->st;
-    }
-    return hg_atomic_commit(w->tmp, w->path);
+    if (w->file < 0) return w->st;
+    w->st = hg_h5_mem_commit((hid_t)w->file, w->path, w->st);
+    w->file = -1;
+    return w->st;
 }
 
 /* ------------------------------------------------------- simulation choice */

@@ -10,8 +10,10 @@
 #include "models/drivers.h"
 
 hg_status hg_parse_cond(const char *s, const hg_config *c, double *cond) {
-    if (c->n_cond == 0) return hg_error(HG_ERR_INVALID, "--cond: the model has no conditioning");
+    if (c && c->n_cond == 0) return hg_error(HG_ERR_INVALID, "--cond: the model has no conditioning");
     int seen[HG_MAX_COND] = {0};
+    char names_seen[HG_MAX_COND][64];
+    int n_seen = 0;
     char buf[1024];
     if (snprintf(buf, sizeof buf, "%s", s) >= (int)sizeof buf)
         return hg_error(HG_ERR_INVALID, "--cond: too long");
@@ -19,8 +21,18 @@ hg_status hg_parse_cond(const char *s, const hg_config *c, double *cond) {
     for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         while (isspace((unsigned char)*tok)) tok++;
         char *eq = strchr(tok, '=');
-        if (!eq) return hg_error(HG_ERR_INVALID, "--cond: '%s' is not NAME=VALUE", tok);
+        if (!eq || eq == tok) return hg_error(HG_ERR_INVALID, "--cond: '%s' is not NAME=VALUE", tok);
         *eq = 0;
+        char *end;
+        double v = strtod(eq + 1, &end);
+        while (isspace((unsigned char)*end)) end++;
+        if (end == eq + 1 || *end || !isfinite(v))
+            return hg_error(HG_ERR_INVALID, "--cond: %s: '%s' is not a finite number", tok, eq + 1);
+        for (int i = 0; i < n_seen; i++)
+            if (!strcmp(names_seen[i], tok)) return hg_error(HG_ERR_INVALID, "--cond: %s given twice", tok);
+        if (n_seen == HG_MAX_COND) return hg_error(HG_ERR_INVALID, "--cond: more than %d parameters", HG_MAX_COND);
+        snprintf(names_seen[n_seen++], sizeof names_seen[0], "%s", tok);
+        if (!c) continue; /* syntax only */
         int k = -1;
         for (int i = 0; i < c->n_cond; i++)
             if (!strcmp(tok, c->conditioning[i])) k = i;
@@ -32,15 +44,10 @@ hg_status hg_parse_cond(const char *s, const hg_config *c, double *cond) {
             return hg_error(HG_ERR_INVALID, "--cond: '%s' is not a conditioning parameter of the model (%s)", tok,
                             names);
         }
-        if (seen[k]) return hg_error(HG_ERR_INVALID, "--cond: %s given twice", tok);
-        char *end;
-        double v = strtod(eq + 1, &end);
-        while (isspace((unsigned char)*end)) end++;
-        if (end == eq + 1 || *end || !isfinite(v))
-            return hg_error(HG_ERR_INVALID, "--cond: %s: '%s' is not a finite number", tok, eq + 1);
         cond[k] = v;
         seen[k] = 1;
     }
+    if (!c) return n_seen ? hg_ok() : hg_error(HG_ERR_INVALID, "--cond: no NAME=VALUE given");
     for (int i = 0; i < c->n_cond; i++)
         if (!seen[i]) return hg_error(HG_ERR_INVALID, "--cond: no value for %s", c->conditioning[i]);
     return hg_ok();

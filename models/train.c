@@ -54,40 +54,18 @@ typedef struct {
     char metrics_path[HG_PATH_MAX + 32];
     int64_t ck_step; /* step of the last good checkpoint, -1 none */
     FILE *metrics;
+    hg_mkdirs_record made; /* directories this invocation created */
 } trainer;
 
-static hg_status mkdir_p(const char *dir) {
-    char buf[HG_PATH_MAX];
-    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf)
-        return hg_error(HG_ERR_INVALID, "path too long: %s", dir);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || *p == 0) {
-            char c = *p;
-            *p = 0;
-            if (mkdir(buf, 0777) && errno != EEXIST)
-                return hg_error(HG_ERR_IO, "cannot create directory %s: %s", buf, strerror(errno));
-            *p = c;
-            if (!c) break;
-        }
-    }
-    struct stat st;
-    if (stat(dir, &st) || !S_ISDIR(st.st_mode)) return hg_error(HG_ERR_IO, "%s is not a directory", dir);
-    return hg_ok();
+/* 1 if a and b name the same existing file. */
+static int same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 /* Writes text to path atomically. */
 static hg_status write_text(const char *path, const char *text) {
-    char tmp[HG_PATH_MAX + 64];
-    hg_atomic_temp_path(path, tmp, sizeof tmp);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return hg_error(HG_ERR_IO, "%s: cannot write (%s)", path, strerror(errno));
-    int bad = fputs(text, f) < 0;
-    bad |= fclose(f) != 0;
-    if (bad) {
-        unlink(tmp);
-        return hg_error(HG_ERR_IO, "%s: write failed", path);
-    }
-    return hg_atomic_commit(tmp, path);
+    return hg_atomic_write(path, text, strlen(text));
 }
 
 void hg_run_pipeline_config(const hg_config *c, hg_pipeline_config *pc) {
@@ -141,7 +119,16 @@ static int state_finite(const hg_tensor_map *st, const char **bad) {
     return 1;
 }
 
+/* Makes every metrics row written so far durable (before a checkpoint). */
+static hg_status sync_metrics(trainer *tr) {
+    if (!tr->metrics) return hg_ok();
+    if (fflush(tr->metrics) != 0 || ferror(tr->metrics) || fsync(fileno(tr->metrics)) != 0)
+        return hg_error(HG_ERR_IO, "%s: write failed: %s", tr->metrics_path, strerror(errno));
+    return hg_ok();
+}
+
 static hg_status save_checkpoint(trainer *tr, int64_t step) {
+    HG_TRY(sync_metrics(tr));
     hg_checkpoint ck;
     hg_checkpoint_init(&ck);
     ck.state = tr->state; /* borrowed: not freed below */
@@ -417,10 +404,14 @@ static hg_status setup(trainer *tr, int64_t *start, int64_t *target) {
         return hg_error(HG_ERR_INVALID, "train: target step %lld is not beyond the checkpoint's step %lld",
                         (long long)*target, (long long)*start);
     /* run directory files */
-    HG_TRY(mkdir_p(o->run_dir));
+    HG_TRY(hg_mkdirs(o->run_dir, &tr->made));
+    /* temporary files of writers killed before their rename */
+    HG_TRY(hg_atomic_remove_stale(o->run_dir, NULL));
     char path[HG_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/config.yaml", o->run_dir);
-    if (!o->resume || o->config_path) HG_TRY(write_text(path, tr->yaml));
+    /* --config RUN/config.yaml is kept as given (never rewritten: an input) */
+    if ((!o->resume || o->config_path) && !(o->config_path && same_file(o->config_path, path)))
+        HG_TRY(write_text(path, tr->yaml));
     if (!o->resume) HG_TRY(write_run_yaml(tr, o->run_dir));
     snprintf(path, sizeof path, "%s/norm.h5", o->run_dir);
     HG_TRY(hg_norm_save(path, &tr->norm));
@@ -446,6 +437,16 @@ hg_status hg_train(const hg_train_options *o, hg_train_result *res) {
     res->last_loss = res->last_val_loss = NAN;
     int64_t step = 0, target = 0;
     hg_status s = setup(&tr, &step, &target);
+    if (s.code != HG_OK && tr.made.n > 0) {
+        /* the run directory is new: remove the files setup wrote, then it */
+        if (tr.metrics) fclose(tr.metrics);
+        tr.metrics = NULL;
+        char files[HG_RUN_MAX_FILES][HG_PATH_MAX];
+        int nf = hg_run_files(o->run_dir, files, HG_RUN_MAX_FILES);
+        for (int i = 0; i < nf; i++) unlink(files[i]);
+        hg_mkdirs_undo(&tr.made);
+    }
+    hg_mkdirs_keep(&tr.made);
     double t0 = now_s();
     int64_t first = step;
     while (s.code == HG_OK && step < target) {
@@ -481,9 +482,31 @@ hg_status hg_train(const hg_train_options *o, hg_train_result *res) {
         int last = step == target || (o->interrupt && *o->interrupt);
         if (tr.have_val && ((o->val_every && step % o->val_every == 0) || step == target)) {
             s = validate(&tr, &p.val_loss);
-            if (s.code) break;
-            res->last_val_loss = p.val_loss;
+            if (s.code == HG_ERR_INTERRUPTED) {
+                /* the step itself is done: its row and a checkpoint follow */
+                s = hg_ok();
+                p.val_loss = NAN;
+                last = 1;
+            } else if (s.code) {
+                break;
+            } else {
+                res->last_val_loss = p.val_loss;
+            }
         }
+        p.step = step;
+        p.first_step = first;
+        p.total = target;
+        p.seconds = now_s() - t0;
+        p.steps_per_s = p.seconds > 0 ? (double)(step - first) / p.seconds : 0;
+        /* the row first: save_checkpoint makes it durable before the
+         * checkpoint of this step is committed (metrics and checkpoint
+         * agree after any crash; rows after the checkpoint are rewritten
+         * on resume) */
+        char val[40] = "";
+        if (!isnan(p.val_loss)) snprintf(val, sizeof val, "%.9g", p.val_loss);
+        fprintf(tr.metrics, "%lld,%.9g,%.9g,%.9g,%.9g,%s,%.9g,%.3f\n", (long long)step, p.loss, p.diff, p.klz,
+                p.recon, val, p.lr, p.seconds);
+        fflush(tr.metrics);
         if ((o->ckpt_every && step % o->ckpt_every == 0) || last) {
             const char *bad = NULL;
             if (!state_finite(&tr.state, &bad)) {
@@ -496,16 +519,6 @@ hg_status hg_train(const hg_train_options *o, hg_train_result *res) {
             if (s.code) break;
             p.checkpointed = 1;
         }
-        p.step = step;
-        p.first_step = first;
-        p.total = target;
-        p.seconds = now_s() - t0;
-        p.steps_per_s = p.seconds > 0 ? (double)(step - first) / p.seconds : 0;
-        char val[40] = "";
-        if (!isnan(p.val_loss)) snprintf(val, sizeof val, "%.9g", p.val_loss);
-        fprintf(tr.metrics, "%lld,%.9g,%.9g,%.9g,%.9g,%s,%.9g,%.3f\n", (long long)step, p.loss, p.diff, p.klz,
-                p.recon, val, p.lr, p.seconds);
-        fflush(tr.metrics);
         if (o->progress) o->progress(o->user, &p);
     }
     if (s.code == HG_OK && o->interrupt && *o->interrupt) {

@@ -22,38 +22,7 @@ int hg_table_col(const hg_table *t, const char *name) {
 }
 
 static hg_status slurp(const char *path, char **out, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return hg_error(HG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap + 1);
-    while (buf) {
-        size_t r = fread(buf + len, 1, cap - len, f);
-        len += r;
-        if (len < cap) break;
-        cap *= 2;
-        char *nb = realloc(buf, cap + 1);
-        if (!nb) {
-            free(buf);
-            buf = NULL;
-        } else {
-            buf = nb;
-        }
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (!buf) return hg_error(HG_ERR_NOMEM, "%s: out of memory", path);
-    if (err) {
-        free(buf);
-        return hg_error(HG_ERR_IO, "%s: read error", path);
-    }
-    buf[len] = 0;
-    if (memchr(buf, 0, len)) {
-        free(buf);
-        return hg_error(HG_ERR_FORMAT, "%s: binary data (NUL byte) in a text table", path);
-    }
-    *out = buf;
-    *n = len;
-    return hg_ok();
+    return hg_read_text_file(path, HG_TEXT_MAX_BYTES, out, n);
 }
 
 /* Splits buf into lines in place (handles \n, \r\n and lone \r); skips a

@@ -17,7 +17,8 @@ void hg_h5_quiet(void);
 hg_status hg_h5_error(hg_code code, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Creates a file for writing at a temp path / opens one read-only. */
+/* Creates a file for writing (in memory: hg_h5_mem_create of h5file.h;
+ * `path` only names it) / opens one read-only (regular files only). */
 hg_status hg_h5_create(const char *path, hid_t *file);
 hg_status hg_h5_open_read(const char *path, hid_t *file);
 
@@ -52,8 +53,9 @@ int hg_h5_exists(hid_t loc, const char *name); /* link path exists (every compon
 hg_status hg_h5_write_norm(const char *path, hid_t loc, const hg_norm *nm);
 hg_status hg_h5_read_norm(const char *path, hid_t loc, hg_norm *nm);
 
-/* Closes the file, then fsyncs and renames tmp over path (hg_atomic_commit);
- * on earlier failure (s not OK) just closes and removes tmp. */
+/* Closes the in-memory file and writes it atomically to path
+ * (hg_h5_mem_commit; tmp is unused, kept for the callers); on earlier
+ * failure (s not OK) just closes. */
 hg_status hg_h5_finish(hid_t file, const char *tmp, const char *path, hg_status s);
 
 #endif

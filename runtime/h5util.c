@@ -3,9 +3,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "runtime/h5_internal.h"
+#include "runtime/h5file.h"
 
 void hg_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
@@ -28,16 +30,47 @@ hg_status hg_h5_error(hg_code code, const char *path, const char *fmt, ...) {
     return hg_error(code, "%s: %s", path, what);
 }
 
-hg_status hg_h5_create(const char *path, hid_t *file) {
+hg_status hg_h5_mem_create(const char *name, hid_t *file) {
     hg_h5_quiet();
-    *file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (*file < 0) return hg_h5_error(HG_ERR_IO, path, "cannot create HDF5 file");
+    *file = -1;
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0 || H5Pset_fapl_core(fapl, (size_t)1 << 20, 0) < 0) {
+        if (fapl >= 0) H5Pclose(fapl);
+        return hg_h5_error(HG_ERR_NOMEM, name, "cannot set up an in-memory HDF5 file");
+    }
+    *file = H5Fcreate(name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    if (*file < 0) return hg_h5_error(HG_ERR_NOMEM, name, "cannot create an in-memory HDF5 file");
     return hg_ok();
 }
 
+hg_status hg_h5_mem_commit(hid_t file, const char *path, hg_status s) {
+    void *img = NULL;
+    ssize_t n = 0;
+    if (s.code == HG_OK && H5Fflush(file, H5F_SCOPE_GLOBAL) < 0)
+        s = hg_h5_error(HG_ERR_NOMEM, path, "cannot finish the in-memory HDF5 file");
+    if (s.code == HG_OK) {
+        n = H5Fget_file_image(file, NULL, 0);
+        img = n > 0 ? malloc((size_t)n) : NULL;
+        if (!img) s = hg_error(HG_ERR_NOMEM, "%s: out of memory for the %lld-byte HDF5 image", path, (long long)n);
+        else if (H5Fget_file_image(file, img, (size_t)n) != n)
+            s = hg_h5_error(HG_ERR_NOMEM, path, "cannot take the HDF5 image");
+    }
+    /* in memory: the close cannot meet an I/O error */
+    if (H5Fclose(file) < 0 && s.code == HG_OK) s = hg_h5_error(HG_ERR_NOMEM, path, "cannot close the HDF5 file");
+    if (s.code == HG_OK) s = hg_atomic_write(path, img, (size_t)n);
+    free(img);
+    return s;
+}
+
+hg_status hg_h5_create(const char *path, hid_t *file) { return hg_h5_mem_create(path, file); }
+
 hg_status hg_h5_open_read(const char *path, hid_t *file) {
     hg_h5_quiet();
-    if (access(path, R_OK) != 0) return hg_error(HG_ERR_IO, "%s: cannot open: no such readable file", path);
+    struct stat st;
+    if (access(path, R_OK) != 0 || stat(path, &st) != 0)
+        return hg_error(HG_ERR_IO, "%s: cannot open: no such readable file", path);
+    if (!S_ISREG(st.st_mode)) return hg_error(HG_ERR_IO, "%s: not a regular file (an HDF5 input must be one)", path);
     htri_t is = H5Fis_hdf5(path);
     if (is <= 0) {
         H5Eclear2(H5E_DEFAULT);
@@ -312,6 +345,7 @@ hg_status hg_h5_read_tensor(const char *path, hid_t loc, const char *name, hg_te
         sh.rank = rank;
         for (int i = 0; i < rank; i++) sh.dim[i] = (int64_t)d[i];
         s = hg_tensor_alloc(t, dt, sh);
+        if (s.code != HG_OK) s = hg_status_prefix(s, "%s: dataset '%s'", path, name);
         if (s.code == HG_OK && hg_shape_numel(sh) &&
             H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, t->data) < 0) {
             hg_tensor_free(t);
@@ -325,12 +359,6 @@ hg_status hg_h5_read_tensor(const char *path, hid_t loc, const char *name, hg_te
 }
 
 hg_status hg_h5_finish(hid_t file, const char *tmp, const char *path, hg_status s) {
-    if (s.code == HG_OK && H5Fflush(file, H5F_SCOPE_GLOBAL) < 0)
-        s = hg_h5_error(HG_ERR_IO, path, "flush of %s failed", tmp);
-    if (H5Fclose(file) < 0 && s.code == HG_OK) s = hg_h5_error(HG_ERR_IO, path, "close of %s failed", tmp);
-    if (s.code != HG_OK) {
-        unlink(tmp);
-        return s;
-    }
-    return hg_atomic_commit(tmp, path);
+    (void)tmp; /* hg_h5_create made an in-memory file: nothing at tmp */
+    return hg_h5_mem_commit(file, path, s);
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "runtime/runtime.h"
 
@@ -165,6 +166,13 @@ hg_status hg_npy_read(const char *path, hg_tensor *out) {
     hg_status s = hg_ok();
     char *hdr = NULL;
     unsigned char pre[12];
+    /* the size the header claims is compared with the file's before any
+     * allocation: a regular file is needed to know it */
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return hg_error(HG_ERR_IO, "%s: not a regular file (a .npy input must be one)", path);
+    }
     size_t got = fread(pre, 1, 10, f);
     if (got < 8 || memcmp(pre, "\x93NUMPY", 6) != 0) {
         s = hg_error(HG_ERR_FORMAT, "%s: not a .npy file (bad magic)", path);
@@ -219,12 +227,22 @@ hg_status hg_npy_read(const char *path, hg_tensor *out) {
         }
         numel *= sh.dim[i];
     }
-    s = hg_tensor_alloc(out, t, sh);
-    if (s.code) {
-        s = hg_status_prefix(s, "%s", path);
+    size_t need = (size_t)numel * hg_dtype_size(t);
+    uint64_t have_bytes = (uint64_t)st.st_size - (uint64_t)(off + hlen);
+    if ((uint64_t)st.st_size < off + hlen || have_bytes < need) {
+        s = hg_error(HG_ERR_FORMAT, "%s: truncated: shape needs %zu data bytes after the %zu-byte header, file has %llu",
+                     path, need, off + hlen, (unsigned long long)((uint64_t)st.st_size < off + hlen ? 0 : have_bytes));
         goto done;
     }
-    size_t need = (size_t)numel * hg_dtype_size(t);
+    if (have_bytes > need) {
+        s = hg_error(HG_ERR_FORMAT, "%s: trailing bytes after the %zu data bytes of the array", path, need);
+        goto done;
+    }
+    s = hg_tensor_alloc(out, t, sh);
+    if (s.code) {
+        s = hg_error(s.code, "%s: out of memory for the %zu data bytes of the array", path, need);
+        goto done;
+    }
     size_t have = need ? fread(out->data, 1, need, f) : 0;
     if (have != need) {
         s = hg_error(HG_ERR_FORMAT, "%s: truncated: shape needs %zu data bytes after the %zu-byte header, file has %zu",
@@ -286,10 +304,9 @@ hg_status hg_npy_write(const char *path, const hg_tensor *t) {
     size_t hl = (size_t)k + 1;
     size_t pad = 64 - (10 + hl) % 64;
     size_t total = 10 + hl + pad;
-    char tmp[4096];
-    hg_atomic_temp_path(path, tmp, sizeof tmp);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return hg_error(HG_ERR_IO, "%s: cannot create %s: %s", path, tmp, strerror(errno));
+    hg_atomic_file *af;
+    HG_TRY(hg_atomic_open(path, &af));
+    FILE *f = hg_atomic_stream(af);
     unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
                              (unsigned char)((total - 10) & 0xff), (unsigned char)((total - 10) >> 8)};
     int ok = fwrite(pre, 1, 10, f) == 10 && fwrite(dict, 1, (size_t)k, f) == (size_t)k;
@@ -297,12 +314,6 @@ hg_status hg_npy_write(const char *path, const hg_tensor *t) {
     ok = ok && fputc('\n', f) != EOF;
     size_t nb = hg_tensor_bytes(t);
     ok = ok && (nb == 0 || fwrite(t->data, 1, nb, f) == nb);
-    ok = (fflush(f) == 0) && ok;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok) {
-        int e = errno;
-        remove(tmp);
-        return hg_error(HG_ERR_IO, "%s: write failed: %s", path, strerror(e));
-    }
-    return hg_atomic_commit(tmp, path);
+    /* a failed write is reported (with errno's text) by hg_atomic_close */
+    return hg_atomic_close(af, hg_ok());
 }

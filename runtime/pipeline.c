@@ -176,7 +176,9 @@ hg_status hg_pipeline_init(hg_pipeline *p, const hg_dataset *ds, hg_split split,
     p->sims = malloc(sizeof(int32_t) * (size_t)n);
     if (!p->x || !p->mask || !p->cond || !p->sims) {
         hg_pipeline_free(p);
-        return hg_error(HG_ERR_NOMEM, "pipeline: out of memory");
+        return hg_error(HG_ERR_NOMEM, "pipeline: out of memory for the %s split (%lld clouds x %lld points x %lld "
+                        "features: data.n_particles, data.n_features)",
+                        hg_split_name(split), (long long)n, (long long)sel.N, (long long)sel.F);
     }
     const float *cv = ds->cosmology.data;
     for (int64_t i = 0; i < n; i++) {

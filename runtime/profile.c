@@ -1,6 +1,7 @@
 /* The kernel profiler (runtime/profile.h): kernel records, the recording
  * hook, step brackets, the table and the Chrome trace writer. */
 #include "runtime/profile.h"
+#include "runtime/runtime.h"
 
 #include <omp.h>
 #include <pthread.h>
@@ -553,28 +554,23 @@ hg_status hg_profile_write_trace(const hg_profile *p, const char *path) {
     if (!(p->flags & HG_PROFILE_TRACE))
         return hg_error(HG_ERR_INVALID, "trace %s: no events kept (HG_PROFILE_TRACE not set)",
                         path);
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 8);
     int32_t *tids = malloc(((size_t)p->n_events + 1) * sizeof *tids);
     int64_t *stack = malloc(((size_t)p->n_events + 1) * sizeof *stack);
-    if (!tmp || !tids || !stack) {
-        free(tmp);
+    if (!tids || !stack) {
         free(tids);
         free(stack);
         return hg_error(HG_ERR_NOMEM, "trace %s", path);
     }
-    snprintf(tmp, plen + 8, "%s.tmp", path);
     int ntid = 0;
     for (int64_t i = 0; i < p->n_events; i++) {
         int seen = 0;
         for (int j = 0; j < ntid && !seen; j++) seen = tids[j] == p->events[i].tid;
         if (!seen) tids[ntid++] = p->events[i].tid;
     }
-    hg_status s = hg_ok();
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        s = hg_error(HG_ERR_IO, "cannot write the trace %s", tmp);
-    } else {
+    hg_atomic_file *af;
+    hg_status s = hg_atomic_open(path, &af);
+    if (s.code == HG_OK) {
+        FILE *f = hg_atomic_stream(af);
         int first = 1;
         fprintf(f, "{\"displayTimeUnit\":\"ms\",\"otherData\":{\"dropped_events\":%lld},"
                    "\"traceEvents\":[",
@@ -589,13 +585,8 @@ hg_status hg_profile_write_trace(const hg_profile *p, const char *path) {
                     p->pid, (int)tids[j], (int)tids[j]);
         for (int j = 0; j < ntid; j++) emit_thread(f, p, tids[j], stack, &first);
         fprintf(f, "\n]}\n");
-        int bad = ferror(f);
-        if (fclose(f) != 0 || bad) s = hg_error(HG_ERR_IO, "writing the trace %s failed", tmp);
-        else if (rename(tmp, path) != 0)
-            s = hg_error(HG_ERR_IO, "cannot rename the trace %s to %s", tmp, path);
-        if (s.code != HG_OK) remove(tmp);
+        s = hg_status_prefix(hg_atomic_close(af, hg_ok()), "trace");
     }
-    free(tmp);
     free(tids);
     free(stack);
     return s;

@@ -333,7 +333,7 @@ hg_status hg_checkpoint_load(const char *path, const hg_tensor_map *expected,
  * difference ("score.d_model: checkpoint 256 vs config 128"). */
 hg_status hg_config_compatible(const char *stored_yaml, const char *expected_yaml);
 
-/* The atomic-file helpers (hg_atomic_temp_path, hg_atomic_commit) live
+/* The atomic-file helpers, output checks and hg_mkdirs live
  * below codegen/ in ir/atomic.h (included by ir/ir.h). */
 
 #endif

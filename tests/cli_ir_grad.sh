@@ -66,7 +66,7 @@ run "$HG" ir-grad "$TMP/f.hg" --loss loss --wrt x,,w
 expect_rc 2 "empty name in --wrt"
 run "$HG" ir-grad "$TMP/f.hg" --loss loss --wrt x --out "$TMP/no/such/dir/g.hg"
 expect_rc 1 "unwritable --out"
-case "$ERR" in *"no/such/dir/g.hg: cannot write: "*) ;; *) fail "unwritable --out: $ERR" ;; esac
+case "$ERR" in *"no/such/dir/g.hg: cannot create "*) ;; *) fail "unwritable --out: $ERR" ;; esac
 # a parse error names FILE:LINE once (not "FILE: FILE:LINE")
 printf '%%0 = input f64[3] name="x"\n%%1 = exp f64[2] %%0\noutput "l" %%1\n' >"$TMP/bad.hg"
 run "$HG" ir-grad "$TMP/bad.hg" --loss l --wrt x

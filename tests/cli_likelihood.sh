@@ -35,7 +35,9 @@ expect1() { # expect1 WHAT PATTERN ARGS...
 }
 expect1 "param not conditioning" "not a conditioning parameter" likelihood --run "$T/run" --data "$T/d.h5" --index 0 --param h --grid 0.5:0.9:3 --out "$T/p.h5"
 expect1 "index out of range" "has 1 clouds" likelihood --run "$T/run" --data "$T/d.h5" --index 3 --param Omega_m --out "$T/p.h5"
-expect1 "bad split" "--split" likelihood --run "$T/run" --data "$T/d.h5" --split tests --index 0 --param Omega_m --out "$T/p.h5"
+msg=$("$HG" likelihood --run "$T/run" --data "$T/d.h5" --split tests --index 0 --param Omega_m --out "$T/p.h5" 2>&1)
+[ $? -eq 2 ] || fail "bad split: a malformed --split should exit 2 ($msg)"
+echo "$msg" | grep -q -- "--split" || fail "bad split: message '$msg' lacks '--split'"
 # a dataset of another box than the run's is refused (likelihood and nelbo)
 "$HG" import --halos "$T/h.npy" --cosmology "$T/c.csv" --box 1000 --split 0.5,0.25,0.25 --seed 1 \
     --out "$T/d1000.h5" >/dev/null || fail "import box 1000"

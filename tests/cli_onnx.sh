@@ -32,7 +32,7 @@ expect2 "both sources" "exactly one of --run" --run "$T" --config "$C" --graph s
 expect2 "no --out" "are required" --config "$C" --graph score --batch 1
 expect2 "bad kind" "'train' is not one of" --config "$C" --graph train --batch 1 --out "$T/m.onnx"
 expect2 "bad batch" "--batch: '0'" --config "$C" --graph score --batch 0 --out "$T/m.onnx"
-expect2 "unknown option" "unexpected argument '--frob'" --config "$C" --frob
+expect2 "unknown option" "unknown option '--frob'" --config "$C" --frob
 expect2 "missing value" "--out needs a value" --config "$C" --graph score --batch 1 --out
 expect2 "terms" "must divide" --config "$C" --graph nelbo --batch 1 --nelbo-steps 5 --nelbo-terms 2 --out "$T/m.onnx"
 

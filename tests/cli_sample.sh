@@ -37,7 +37,9 @@ expect1 "not a run" "not a training run" --run "$T/empty" --n 2 --steps 2 --cond
 expect1 "no conditioning" "--cond" --run "$T/run" --n 2 --steps 2 --out "$T/s.h5"
 expect1 "unknown parameter" "'h' is not a conditioning" --run "$T/run" --n 2 --steps 2 --cond Omega_m=0.3,h=0.7 --out "$T/s.h5"
 expect1 "missing parameter" "no value for sigma_8" --run "$T/run" --n 2 --steps 2 --cond Omega_m=0.3 --out "$T/s.h5"
-expect1 "bad split" "unknown split" --run "$T/run" --n 2 --steps 2 --cond-from "$T/d.h5:tset" --out "$T/s.h5"
+msg=$("$HG" sample --run "$T/run" --n 2 --steps 2 --cond-from "$T/d.h5:tset" --out "$T/s.h5" 2>&1)
+[ $? -eq 2 ] || fail "bad split: a malformed --cond-from should exit 2 ($msg)"
+echo "$msg" | grep -q "unknown split" || fail "bad split: message '$msg'"
 expect1 "index out of range" "has 1 clouds" --run "$T/run" --n 2 --steps 2 --cond-from "$T/d.h5:test" --index 5 --out "$T/s.h5"
 expect1 "data not HDF5" "c.csv" --run "$T/run" --n 2 --steps 2 --cond-from "$T/c.csv:test" --out "$T/s.h5"
 expect1 "unwritable output" "cannot create" --run "$T/run" --n 2 --steps 2 --cond Omega_m=0.3,sigma_8=0.8 --out "$T/no/dir/s.h5"

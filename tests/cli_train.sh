@@ -32,7 +32,7 @@ msg=$("$HG" train --config "$CFG" --data "$CFG" --out "$T/r" 2>&1); [ $? -eq 1 ]
 echo "$msg" | grep -q "tiny-test.yaml" || fail "wrong-kind data message: $msg"
 msg=$("$HG" train --config "$T/d.h5" --data "$T/d.h5" --out "$T/r" 2>&1); [ $? -eq 1 ] || fail "HDF5 as config should exit 1"
 echo "$msg" | grep -q "d.h5" || fail "wrong-kind config message: $msg"
-msg=$("$HG" train --config "$CFG" --data "$T/d.h5" --out "$T/r" --backend jit 2>&1); [ $? -eq 1 ] || fail "unknown backend"
+msg=$("$HG" train --config "$CFG" --data "$T/d.h5" --out "$T/r" --backend gpu 2>&1); [ $? -eq 2 ] || fail "unknown backend should exit 2"
 echo "$msg" | grep -q "available: ref" || fail "backend message: $msg"
 [ ! -e "$T/r/checkpoint.h5" ] || fail "a failed start left a checkpoint"
 msg=$("$HG" train --config "$CFG" --data "$T/d.h5" --out "$T/r" --steps 5000 2>&1); [ $? -eq 1 ] || fail "--steps past the schedule should exit 1"

@@ -28,74 +28,105 @@ static int64_t step_of(const char *p, float *k0) {
     return st;
 }
 
+/* Saves `ck` at p in a child process with HG_FAULT_INJECT=fault (the
+ * writer's fault-injection point, runtime/atomic.c); returns the wait
+ * status and the child's pid. */
+static int save_in_child(const char *p, const hg_checkpoint *ck, const char *fault, pid_t *pid) {
+    fflush(stdout);
+    *pid = fork();
+    if (*pid == 0) {
+        setenv("HG_FAULT_INJECT", fault, 1);
+        hg_status s = hg_checkpoint_save(p, ck);
+        _exit(s.code == HG_OK ? 0 : 2);
+    }
+    int st = 0;
+    waitpid(*pid, &st, 0);
+    return st;
+}
+
+static int64_t file_size(const char *p) {
+    FILE *f = fopen(p, "rb");
+    if (!f) return -1;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fclose(f);
+    return n;
+}
+
+/* A writer killed at any moment of its write (fault injection instead of a
+ * race against the clock): mid-way through the temporary file, and after
+ * its fsync just before the rename. The old checkpoint stays intact, the
+ * temporary file is the only trace, and hg_atomic_remove_stale (run by
+ * train on start) removes it once the process is gone. A write failing
+ * with ENOSPC returns the error and leaves nothing. */
 HG_TEST(killed_write_leaves_previous_checkpoint) {
     const char *p = hg_test_path("atomic.h5");
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", p);
+    *strrchr(dir, '/') = 0;
     hg_checkpoint old;
     hg_checkpoint_init(&old);
     make_state(&old, 1.0f);
     HG_CHECK_OK(hg_checkpoint_save(p, &old));
     hg_checkpoint_free(&old);
-    /* the new checkpoint is large (48 MB) so that the write takes a while */
+    int64_t old_size = file_size(p);
+    /* the new checkpoint: 4 MB more than the old one */
     hg_checkpoint big;
     hg_checkpoint_init(&big);
     make_state(&big, 2.0f);
     hg_tensor *t;
-    for (int i = 0; i < 12; i++) {
+    for (int i = 0; i < 4; i++) {
         char nm[64];
         snprintf(nm, sizeof nm, "opt/v/big_%d", i);
-        hg_map_alloc(&big.state, nm, HG_F32, hg_shape_of(1, (int64_t)1 << 20), &t);
-        for (int64_t j = 0; j < ((int64_t)1 << 20); j++) ((float *)t->data)[j] = (float)j;
+        hg_map_alloc(&big.state, nm, HG_F32, hg_shape_of(1, (int64_t)1 << 18), &t);
+        for (int64_t j = 0; j < ((int64_t)1 << 18); j++) ((float *)t->data)[j] = (float)j;
     }
-    int caught_midway = 0;
-    const int delays_us[6] = {20000, 8000, 3000, 1000, 300, 0};
-    for (int attempt = 0; attempt < 6 && !caught_midway; attempt++) {
-        int fds[2];
-        HG_CHECK(pipe(fds) == 0);
-        pid_t pid = fork();
-        if (pid == 0) {
-            close(fds[0]);
-            if (write(fds[1], "g", 1) != 1) _exit(3);
-            hg_status s = hg_checkpoint_save(p, &big);
-            _exit(s.code == HG_OK ? 0 : 2);
-        }
-        close(fds[1]);
-        char c;
-        HG_CHECK(read(fds[0], &c, 1) == 1);
-        close(fds[0]);
-        usleep(delays_us[attempt]);
-        kill(pid, SIGKILL);
-        int st;
-        waitpid(pid, &st, 0);
+    const char *faults[2] = {"kill@1000000:atomic.h5", "kill-before-rename:atomic.h5"};
+    for (int k = 0; k < 2; k++) {
+        pid_t pid;
+        int st = save_in_child(p, &big, faults[k], &pid);
+        HG_CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
         char tmp[1100];
         snprintf(tmp, sizeof tmp, "%s.tmp.%ld", p, (long)pid);
-        int tmp_left = access(tmp, F_OK) == 0;
+        int64_t tmp_size = file_size(tmp);
+        if (k == 0) HG_CHECK(tmp_size == 1000000); /* killed after exactly 1e6 bytes */
+        else HG_CHECK(tmp_size > old_size + 4000000); /* complete, not renamed */
         float k0 = 0;
-        int64_t step = step_of(p, &k0);
-        if (WIFSIGNALED(st) && tmp_left) {
-            /* killed while the temporary file was being written: the old
-             * checkpoint must be intact */
-            caught_midway = 1;
-            HG_CHECK(step == 1000);
-            HG_CHECK(k0 == 1.0f * (float)(0 - 5) / 7);
-        } else {
-            /* the child finished (or died before creating its file): the
-             * file is either the complete new or the complete old one */
-            HG_CHECK(step == 1000 || step == 2000);
-            if (step == 2000) {
-                /* restore the old one for the next attempt */
-                hg_checkpoint o2;
-                hg_checkpoint_init(&o2);
-                make_state(&o2, 1.0f);
-                HG_CHECK_OK(hg_checkpoint_save(p, &o2));
-                hg_checkpoint_free(&o2);
-            }
-        }
-        unlink(tmp);
+        HG_CHECK(step_of(p, &k0) == 1000); /* the old checkpoint, intact */
+        HG_CHECK(k0 == 1.0f * (float)(0 - 5) / 7);
+        HG_CHECK(file_size(p) == old_size);
+        int removed = -1;
+        HG_CHECK_OK(hg_atomic_remove_stale(dir, &removed));
+        HG_CHECK(removed == 1);
+        HG_CHECK(access(tmp, F_OK) != 0);
     }
-    HG_CHECK(caught_midway); /* the scenario really happened */
+    /* a temporary file of a live process (this one's parent: alive) is kept */
+    char live[1100];
+    snprintf(live, sizeof live, "%s.tmp.%ld", p, (long)getppid());
+    FILE *lf = fopen(live, "w");
+    HG_CHECK(lf != NULL);
+    if (lf) fclose(lf);
+    int removed = -1;
+    HG_CHECK_OK(hg_atomic_remove_stale(dir, &removed));
+    HG_CHECK(removed == 0 && access(live, F_OK) == 0);
+    unlink(live);
+    /* disk full in the middle of the write: an error naming the file and the
+     * cause, the old file intact, no temporary file */
+    pid_t pid;
+    int st = save_in_child(p, &big, "enospc@1000000:atomic.h5", &pid);
+    HG_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", p, (long)pid);
+    HG_CHECK(access(tmp, F_OK) != 0);
+    float k0 = 0;
+    HG_CHECK(step_of(p, &k0) == 1000);
+    setenv("HG_FAULT_INJECT", "enospc@1000:atomic.h5", 1);
+    hg_status s = hg_checkpoint_save(p, &big);
+    unsetenv("HG_FAULT_INJECT");
+    HG_CHECK(s.code == HG_ERR_IO && strstr(s.msg, "atomic.h5") && strstr(s.msg, "No space left on device"));
+    HG_CHECK(step_of(p, &k0) == 1000);
     /* and a complete write still works afterwards */
     HG_CHECK_OK(hg_checkpoint_save(p, &big));
-    float k0;
     HG_CHECK(step_of(p, &k0) == 2000);
     hg_checkpoint_free(&big);
 }

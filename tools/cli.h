@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "ir/ir.h"
+#include "runtime/runtime.h"
 
 #define HG_EXIT_OK 0
 #define HG_EXIT_FAIL 1
@@ -47,6 +48,35 @@ int hg_cli_wants_help(int argc, char **argv);
 /* Strict number parsing: 0 ok, -1 not a number / out of range. */
 int hg_cli_parse_int(const char *s, long lo, long hi, long *out);
 int hg_cli_parse_double(const char *s, double *out);
+
+/* One line for an argument that matched no option of the command's loop:
+ * "option --x needs a value" when a is one of the space-separated
+ * `value_options` and is the last argument, "unknown option '--x'" for
+ * another dash argument, else "unexpected argument 'x'" (each followed by
+ * "(see halograph CMD --help)"). Returns HG_EXIT_USAGE. */
+int hg_cli_bad_arg(const char *cmd, const char *a, int is_last, const char *value_options);
+/* 1 if b names an available program backend (hg_program_backends). */
+int hg_cli_backend_known(const char *b);
+/* "train", "val" or "test" -> 0 and *out; else -1. */
+int hg_cli_parse_split(const char *s, hg_split *out);
+
+/* The input files of a command, against which every output is checked
+ * (runtime.h hg_output_check). A run directory's inputs are its files
+ * (hg_run_files of models/drivers.h), so that no output can replace a file
+ * of a run the command reads. */
+#define HG_CLI_MAX_INPUTS 64
+typedef struct {
+    int n;
+    char *path[HG_CLI_MAX_INPUTS]; /* owned copies */
+} hg_cli_inputs;
+void hg_cli_inputs_add(hg_cli_inputs *in, const char *path); /* NULL: ignored */
+void hg_cli_inputs_add_run(hg_cli_inputs *in, const char *run_dir);
+void hg_cli_inputs_free(hg_cli_inputs *in);
+/* 0 when `out` may be written by a command reading `in`; else prints one
+ * line ("halograph CMD: ...") and returns HG_EXIT_USAGE. The _dir form is
+ * for an output directory (hg_output_dir_check). */
+int hg_cli_check_output(const char *cmd, const char *out, const hg_cli_inputs *in);
+int hg_cli_check_output_dir(const char *cmd, const char *dir, const hg_cli_inputs *in);
 
 /* Installs a handler for SIGINT (and SIGTERM when also_term) that sets the
  * returned flag, with SA_RESETHAND so a second signal kills at once. Pass the

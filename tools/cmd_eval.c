@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "models/eval.h"
 #include "runtime/runtime.h"
@@ -113,22 +114,6 @@ static int close_enough(double a, double b) {
     return fabs(a - b) <= 1e-4 * m;
 }
 
-static hg_status mkdir_p(const char *dir) {
-    char buf[1024];
-    if (strlen(dir) >= sizeof buf) return hg_error(HG_ERR_INVALID, "--out path too long");
-    strcpy(buf, dir);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(buf, 0777) && errno != EEXIST)
-                return hg_error(HG_ERR_IO, "%s: cannot create directory: %s", buf, strerror(errno));
-            *p = '/';
-        }
-    if (mkdir(buf, 0777) && errno != EEXIST)
-        return hg_error(HG_ERR_IO, "%s: cannot create directory: %s", buf, strerror(errno));
-    return hg_ok();
-}
-
 typedef struct {
     const char *samples_path, *data_path, *split, *out, *bins;
     long index, queries, threads;
@@ -148,7 +133,11 @@ static hg_status evaluate(const eval_args *a) {
     hg_eval_stats st;
     memset(&st, 0, sizeof st);
     FILE *txt = NULL;
+    char *txt_buf = NULL;
+    size_t txt_len = 0;
     char path[1200];
+    hg_mkdirs_record made = {0}; /* DIR when this command creates it */
+    int wrote_stats = 0;
 
     hg_status s = hg_eval_samples_load(a->samples_path, &sm);
     if (s.code != HG_OK) return s;
@@ -219,7 +208,7 @@ static hg_status evaluate(const eval_args *a) {
         if (ok) sel[m++] = (int)i;
     }
     if (!sel) {
-        s = hg_error(HG_ERR_NOMEM, "out of memory");
+        s = hg_error(HG_ERR_NOMEM, "%s: out of memory for the statistics of %d generated clouds", a->samples_path, (int)sm.m);
         goto done;
     }
     if (m < 2) {
@@ -239,7 +228,7 @@ static hg_status evaluate(const eval_args *a) {
     int64_t nt = cnt < sm.n ? cnt : sm.n, N = sm.n;
     truth = malloc(sizeof(float) * (size_t)(nt * F + 1));
     if (!truth) {
-        s = hg_error(HG_ERR_NOMEM, "out of memory");
+        s = hg_error(HG_ERR_NOMEM, "%s: out of memory for the statistics of %d generated clouds", a->samples_path, (int)sm.m);
         goto done;
     }
     for (int64_t i = 0; i < nt; i++)
@@ -253,7 +242,7 @@ static hg_status evaluate(const eval_args *a) {
         n_re = HG_EVAL_R_NEDGES;
         r_edges = malloc(sizeof(double) * (size_t)n_re);
         if (!r_edges) {
-            s = hg_error(HG_ERR_NOMEM, "out of memory");
+            s = hg_error(HG_ERR_NOMEM, "%s: out of memory for the statistics of %d generated clouds", a->samples_path, (int)sm.m);
             goto done;
         }
         hg_eval_linspace(HG_EVAL_R_LO, HG_EVAL_R_HI, n_re, r_edges);
@@ -266,7 +255,7 @@ static hg_status evaluate(const eval_args *a) {
     hg_eval_default_v_edges(v_edges);
     q = malloc(sizeof(float) * 3 * (size_t)a->queries);
     if (!q) {
-        s = hg_error(HG_ERR_NOMEM, "out of memory for %ld query points", a->queries);
+        s = hg_error(HG_ERR_NOMEM, "--knn-queries %ld: out of memory for the query points", a->queries);
         goto done;
     }
     hg_eval_knn_queries(HG_EVAL_KNN_SEED, a->queries, ds.box_size, q);
@@ -330,7 +319,7 @@ static hg_status evaluate(const eval_args *a) {
     if (s.code != HG_OK) goto done;
 
     /* stats.h5 */
-    s = mkdir_p(a->out);
+    s = hg_mkdirs(a->out, &made);
     if (s.code != HG_OK) goto done;
     snprintf(path, sizeof path, "%s/stats.h5", a->out);
     hg_eval_writer w;
@@ -406,12 +395,13 @@ static hg_status evaluate(const eval_args *a) {
                            "std_gen > 0 and finite values (others excluded, residual NaN) (SPEC 6)");
     s = hg_eval_writer_close(&w);
     if (s.code != HG_OK) goto done;
+    wrote_stats = 1;
 
-    /* summary.txt */
+    /* summary.txt: composed in memory, written atomically */
     snprintf(path, sizeof path, "%s/summary.txt", a->out);
-    txt = fopen(path, "w");
+    txt = open_memstream(&txt_buf, &txt_len);
     if (!txt) {
-        s = hg_error(HG_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+        s = hg_error(HG_ERR_NOMEM, "%s: out of memory", path);
         goto done;
     }
     fprintf(txt, "halograph eval: %s vs %s, split %s, index %ld (simulation %lld)\n", a->samples_path,
@@ -427,8 +417,9 @@ static hg_status evaluate(const eval_args *a) {
     fprintf(txt, "%-12s %14s %10s\n", "statistic", "distance", "bins used");
     for (int i = 0; i < ss.n; i++)
         fprintf(txt, "%-12s %14.4g %6d/%d\n", ss.s[i].name, ss.s[i].dist, ss.s[i].used, ss.s[i].nb);
-    if (fclose(txt)) s = hg_error(HG_ERR_IO, "%s: write failed", path);
+    if (fclose(txt)) s = hg_error(HG_ERR_NOMEM, "%s: out of memory", path);
     txt = NULL;
+    if (s.code == HG_OK) s = hg_atomic_write(path, txt_buf, txt_len);
     if (s.code == HG_OK) {
         printf("evaluated %d generated clouds against simulation %lld (split %s, index %ld)\n", m,
                (long long)sim, a->split, a->index);
@@ -439,6 +430,16 @@ static hg_status evaluate(const eval_args *a) {
     }
 done:
     if (txt) fclose(txt);
+    free(txt_buf);
+    if (s.code != HG_OK && made.n > 0) {
+        /* a directory this failed command created: leave nothing behind */
+        if (wrote_stats) {
+            snprintf(path, sizeof path, "%s/stats.h5", a->out);
+            unlink(path);
+        }
+        hg_mkdirs_undo(&made);
+    }
+    hg_mkdirs_keep(&made);
     hg_eval_stats_free(&st);
     free_stats(&ss);
     free(r_edges);
@@ -482,13 +483,33 @@ static int run_eval(int argc, char **argv) {
             if (hg_cli_parse_int(argv[++i], 1, 4096, &a.threads))
                 return hg_cli_fail(cmd, HG_EXIT_USAGE, "--threads: not a positive integer: %s", argv[i]);
         } else {
-            return hg_cli_fail(cmd, HG_EXIT_USAGE, "unknown or incomplete argument '%s' (see --help)", s);
+            return hg_cli_bad_arg(cmd, s, !has, "--samples --data --split --out --bins --index --knn-queries --threads");
         }
     }
     if (!a.samples_path || !a.data_path || !a.out)
-        return hg_cli_fail(cmd, HG_EXIT_USAGE, "--samples, --data and --out are required (see --help)");
+        return hg_cli_fail(cmd, HG_EXIT_USAGE, "--samples, --data and --out are required (see halograph eval --help)");
     if (strcmp(a.split, "train") && strcmp(a.split, "val") && strcmp(a.split, "test"))
         return hg_cli_fail(cmd, HG_EXIT_USAGE, "--split: expected train, val or test, got '%s'", a.split);
+    if (a.bins) {
+        double *e = NULL;
+        int ne = 0;
+        hg_status bs = hg_eval_parse_linspace(a.bins, &e, &ne);
+        free(e);
+        if (bs.code != HG_OK) return hg_cli_fail(cmd, HG_EXIT_USAGE, "--bins: %s", bs.msg);
+    }
+    /* DIR and the two files written in it, against the inputs */
+    hg_cli_inputs in = {0};
+    hg_cli_inputs_add(&in, a.samples_path);
+    hg_cli_inputs_add(&in, a.data_path);
+    int rc = hg_cli_check_output_dir(cmd, a.out, &in);
+    const char *names[2] = {"stats.h5", "summary.txt"};
+    for (int k = 0; k < 2 && !rc; k++) {
+        char p[1200];
+        snprintf(p, sizeof p, "%s/%s", a.out, names[k]);
+        rc = hg_cli_check_output(cmd, p, &in);
+    }
+    hg_cli_inputs_free(&in);
+    if (rc) return rc;
     if (a.threads > 0) omp_set_num_threads((int)a.threads);
     hg_status s = evaluate(&a);
     return s.code == HG_OK ? HG_EXIT_OK : hg_cli_status(cmd, s);

@@ -38,14 +38,6 @@ static int valid_kind(const char *k) {
            !strcmp(k, "nelbo");
 }
 
-static int is_option(const char *a) {
-    static const char *const opts[] = {"--run", "--config", "--graph", "--out", "--batch",
-                                       "--nelbo-steps", "--nelbo-terms", "--box", "--seed"};
-    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
-        if (!strcmp(a, opts[i])) return 1;
-    return 0;
-}
-
 static int cmd_export_onnx(int argc, char **argv) {
     const char *cmd = "export-onnx";
     if (hg_cli_wants_help(argc, argv)) {
@@ -85,10 +77,9 @@ static int cmd_export_onnx(int argc, char **argv) {
         } else if (!strcmp(a, "--seed") && has) {
             if (hg_cli_parse_int(argv[++i], 0, 0xffffffffL, &seed))
                 return hg_cli_fail(cmd, HG_EXIT_USAGE, "--seed: '%s' is not a seed", argv[i]);
-        } else if (!has && is_option(a)) {
-            return hg_cli_fail(cmd, HG_EXIT_USAGE, "%s needs a value (see --help)", a);
         } else {
-            return hg_cli_fail(cmd, HG_EXIT_USAGE, "unexpected argument '%s' (see --help)", a);
+            return hg_cli_bad_arg(cmd, a, !has,
+                                  "--run --config --graph --out --batch --nelbo-steps --nelbo-terms --box --seed");
         }
     }
     if (!run == !cfg_path)
@@ -104,6 +95,12 @@ static int cmd_export_onnx(int argc, char **argv) {
     if (terms && (terms > steps || steps % terms))
         return hg_cli_fail(cmd, HG_EXIT_USAGE, "--nelbo-terms %ld must divide --nelbo-steps %ld",
                            terms, steps);
+    hg_cli_inputs in = {0};
+    hg_cli_inputs_add_run(&in, run);
+    hg_cli_inputs_add(&in, cfg_path);
+    int rc = hg_cli_check_output(cmd, out, &in);
+    hg_cli_inputs_free(&in);
+    if (rc) return rc;
 
     hg_model m;
     memset(&m, 0, sizeof m);

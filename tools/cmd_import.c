@@ -1,5 +1,6 @@
 /* halograph import: reference-layout halo catalogues (.npy + cosmology
  * table) -> an HDF5 dataset (runtime.h, SPEC 1). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,16 +25,21 @@ static void usage(FILE *f) {
             "  --out D.h5           written atomically (temporary file + rename)\n");
 }
 
+/* Three comma-separated fractions >= 0 summing to 1 (+-1e-6, as
+ * hg_dataset_make_splits requires). */
 static int parse_split(const char *s, double f[3]) {
     char buf[128];
-    snprintf(buf, sizeof buf, "%s", s);
+    if (snprintf(buf, sizeof buf, "%s", s) >= (int)sizeof buf) return -1;
     int n = 0;
     for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        if (n == 3 || hg_cli_parse_double(tok, &f[n])) return -1;
+        if (n == 3 || hg_cli_parse_double(tok, &f[n]) || f[n] < 0) return -1;
         n++;
     }
-    return n == 3 ? 0 : -1;
+    return n == 3 && fabs(f[0] + f[1] + f[2] - 1) <= 1e-6 ? 0 : -1;
 }
+
+static const char *VALUE_OPTIONS = "--halos --cosmology --params-table --params-offset --box --redshift --split "
+                                   "--seed --source --licence --license --require --out";
 
 static int run_import(int argc, char **argv) {
     const char *cmd = "import";
@@ -47,10 +53,7 @@ static int run_import(int argc, char **argv) {
     int have_box = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (i + 1 >= argc) {
-            usage(stderr);
-            return hg_cli_fail(cmd, HG_EXIT_USAGE, "option %s needs a value (or is unknown)", a);
-        }
+        if (i + 1 >= argc) return hg_cli_bad_arg(cmd, a, 1, VALUE_OPTIONS);
         const char *v = argv[++i];
         long lv;
         if (!strcmp(a, "--halos")) o.halos_path = v;
@@ -68,7 +71,8 @@ static int run_import(int argc, char **argv) {
                 return hg_cli_fail(cmd, HG_EXIT_USAGE, "--redshift: '%s' is not a number >= 0", v);
         } else if (!strcmp(a, "--split")) {
             if (parse_split(v, o.split))
-                return hg_cli_fail(cmd, HG_EXIT_USAGE, "--split: '%s' is not three comma-separated fractions", v);
+                return hg_cli_fail(cmd, HG_EXIT_USAGE,
+                                   "--split: '%s' is not three comma-separated fractions >= 0 summing to 1", v);
         } else if (!strcmp(a, "--seed")) {
             if (hg_cli_parse_int(v, 0, 0x7fffffffL, &lv)) return hg_cli_fail(cmd, HG_EXIT_USAGE, "--seed: bad value '%s'", v);
             o.seed = (uint64_t)lv;
@@ -76,16 +80,20 @@ static int run_import(int argc, char **argv) {
         else if (!strcmp(a, "--licence") || !strcmp(a, "--license")) o.licence = v;
         else if (!strcmp(a, "--require")) o.required_params = v;
         else if (!strcmp(a, "--out")) out = v;
-        else {
-            usage(stderr);
-            return hg_cli_fail(cmd, HG_EXIT_USAGE, "unknown option '%s'", a);
-        }
+        else return hg_cli_bad_arg(cmd, a, 0, VALUE_OPTIONS);
     }
     if (!o.halos_path) return hg_cli_fail(cmd, HG_EXIT_USAGE, "--halos is required");
     if (!o.cosmology_path == !o.params_path)
         return hg_cli_fail(cmd, HG_EXIT_USAGE, "give exactly one of --cosmology and --params-table");
     if (!have_box) return hg_cli_fail(cmd, HG_EXIT_USAGE, "--box is required (periodic box side in Mpc/h)");
     if (!out) return hg_cli_fail(cmd, HG_EXIT_USAGE, "--out is required");
+    hg_cli_inputs in = {0};
+    hg_cli_inputs_add(&in, o.halos_path);
+    hg_cli_inputs_add(&in, o.cosmology_path);
+    hg_cli_inputs_add(&in, o.params_path);
+    int rc = hg_cli_check_output(cmd, out, &in);
+    hg_cli_inputs_free(&in);
+    if (rc) return rc;
     hg_dataset ds;
     hg_dataset_init(&ds);
     hg_status s = hg_import(&o, &ds);

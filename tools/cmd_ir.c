@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "codegen/codegen.h"
 #include "runtime/runtime.h"
@@ -66,37 +67,65 @@ static void run_usage(FILE *f) {
             "Names containing '/' become subdirectories. Exit 0 ok, 1 failure, 2 usage.\n");
 }
 
-/* mkdir -p of `path` (all of it). 0 ok, -1 with errno. */
-static int make_dirs(const char *path) {
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
-        errno = ENAMETOOLONG;
-        return -1;
+/* What ir-run writes, so that a failed run leaves nothing behind: the
+ * files it created (not those it replaced) and the directories it made. */
+#define MAX_WRITTEN 256
+typedef struct {
+    hg_mkdirs_record made;
+    int n;
+    char *created[MAX_WRITTEN];
+} written;
+
+static void written_undo(written *w, int failed) {
+    for (int i = 0; i < w->n; i++) {
+        if (failed) unlink(w->created[i]);
+        free(w->created[i]);
     }
-    for (char *p = buf + (buf[0] == '/');; p++) {
-        if (*p == '/' || *p == 0) {
-            char save = *p;
-            *p = 0;
-            if (p > buf && mkdir(buf, 0777) && errno != EEXIST) return -1;
-            *p = save;
-            if (!save) break;
-        }
-    }
-    return 0;
+    w->n = 0;
+    if (failed) hg_mkdirs_undo(&w->made);
+    hg_mkdirs_keep(&w->made);
+}
+
+/* DIR/NAME.npy into path; errors for names that are not file names. */
+static hg_status named_path(const char *dir, const char *name, char *path, size_t n) {
+    if (strstr(name, "..") || name[0] == '/')
+        return hg_error(HG_ERR_INVALID, "name \"%s\" cannot be used as a file name", name);
+    if (snprintf(path, n, "%s/%s.npy", dir, name) >= (int)n)
+        return hg_error(HG_ERR_IO, "%s/%s.npy: path too long", dir, name);
+    return hg_ok();
 }
 
 /* Writes t as DIR/NAME.npy, creating the subdirectories a '/' in NAME implies. */
-static hg_status write_named(const char *dir, const char *name, const hg_tensor *t) {
-    if (strstr(name, "..") || name[0] == '/')
-        return hg_error(HG_ERR_INVALID, "name \"%s\" cannot be used as a file name", name);
+static hg_status write_named(const char *dir, const char *name, const hg_tensor *t, written *w) {
     char path[4096];
-    if (snprintf(path, sizeof path, "%s/%s.npy", dir, name) >= (int)sizeof path)
-        return hg_error(HG_ERR_IO, "%s/%s.npy: path too long", dir, name);
+    HG_TRY(named_path(dir, name, path, sizeof path));
     char *slash = strrchr(path, '/');
     *slash = 0;
-    if (make_dirs(path)) return hg_error(HG_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    HG_TRY(hg_mkdirs(path, &w->made));
     *slash = '/';
-    return hg_npy_write(path, t);
+    int existed = access(path, F_OK) == 0;
+    HG_TRY(hg_npy_write(path, t));
+    if (!existed && w->n < MAX_WRITTEN && (w->created[w->n] = strdup(path))) w->n++;
+    return hg_ok();
+}
+
+/* Every file ir-run would write (DIR/NAME.npy of the outputs, and of the
+ * states with --state-out) against its inputs; 0 ok, else the exit code. */
+static int check_outputs(const hg_graph *g, const char *out, const char *state_out, const hg_cli_inputs *in) {
+    const char *cmd = "ir-run";
+    int rc = hg_cli_check_output_dir(cmd, out, in);
+    if (!rc && state_out) rc = hg_cli_check_output_dir(cmd, state_out, in);
+    char path[4096];
+    for (int o = 0; !rc && o < g->n_outputs; o++) {
+        hg_status s = named_path(out, g->outputs[o].name, path, sizeof path);
+        rc = s.code ? hg_cli_status(cmd, s) : hg_cli_check_output(cmd, path, in);
+    }
+    for (int i = 0; !rc && state_out && i < g->n_nodes; i++) {
+        if (g->nodes[i].op != HG_OP_state) continue;
+        hg_status s = named_path(state_out, g->nodes[i].attrs.name, path, sizeof path);
+        rc = s.code ? hg_cli_status(cmd, s) : hg_cli_check_output(cmd, path, in);
+    }
+    return rc;
 }
 
 /* Reads "NAME=PATH" into map `m` (after checking NAME names a node of kind op). */
@@ -142,7 +171,7 @@ static int cmd_ir_run(int argc, char **argv) {
             if (!strcmp(a, "--out")) out = argv[i];
             else state_out = argv[i];
         } else if (a[0] == '-') {
-            return hg_cli_fail("ir-run", HG_EXIT_USAGE, "unknown option '%s' (see --help)", a);
+            return hg_cli_bad_arg("ir-run", a, 0, NULL);
         } else if (file) {
             return hg_cli_fail("ir-run", HG_EXIT_USAGE, "more than one graph file ('%s', '%s')",
                                file, a);
@@ -161,12 +190,24 @@ static int cmd_ir_run(int argc, char **argv) {
         return HG_EXIT_FAIL;
     }
     if (s.code) return hg_cli_status("ir-run", s);
+    hg_cli_inputs in = {0};
+    hg_cli_inputs_add(&in, file);
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--input") || !strcmp(argv[i], "--state")) {
+            const char *eq = strchr(argv[++i], '=');
+            if (eq) hg_cli_inputs_add(&in, eq + 1);
+        }
+    int rc = check_outputs(g, out, state_out, &in);
+    hg_cli_inputs_free(&in);
+    if (rc) {
+        hg_graph_free(g);
+        return rc;
+    }
 
     hg_tensor_map inputs, state, outputs;
     hg_map_init(&inputs);
     hg_map_init(&state);
     hg_map_init(&outputs);
-    int rc = HG_EXIT_OK;
     for (int i = 1; i < argc && rc == HG_EXIT_OK; i++) {
         if (!strcmp(argv[i], "--input")) rc = load_arg("--input", argv[++i], g, HG_OP_input, &inputs);
         else if (!strcmp(argv[i], "--state")) rc = load_arg("--state", argv[++i], g, HG_OP_state, &state);
@@ -176,8 +217,10 @@ static int cmd_ir_run(int argc, char **argv) {
         s = hg_ref_run(g, &state, &inputs, &outputs, NULL);
         if (s.code) rc = hg_cli_status("ir-run", s);
     }
-    if (rc == HG_EXIT_OK && make_dirs(out)) {
-        rc = hg_cli_fail("ir-run", HG_EXIT_FAIL, "%s: cannot create: %s", out, strerror(errno));
+    written w = {0};
+    if (rc == HG_EXIT_OK) {
+        s = hg_mkdirs(out, &w.made);
+        if (s.code) rc = hg_cli_status("ir-run", s);
     }
     for (int o = 0; rc == HG_EXIT_OK && o < g->n_outputs; o++) {
         const char *name = g->outputs[o].name;
@@ -186,18 +229,18 @@ static int cmd_ir_run(int argc, char **argv) {
             rc = hg_cli_fail("ir-run", HG_EXIT_FAIL, "interpreter returned no output \"%s\"", name);
             break;
         }
-        s = write_named(out, name, t);
+        s = write_named(out, name, t, &w);
         if (s.code) rc = hg_cli_status("ir-run", s);
     }
     if (rc == HG_EXIT_OK && state_out) {
-        if (make_dirs(state_out))
-            rc = hg_cli_fail("ir-run", HG_EXIT_FAIL, "%s: cannot create: %s", state_out,
-                             strerror(errno));
+        s = hg_mkdirs(state_out, &w.made);
+        if (s.code) rc = hg_cli_status("ir-run", s);
         for (int k = 0; rc == HG_EXIT_OK && k < state.n; k++) {
-            s = write_named(state_out, state.e[k].name, &state.e[k].t);
+            s = write_named(state_out, state.e[k].name, &state.e[k].t, &w);
             if (s.code) rc = hg_cli_status("ir-run", s);
         }
     }
+    written_undo(&w, rc != HG_EXIT_OK);
     hg_map_free(&inputs);
     hg_map_free(&state);
     hg_map_free(&outputs);

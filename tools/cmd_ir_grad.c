@@ -65,21 +65,21 @@ static int cmd_ir_grad(int argc, char **argv) {
     char *wrt_list = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if ((!strcmp(a, "--loss") || !strcmp(a, "--wrt") || !strcmp(a, "--out")) && i + 1 >= argc) {
-            usage(stderr);
-            return hg_cli_fail("ir-grad", HG_EXIT_USAGE, "%s needs a value", a);
-        }
-        if (!strcmp(a, "--loss")) loss_name = argv[++i];
-        else if (!strcmp(a, "--wrt")) wrt_list = argv[++i];
-        else if (!strcmp(a, "--out")) out_path = argv[++i];
-        else if (a[0] == '-' || file) {
-            usage(stderr);
-            return hg_cli_fail("ir-grad", HG_EXIT_USAGE, "unexpected argument '%s'", a);
-        } else file = a;
+        int has = i + 1 < argc;
+        if (!strcmp(a, "--loss") && has) loss_name = argv[++i];
+        else if (!strcmp(a, "--wrt") && has) wrt_list = argv[++i];
+        else if (!strcmp(a, "--out") && has) out_path = argv[++i];
+        else if (a[0] == '-' || file) return hg_cli_bad_arg("ir-grad", a, !has, "--loss --wrt --out");
+        else file = a;
     }
-    if (!file || !loss_name || !wrt_list) {
-        usage(stderr);
-        return hg_cli_fail("ir-grad", HG_EXIT_USAGE, "FILE, --loss and --wrt are required");
+    if (!file || !loss_name || !wrt_list)
+        return hg_cli_fail("ir-grad", HG_EXIT_USAGE, "FILE, --loss and --wrt are required (see halograph ir-grad --help)");
+    if (out_path) {
+        hg_cli_inputs in = {0};
+        hg_cli_inputs_add(&in, file);
+        int rc = hg_cli_check_output("ir-grad", out_path, &in);
+        hg_cli_inputs_free(&in);
+        if (rc) return rc;
     }
     hg_graph *g = NULL;
     hg_status s = hg_parse_file(file, &g);
@@ -120,14 +120,16 @@ static int cmd_ir_grad(int argc, char **argv) {
         rc = hg_cli_status("ir-grad", s);
         goto done;
     }
-    FILE *f = out_path ? fopen(out_path, "w") : stdout;
-    if (!f) {
-        hg_cli_fail("ir-grad", HG_EXIT_FAIL, "%s: cannot write: %s", out_path, strerror(errno));
-        goto done;
+    hg_atomic_file *af = NULL;
+    if (out_path) {
+        s = hg_atomic_open(out_path, &af);
+        if (s.code != HG_OK) {
+            rc = hg_cli_status("ir-grad", s);
+            goto done;
+        }
     }
-    s = hg_print(o, f);
-    if (out_path && fclose(f) != 0 && s.code == HG_OK)
-        s = hg_error(HG_ERR_IO, "error writing %s", out_path);
+    s = hg_print(o, af ? hg_atomic_stream(af) : stdout);
+    if (af) s = hg_atomic_close(af, s);
     if (s.code != HG_OK) {
         rc = hg_cli_status("ir-grad", s);
         goto done;

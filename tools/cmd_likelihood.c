@@ -52,7 +52,7 @@ typedef struct {
 } args;
 
 /* Parses the shared options; returns -1 on success, else the exit code. */
-static int parse(const char *cmd, const char *usage, int argc, char **argv, args *a, int likelihood) {
+static int parse(const char *cmd, int argc, char **argv, args *a, int likelihood) {
     memset(a, 0, sizeof *a);
     a->split = "test";
     a->index = -1;
@@ -76,19 +76,28 @@ static int parse(const char *cmd, const char *usage, int argc, char **argv, args
         else if (!strcmp(s, "--replicas") && has) iv = &a->replicas, lo = 1, hi = 100000, what = s;
         else if (!strcmp(s, "--seed") && has) iv = &a->seed, lo = 0, hi = 0xffffffffL, what = s;
         else if (!strcmp(s, "--threads") && has) iv = &a->threads, lo = 1, hi = 4096, what = s;
-        else {
-            hg_cli_usage(usage, stderr);
-            return hg_cli_fail(cmd, HG_EXIT_USAGE, "unexpected argument '%s'%s", s,
-                               has || s[0] != '-' ? "" : " (missing value?)");
-        }
+        else
+            return hg_cli_bad_arg(cmd, s, !has,
+                                  "--run --data --split --out --backend --param --grid --index --batch --steps "
+                                  "--replicas --seed --threads");
         if (iv && hg_cli_parse_int(argv[++i], lo, hi, iv))
             return hg_cli_fail(cmd, HG_EXIT_USAGE, "%s: '%s' is not an integer in [%ld, %ld]", what, argv[i], lo, hi);
     }
-    if (!a->run || !a->data || !a->out || (likelihood && (!a->param || a->index < 0))) {
-        hg_cli_usage(usage, stderr);
-        return hg_cli_fail(cmd, HG_EXIT_USAGE, "%s are required",
-                           likelihood ? "--run, --data, --index, --param and --out" : "--run, --data and --out");
-    }
+    if (!a->run || !a->data || !a->out || (likelihood && (!a->param || a->index < 0)))
+        return hg_cli_fail(cmd, HG_EXIT_USAGE, "%s are required (see halograph %s --help)",
+                           likelihood ? "--run, --data, --index, --param and --out" : "--run, --data and --out", cmd);
+    hg_split sp;
+    if (hg_cli_parse_split(a->split, &sp))
+        return hg_cli_fail(cmd, HG_EXIT_USAGE, "--split: expected train, val or test, got '%s'", a->split);
+    if (a->backend && !hg_cli_backend_known(a->backend))
+        return hg_cli_fail(cmd, HG_EXIT_USAGE, "--backend: unknown backend '%s' (available: %s)", a->backend,
+                           hg_program_backends());
+    hg_cli_inputs in = {0};
+    hg_cli_inputs_add_run(&in, a->run);
+    hg_cli_inputs_add(&in, a->data);
+    int rc = hg_cli_check_output(cmd, a->out, &in);
+    hg_cli_inputs_free(&in);
+    if (rc) return rc;
     if (a->threads) omp_set_num_threads((int)a->threads);
     a->interrupt = hg_cli_catch_interrupt(0);
     return -1;
@@ -132,7 +141,7 @@ static int run_likelihood(int argc, char **argv) {
         return HG_EXIT_OK;
     }
     args a;
-    int rc = parse(cmd, USAGE_L, argc, argv, &a, 1);
+    int rc = parse(cmd, argc, argv, &a, 1);
     if (rc >= 0) return rc;
     double lo, hi;
     int n;
@@ -236,7 +245,7 @@ static int run_nelbo(int argc, char **argv) {
         return HG_EXIT_OK;
     }
     args a;
-    int rc = parse(cmd, USAGE_N, argc, argv, &a, 0);
+    int rc = parse(cmd, argc, argv, &a, 0);
     if (rc >= 0) return rc;
     hg_run r;
     hg_dataset ds;

@@ -88,8 +88,6 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static int backend_known(const char *b) { return hg_backend_find(b) != NULL; }
-
 typedef struct {
     const char *cfg_path, *kind, *backend, *trace;
     long batch, iters, warmup, threads, seed, top, nelbo_steps, nelbo_terms;
@@ -266,7 +264,7 @@ static int cmd_profile(int argc, char **argv) {
     if (!kind_ok)
         return hg_cli_fail(cmd, HG_EXIT_USAGE,
                            "--graph: unknown graph kind '%s' (train, sample-step, score or nelbo)", o.kind);
-    if (!backend_known(o.backend))
+    if (!hg_cli_backend_known(o.backend))
         return hg_cli_fail(cmd, HG_EXIT_USAGE, "--backend: unknown backend '%s' (available: %s)", o.backend,
                            hg_program_backends());
     if (o.overhead && o.no_profile)
@@ -274,6 +272,13 @@ static int cmd_profile(int argc, char **argv) {
     if (o.trace && o.no_profile) return hg_cli_fail(cmd, HG_EXIT_USAGE, "--trace needs the profiler (drop --no-profile)");
     if (o.nelbo_terms && o.nelbo_terms > (o.nelbo_steps ? o.nelbo_steps : 50))
         return hg_cli_fail(cmd, HG_EXIT_USAGE, "--nelbo-terms %ld exceeds the NELBO steps", o.nelbo_terms);
+    if (o.trace) {
+        hg_cli_inputs in = {0};
+        hg_cli_inputs_add(&in, o.cfg_path);
+        int rc = hg_cli_check_output(cmd, o.trace, &in);
+        hg_cli_inputs_free(&in);
+        if (rc) return rc;
+    }
     if (o.threads) omp_set_num_threads((int)o.threads);
     hg_config c;
     hg_status s = hg_config_load(o.cfg_path, &c);

@@ -68,18 +68,32 @@ static int run_sample(int argc, char **argv) {
             if (hg_cli_parse_int(argv[++i], 1, 4096, &threads))
                 return hg_cli_fail(cmd, HG_EXIT_USAGE, "--threads: '%s' is not an integer in [1, 4096]", argv[i]);
         } else {
-            hg_cli_usage(USAGE, stderr);
-            return hg_cli_fail(cmd, HG_EXIT_USAGE, "unexpected argument '%s'%s", a,
-                               has || a[0] != '-' ? "" : " (missing value?)");
+            return hg_cli_bad_arg(cmd, a, !has,
+                                  "--run --cond --cond-from --out --backend --n --steps --seed --batch --index --threads");
         }
     }
-    if (!run_dir || !n || !steps || !out) {
-        hg_cli_usage(USAGE, stderr);
-        return hg_cli_fail(cmd, HG_EXIT_USAGE, "--run, --n, --steps and --out are required");
-    }
+    if (!run_dir || !n || !steps || !out)
+        return hg_cli_fail(cmd, HG_EXIT_USAGE, "--run, --n, --steps and --out are required (see halograph sample --help)");
     if (cond_s && cond_from)
         return hg_cli_fail(cmd, HG_EXIT_USAGE, "--cond and --cond-from exclude each other");
     if (index >= 0 && !cond_from) return hg_cli_fail(cmd, HG_EXIT_USAGE, "--index needs --cond-from");
+    if (backend && !hg_cli_backend_known(backend))
+        return hg_cli_fail(cmd, HG_EXIT_USAGE, "--backend: unknown backend '%s' (available: %s)", backend,
+                           hg_program_backends());
+    hg_status ps = cond_s ? hg_parse_cond(cond_s, NULL, NULL) : hg_ok();
+    if (ps.code) return hg_cli_fail(cmd, HG_EXIT_USAGE, "%s", ps.msg);
+    char from_path[HG_PATH_MAX] = "";
+    hg_split from_split;
+    if (cond_from) {
+        ps = hg_parse_data_split(cond_from, from_path, sizeof from_path, &from_split);
+        if (ps.code) return hg_cli_fail(cmd, HG_EXIT_USAGE, "--cond-from: %s", ps.msg);
+    }
+    hg_cli_inputs in = {0};
+    hg_cli_inputs_add_run(&in, run_dir);
+    if (cond_from) hg_cli_inputs_add(&in, from_path);
+    int rc = hg_cli_check_output(cmd, out, &in);
+    hg_cli_inputs_free(&in);
+    if (rc) return rc;
     if (threads) omp_set_num_threads((int)threads);
 
     hg_run r;
@@ -92,7 +106,7 @@ static int run_sample(int argc, char **argv) {
     float *cond = calloc((size_t)n * (size_t)(C ? C : 1), sizeof(float));
     int32_t *sims = malloc(sizeof(int32_t) * (size_t)n);
     char source[HG_PATH_MAX + 64] = "";
-    if (!cond || !sims) s = hg_error(HG_ERR_NOMEM, "sample: conditioning");
+    if (!cond || !sims) s = hg_error(HG_ERR_NOMEM, "--n %ld: out of memory for the conditioning", n);
     if (s.code == HG_OK && C > 0 && !cond_s && !cond_from)
         s = hg_error(HG_ERR_INVALID, "the model is conditioned on %d parameters: give --cond or --cond-from", C);
     for (long i = 0; i < n && s.code == HG_OK; i++) sims[i] = -1;

@@ -118,15 +118,35 @@ static int run_train(int argc, char **argv) {
                 return hg_cli_fail(cmd, HG_EXIT_USAGE, "--ckpt-every: '%s' is not an integer >= 0", argv[i]);
             o.ckpt_every = v;
         } else {
-            hg_cli_usage(USAGE, stderr);
-            return hg_cli_fail(cmd, HG_EXIT_USAGE, "unexpected argument '%s'%s", a,
-                               has || a[0] != '-' ? "" : " (missing value?)");
+            return hg_cli_bad_arg(cmd, a, !has, "--config --data --out --backend --steps --threads --val-every --ckpt-every");
         }
     }
-    if (!o.data_path || !o.run_dir || (!o.config_path && !o.resume)) {
-        hg_cli_usage(USAGE, stderr);
-        return hg_cli_fail(cmd, HG_EXIT_USAGE, "--data, --out and --config (unless --resume) are required");
+    if (!o.data_path || !o.run_dir || (!o.config_path && !o.resume))
+        return hg_cli_fail(cmd, HG_EXIT_USAGE,
+                           "--data, --out and --config (unless --resume) are required (see halograph train --help)");
+    if (o.backend && !hg_cli_backend_known(o.backend))
+        return hg_cli_fail(cmd, HG_EXIT_USAGE, "--backend: unknown backend '%s' (available: %s)", o.backend,
+                           hg_program_backends());
+    /* the run's files are the outputs; --config RUN/config.yaml is read and
+     * kept as it is (models/train.c), every other input must differ */
+    hg_cli_inputs in = {0};
+    char files[HG_RUN_MAX_FILES][HG_PATH_MAX];
+    int nf = hg_run_files(o.run_dir, files, HG_RUN_MAX_FILES);
+    hg_cli_inputs_add(&in, o.data_path);
+    int rc = hg_cli_check_output_dir(cmd, o.run_dir, &in);
+    hg_cli_inputs_add(&in, o.config_path);
+    for (int i = 0; i < nf && !rc; i++) {
+        if (!strcmp(files[i] + strlen(files[i]) - 11, "config.yaml")) {
+            hg_cli_inputs only_data = {0};
+            hg_cli_inputs_add(&only_data, o.data_path);
+            rc = hg_cli_check_output(cmd, files[i], &only_data);
+            hg_cli_inputs_free(&only_data);
+        } else {
+            rc = hg_cli_check_output(cmd, files[i], &in);
+        }
     }
+    hg_cli_inputs_free(&in);
+    if (rc) return rc;
     if (threads) omp_set_num_threads((int)threads);
     progress_state ps = {isatty(STDERR_FILENO), -1e9};
     o.interrupt = hg_cli_catch_interrupt(1);

@@ -53,11 +53,19 @@ static int run_xi(int argc, char **argv) {
             if (hg_cli_parse_int(argv[++i], 1, 4096, &threads))
                 return hg_cli_fail(cmd, HG_EXIT_USAGE, "--threads: not a positive integer: %s", argv[i]);
         } else {
-            return hg_cli_fail(cmd, HG_EXIT_USAGE, "unknown or incomplete argument '%s' (see --help)", a);
+            return hg_cli_bad_arg(cmd, a, !has, "--data --split --out --bins --index --threads");
         }
     }
     if (!data || !out || index < 0)
-        return hg_cli_fail(cmd, HG_EXIT_USAGE, "--data, --index and --out are required (see --help)");
+        return hg_cli_fail(cmd, HG_EXIT_USAGE, "--data, --index and --out are required (see halograph xi --help)");
+    hg_split sp;
+    if (split && hg_cli_parse_split(split, &sp))
+        return hg_cli_fail(cmd, HG_EXIT_USAGE, "--split: expected train, val or test, got '%s'", split);
+    hg_cli_inputs in = {0};
+    hg_cli_inputs_add(&in, data);
+    int rc = hg_cli_check_output(cmd, out, &in);
+    hg_cli_inputs_free(&in);
+    if (rc) return rc;
     if (threads > 0) omp_set_num_threads((int)threads);
     double *edges = NULL;
     int ne = 0;
@@ -97,7 +105,7 @@ static int run_xi(int argc, char **argv) {
     }
     npairs = calloc((size_t)nb, sizeof(int64_t));
     xi = calloc((size_t)nb, sizeof(double));
-    if (s.code == HG_OK && (!npairs || !xi)) s = hg_error(HG_ERR_NOMEM, "out of memory");
+    if (s.code == HG_OK && (!npairs || !xi)) s = hg_error(HG_ERR_NOMEM, "--bins: out of memory for %d bins", nb);
     if (s.code == HG_OK) s = hg_eval_pair_counts(cloud, n, (int)F, ds.box_size, edges, ne, npairs);
     if (s.code == HG_OK) s = hg_eval_xi_from_counts(npairs, n, ds.box_size, edges, ne, xi);
     if (s.code == HG_OK && rsd) {
@@ -105,7 +113,9 @@ static int run_xi(int argc, char **argv) {
         smu = malloc(sizeof(int64_t) * (size_t)nb * nmu);
         x0 = malloc(sizeof(double) * (size_t)nb);
         x2 = malloc(sizeof(double) * (size_t)nb);
-        if (!z || !smu || !x0 || !x2) s = hg_error(HG_ERR_NOMEM, "out of memory");
+        if (!z || !smu || !x0 || !x2)
+            s = hg_error(HG_ERR_NOMEM, "%s: out of memory for the redshift-space counts of %lld haloes", data,
+                         (long long)n);
         if (s.code == HG_OK) s = hg_eval_rsd_positions(cloud, n, (int)F, ds.box_size, om, ds.redshift, z);
         if (s.code == HG_OK) s = hg_eval_pair_counts_smu(z, n, 3, ds.box_size, edges, ne, nmu, smu);
         if (s.code == HG_OK) s = hg_eval_multipoles_from_counts(smu, n, ds.box_size, edges, ne, nmu, x0, x2);

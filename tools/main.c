@@ -145,7 +145,6 @@ int main(int argc, char **argv) {
     }
     for (int i = 0; i < n_commands; i++)
         if (!strcmp(argv[1], commands[i]->name)) return commands[i]->run(argc - 1, argv + 1);
-    fprintf(stderr, "halograph: unknown command '%s'\n", argv[1]);
-    usage(stderr);
+    fprintf(stderr, "halograph: unknown command '%s' (see halograph --help)\n", argv[1]);
     return HG_EXIT_USAGE;
 }
