@@ -308,7 +308,9 @@ hg_status hg_model_build(const hg_config *c, const char *kind, int batch, hg_dty
 
 /* A lower-bound estimate of a model's memory, from the config alone (no
  * graph built): the leading terms of the parameter count (transformer:
- * n_layers (4 d_model^2 + 2 d_model d_mlp) + 2 F d_model; graph network:
+ * n_layers (4 d_model^2 + 2 d_model d_mlp) + 2 F d_model + 24 d_cc^2 +
+ * d_cc d_model, d_cc = d_t_embedding + d_context_embedding (n_cond without
+ * embed_context), the conditioning MLP and projection; graph network:
  * 2 message_passing_steps num_mlp_layers hidden_size^2; encoder/decoder:
  * 4 encdec_n_layers encdec_d_embedding encdec_d_hidden), f32 state bytes
  * (training: parameters, gradients and the two AdamW moments, 16 bytes

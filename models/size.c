@@ -30,7 +30,9 @@ void hg_model_estimate(const hg_config *c, int64_t batch, int training, hg_model
     if (c->score == HG_SCORE_TRANSFORMER) {
         int64_t d = c->d_model, L = c->n_layers, dm = c->d_mlp;
         int64_t per = sat_add(sat_mul(4, sat_mul(d, d)), sat_mul3(2, d, dm)); /* attention + MLP kernels */
+        int64_t dcc = (int64_t)c->d_t_embedding + (c->embed_context ? c->d_context_embedding : c->n_cond);
         p = sat_add(sat_mul(L, per), sat_mul3(2, F, d));                     /* + embed and out */
+        p = sat_add(p, sat_add(sat_mul3(24, dcc, dcc), sat_mul(dcc, d)));   /* + conditioning MLP, projection */
         int64_t row = sat_mul(B, N);
         keep = sat_mul3(L + 1, row, d);                 /* the residual stream of every layer */
         peak = sat_mul(row, max64(dm, 3 * d));          /* MLP hidden or q, k, v of one layer */

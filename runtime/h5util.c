@@ -128,7 +128,9 @@ static hg_status read_strs(const char *path, hid_t a, const char *name, hssize_t
     }
     hg_status s = hg_ok();
     if (H5Tis_variable_str(ft) > 0) {
+        /* the file's character set (ASCII or UTF-8): HDF5 converts neither way */
         hid_t mt = vlen_str_type();
+        H5Tset_cset(mt, H5Tget_cset(ft));
         char **tmp = calloc((size_t)n, sizeof *tmp);
         if (!tmp || H5Aread(a, mt, tmp) < 0) {
             s = hg_h5_error(HG_ERR_FORMAT, path, "cannot read attribute '%s'", name);
@@ -145,6 +147,7 @@ static hg_status read_strs(const char *path, hid_t a, const char *name, hssize_t
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, sz);
         H5Tset_strpad(mt, H5T_STR_NULLPAD);
+        H5Tset_cset(mt, H5Tget_cset(ft));
         char *buf = calloc((size_t)n * sz + 1, 1);
         if (!buf || H5Aread(a, mt, buf) < 0) {
             s = hg_h5_error(HG_ERR_FORMAT, path, "cannot read attribute '%s'", name);
