@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "codegen/onnx.h"
+#include "models/eval.h"
 #include "models/models.h"
 #include "runtime/runtime.h"
 #include "tests/checkpoint_fixture.h"
@@ -472,4 +473,20 @@ HG_TEST(onnx_export_refuses_non_finite_weights) {
     if (f) fclose(f);
     hg_map_free(&st);
     hg_model_free(&m);
+}
+
+/* The samples reader of `eval` (models/eval_io.c) sized its buffer from the
+ * file's shape: a forged shape must be refused, not read past. */
+HG_TEST(samples_file_with_forged_shape_is_refused) {
+    const char *p = hg_test_path("forged_samples.h5");
+    hid_t f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t d[3] = {4, 1u << 22, 7}; /* 470 MB claimed, nothing stored */
+    hid_t sp = H5Screate_simple(3, d, NULL);
+    hid_t ds = H5Dcreate2(f, "samples", H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dclose(ds);
+    H5Sclose(sp);
+    H5Fclose(f);
+    hg_eval_samples s;
+    HG_CHECK_ERR(hg_eval_samples_load(p, &s), "stores fewer bytes than its shape needs");
+    HG_CHECK(s.samples == NULL);
 }
