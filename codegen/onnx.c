@@ -2,6 +2,7 @@
  * inputs, initializers, outputs) with doc strings, model assembly and the
  * atomic write. The op lowerings are in codegen/onnx_lower*.c. */
 #include <stdarg.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,6 +176,19 @@ static void leaf_state(hg_ox *x, hg_value v) {
                 n->attrs.name, hg_dtype_name(t->dtype), hg_shape_str(t->shape, a, sizeof a),
                 hg_dtype_name(n->dtype), hg_shape_str(n->shape, b, sizeof b));
         return;
+    }
+    /* a NaN or Inf weight would export a model that silently computes
+     * garbage in every runtime: refuse it, naming the tensor and element */
+    if (hg_dtype_is_float(t->dtype)) {
+        int64_t ne = hg_shape_numel(t->shape);
+        for (int64_t i = 0; i < ne; i++) {
+            double w = hg_tensor_get(t, i);
+            if (!isfinite(w)) {
+                ox_fail(x, HG_ERR_NUMERIC, "state \"%s\": element %lld is %g: weights must be finite",
+                        n->attrs.name, (long long)i, w);
+                return;
+            }
+        }
     }
     x->names[v] = (char *)ox_init_ref(x, n->attrs.name, n->dtype, n->shape, t->data);
 }

@@ -62,7 +62,8 @@ void hg_onnx_options_default(hg_onnx_options *o);
  *        and shape (the values become initializers; not modified).
  * opt:   may be NULL (defaults).
  * Errors: HG_ERR_INVALID (g fails hg_verify, a state tensor missing or of
- * the wrong dtype/shape, colliding names), HG_ERR_UNSUPPORTED ("node %N
+ * the wrong dtype/shape, colliding names), HG_ERR_NUMERIC (a state tensor
+ * holds NaN or Inf: "state \"NAME\": element I is nan"), HG_ERR_UNSUPPORTED ("node %N
  * (op): why" for anything not expressible), HG_ERR_IO (path not writable),
  * HG_ERR_NOMEM. Nothing is left at path on error. */
 hg_status hg_onnx_export(const hg_graph *g, const hg_tensor_map *state,

@@ -68,55 +68,56 @@ typedef struct {
     const char *section, *key;
     ktype type;
     size_t off;
+    long lo, hi; /* documented bounds of K_INT / K_LONG values (models.h) */
 } kdesc;
 
 #define O(f) offsetof(hg_config, f)
 static const kdesc keys[] = {
-    {"data", "n_particles", K_INT, O(n_particles)},
-    {"data", "n_features", K_INT, O(n_features)},
-    {"data", "conditioning", K_CONDLIST, 0},
-    {"data", "augment_rotations", K_BOOL, O(augment_rotations)},
-    {"data", "augment_translations", K_BOOL, O(augment_translations)},
-    {"data", "augment_in_normalised_coords", K_BOOL, O(augment_in_normalised_coords)},
-    {"data", "augment_per_cloud", K_BOOL, O(augment_per_cloud)},
-    {"vdm", "noise_schedule", K_SCHED, O(noise_schedule)},
-    {"vdm", "gamma_min", K_DOUBLE, O(gamma_min)},
-    {"vdm", "gamma_max", K_DOUBLE, O(gamma_max)},
-    {"vdm", "noise_scale", K_DOUBLE, O(noise_scale)},
-    {"vdm", "timesteps", K_INT, O(timesteps)},
-    {"vdm", "antithetic_time_sampling", K_BOOL, O(antithetic_time_sampling)},
-    {"vdm", "embed_context", K_BOOL, O(embed_context)},
-    {"vdm", "d_context_embedding", K_INT, O(d_context_embedding)},
-    {"vdm", "d_t_embedding", K_INT, O(d_t_embedding)},
-    {"vdm", "use_encdec", K_BOOL, O(use_encdec)},
-    {"vdm", "encdec_d_embedding", K_INT, O(encdec_d_embedding)},
-    {"vdm", "encdec_d_hidden", K_INT, O(encdec_d_hidden)},
-    {"vdm", "encdec_n_layers", K_INT, O(encdec_n_layers)},
-    {"score", "kind", K_KIND, O(score)},
-    {"score", "d_model", K_INT, O(d_model)},
-    {"score", "d_mlp", K_INT, O(d_mlp)},
-    {"score", "n_layers", K_INT, O(n_layers)},
-    {"score", "n_heads", K_INT, O(n_heads)},
-    {"score", "induced_attention", K_BOOL, O(induced_attention)},
-    {"score", "n_inducing_points", K_INT, O(n_inducing_points)},
-    {"score", "adanorm", K_BOOL, O(adanorm)},
-    {"score", "k", K_INT, O(k)},
-    {"score", "hidden_size", K_INT, O(hidden_size)},
-    {"score", "latent_size", K_INT, O(latent_size)},
-    {"score", "num_mlp_layers", K_INT, O(num_mlp_layers)},
-    {"score", "message_passing_steps", K_INT, O(message_passing_steps)},
-    {"score", "attention", K_BOOL, O(attention)},
-    {"score", "relative_updates", K_BOOL, O(relative_updates)},
-    {"score", "use_pbc", K_BOOL, O(use_pbc)},
-    {"score", "norm", K_NORM, O(layer_norm)},
-    {"training", "batch_size", K_INT, O(batch_size)},
-    {"training", "n_train_steps", K_LONG, O(n_train_steps)},
-    {"training", "warmup_steps", K_LONG, O(warmup_steps)},
-    {"training", "learning_rate", K_DOUBLE, O(learning_rate)},
-    {"training", "weight_decay", K_DOUBLE, O(weight_decay)},
-    {"training", "grad_clip", K_DOUBLE, O(grad_clip)},
-    {"training", "grad_clip_global_norm", K_BOOL, O(grad_clip_global_norm)},
-    {"training", "seed", K_LONG, O(seed)},
+    {"data", "n_particles", K_INT, O(n_particles), 1, HG_CFG_MAX_POINTS},
+    {"data", "n_features", K_INT, O(n_features), 3, 7},
+    {"data", "conditioning", K_CONDLIST, 0, 0, 0},
+    {"data", "augment_rotations", K_BOOL, O(augment_rotations), 0, 0},
+    {"data", "augment_translations", K_BOOL, O(augment_translations), 0, 0},
+    {"data", "augment_in_normalised_coords", K_BOOL, O(augment_in_normalised_coords), 0, 0},
+    {"data", "augment_per_cloud", K_BOOL, O(augment_per_cloud), 0, 0},
+    {"vdm", "noise_schedule", K_SCHED, O(noise_schedule), 0, 0},
+    {"vdm", "gamma_min", K_DOUBLE, O(gamma_min), 0, 0},
+    {"vdm", "gamma_max", K_DOUBLE, O(gamma_max), 0, 0},
+    {"vdm", "noise_scale", K_DOUBLE, O(noise_scale), 0, 0},
+    {"vdm", "timesteps", K_INT, O(timesteps), 0, 1000000},
+    {"vdm", "antithetic_time_sampling", K_BOOL, O(antithetic_time_sampling), 0, 0},
+    {"vdm", "embed_context", K_BOOL, O(embed_context), 0, 0},
+    {"vdm", "d_context_embedding", K_INT, O(d_context_embedding), 1, 4096},
+    {"vdm", "d_t_embedding", K_INT, O(d_t_embedding), 4, 4096},
+    {"vdm", "use_encdec", K_BOOL, O(use_encdec), 0, 0},
+    {"vdm", "encdec_d_embedding", K_INT, O(encdec_d_embedding), 1, 4096},
+    {"vdm", "encdec_d_hidden", K_INT, O(encdec_d_hidden), 1, 16384},
+    {"vdm", "encdec_n_layers", K_INT, O(encdec_n_layers), 0, HG_CFG_MAX_LAYERS},
+    {"score", "kind", K_KIND, O(score), 0, 0},
+    {"score", "d_model", K_INT, O(d_model), 1, 16384},
+    {"score", "d_mlp", K_INT, O(d_mlp), 1, 65536},
+    {"score", "n_layers", K_INT, O(n_layers), 0, HG_CFG_MAX_LAYERS},
+    {"score", "n_heads", K_INT, O(n_heads), 1, 1024},
+    {"score", "induced_attention", K_BOOL, O(induced_attention), 0, 0},
+    {"score", "n_inducing_points", K_INT, O(n_inducing_points), 1, 65536},
+    {"score", "adanorm", K_BOOL, O(adanorm), 0, 0},
+    {"score", "k", K_INT, O(k), 1, 1024},
+    {"score", "hidden_size", K_INT, O(hidden_size), 1, 16384},
+    {"score", "latent_size", K_INT, O(latent_size), 1, 16384},
+    {"score", "num_mlp_layers", K_INT, O(num_mlp_layers), 1, HG_CFG_MAX_LAYERS},
+    {"score", "message_passing_steps", K_INT, O(message_passing_steps), 0, HG_CFG_MAX_LAYERS},
+    {"score", "attention", K_BOOL, O(attention), 0, 0},
+    {"score", "relative_updates", K_BOOL, O(relative_updates), 0, 0},
+    {"score", "use_pbc", K_BOOL, O(use_pbc), 0, 0},
+    {"score", "norm", K_NORM, O(layer_norm), 0, 0},
+    {"training", "batch_size", K_INT, O(batch_size), 1, 65536},
+    {"training", "n_train_steps", K_LONG, O(n_train_steps), 1, 1000000000000L},
+    {"training", "warmup_steps", K_LONG, O(warmup_steps), 0, 1000000000000L},
+    {"training", "learning_rate", K_DOUBLE, O(learning_rate), 0, 0},
+    {"training", "weight_decay", K_DOUBLE, O(weight_decay), 0, 0},
+    {"training", "grad_clip", K_DOUBLE, O(grad_clip), 0, 0},
+    {"training", "grad_clip_global_norm", K_BOOL, O(grad_clip_global_norm), 0, 0},
+    {"training", "seed", K_LONG, O(seed), 0, 0xffffffffL},
 };
 #undef O
 #define N_KEYS ((int)(sizeof keys / sizeof keys[0]))
@@ -189,6 +190,19 @@ hg_status hg_config_validate(const hg_config *c, const char *what) {
     if (!(c->grad_clip >= 0) || !isfinite(c->grad_clip))
         BAD("training.grad_clip", "%g is negative", c->grad_clip);
     if (c->seed < 0 || c->seed > 0xffffffffL) BAD("training.seed", "%ld out of [0, 2^32)", c->seed);
+    /* the documented bounds of every integer key (after the specific
+     * messages above) */
+    for (int i = 0; i < N_KEYS; i++) {
+        const kdesc *k = &keys[i];
+        if (k->type != K_INT && k->type != K_LONG) continue;
+        const void *p = (const char *)c + k->off;
+        long v = k->type == K_INT ? *(const int *)p : *(const long *)p;
+        if (v < k->lo || v > k->hi) {
+            char key[64];
+            snprintf(key, sizeof key, "%s.%s", k->section, k->key);
+            BAD(key, "%ld outside the supported range [%ld, %ld]", v, k->lo, k->hi);
+        }
+    }
     return hg_ok();
 #undef BAD
 }
@@ -347,17 +361,58 @@ static hg_status parse_doc(yaml_document_t *doc, const char *what, hg_config *c)
     return hg_ok();
 }
 
+static hg_status syntax_error(const yaml_parser_t *p, const char *what) {
+    return hg_error(HG_ERR_FORMAT, "%s:%lu: YAML syntax error: %s", what, (unsigned long)p->problem_mark.line + 1,
+                    p->problem ? p->problem : "unknown");
+}
+
+/* Streams the events of the text once, refusing nesting deeper than
+ * HG_CONFIG_MAX_DEPTH as soon as it is seen: libyaml's document loader
+ * (and its scanner's simple-key bookkeeping) costs time quadratic in the
+ * depth, so a deep document must never reach it. */
+static hg_status check_depth(const char *text, size_t n, const char *what) {
+    yaml_parser_t p;
+    if (!yaml_parser_initialize(&p)) return hg_error(HG_ERR_NOMEM, "%s: yaml parser", what);
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, n);
+    hg_status s = hg_ok();
+    int depth = 0, done = 0;
+    while (!done && s.code == HG_OK) {
+        yaml_event_t e;
+        if (!yaml_parser_parse(&p, &e)) {
+            s = syntax_error(&p, what);
+            break;
+        }
+        switch (e.type) {
+        case YAML_SEQUENCE_START_EVENT:
+        case YAML_MAPPING_START_EVENT:
+            if (++depth > HG_CONFIG_MAX_DEPTH)
+                s = hg_error(HG_ERR_FORMAT, "%s:%lu: nesting deeper than %d levels", what,
+                             (unsigned long)e.start_mark.line + 1, HG_CONFIG_MAX_DEPTH);
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT: depth--; break;
+        case YAML_STREAM_END_EVENT: done = 1; break;
+        default: break;
+        }
+        yaml_event_delete(&e);
+    }
+    yaml_parser_delete(&p);
+    return s;
+}
+
 hg_status hg_config_parse(const char *yaml_text, const char *what, hg_config *c) {
     hg_config_default(c);
     if (!what) what = "config";
+    size_t len = strnlen(yaml_text, (size_t)HG_CONFIG_MAX_BYTES + 1);
+    if (len > HG_CONFIG_MAX_BYTES)
+        return hg_error(HG_ERR_FORMAT, "%s: larger than %d bytes: not a config", what, HG_CONFIG_MAX_BYTES);
+    HG_TRY(check_depth(yaml_text, len, what));
     yaml_parser_t parser;
     yaml_document_t doc;
     if (!yaml_parser_initialize(&parser)) return hg_error(HG_ERR_NOMEM, "%s: yaml parser", what);
-    yaml_parser_set_input_string(&parser, (const unsigned char *)yaml_text, strlen(yaml_text));
+    yaml_parser_set_input_string(&parser, (const unsigned char *)yaml_text, len);
     if (!yaml_parser_load(&parser, &doc)) {
-        hg_status s = hg_error(HG_ERR_FORMAT, "%s:%lu: YAML syntax error: %s", what,
-                               (unsigned long)parser.problem_mark.line + 1,
-                               parser.problem ? parser.problem : "unknown");
+        hg_status s = syntax_error(&parser, what);
         yaml_parser_delete(&parser);
         return s;
     }

@@ -33,8 +33,23 @@ static hg_status read_f32(const char *path, hid_t f, const char *name, int rank,
         if (H5Tget_class(t) != H5T_FLOAT)
             s = hg_error(HG_ERR_FORMAT, "%s: %s is not a floating-point dataset", path, name);
         H5Tclose(t);
+        /* checked element count, and stored bytes that really hold it (a
+         * forged shape must not size the buffer H5Dread fills) */
         size_t cnt = 1;
-        for (int i = 0; i < rank; i++) cnt *= dims[i];
+        for (int i = 0; i < rank && s.code == HG_OK; i++)
+            if (__builtin_mul_overflow(cnt, (size_t)dims[i], &cnt) || cnt > ((size_t)1 << 34))
+                s = hg_error(HG_ERR_FORMAT, "%s: %s: shape too large", path, name);
+        if (s.code == HG_OK) {
+            hid_t pl = H5Dget_create_plist(d);
+            int filtered = pl >= 0 && H5Pget_layout(pl) == H5D_CHUNKED && H5Pget_nfilters(pl) > 0;
+            if (pl >= 0) H5Pclose(pl);
+            hid_t ft = H5Dget_type(d);
+            size_t esz = H5Tget_size(ft);
+            H5Tclose(ft);
+            if (!filtered && H5Dget_storage_size(d) < (hsize_t)cnt * esz)
+                s = hg_error(HG_ERR_FORMAT, "%s: %s: the file stores fewer bytes than its shape needs (truncated or forged)",
+                             path, name);
+        }
         if (s.code == HG_OK) {
             *out = malloc(sizeof(float) * (cnt ? cnt : 1));
             if (!*out)

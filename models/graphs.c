@@ -240,6 +240,7 @@ hg_status hg_model_build(const hg_config *c, const char *kind, int batch, hg_dty
         return hg_error(HG_ERR_INVALID,
                         "model: unknown graph kind '%s' (loss, train, score, sample-step, "
                         "sample-decode, nelbo)", kind ? kind : "(null)");
+    HG_TRY(hg_status_prefix(hg_model_check_size(c, batch, ki <= 1, 0), "config"));
     out->g = hg_graph_new();
     if (!out->g) return hg_error(HG_ERR_NOMEM, "model graph");
     snprintf(out->kind, sizeof out->kind, "%s", kind);

@@ -16,6 +16,25 @@
 
 #define HG_MAX_COND 8
 
+/* Documented bounds of a config (checked by hg_config_validate; each
+ * integer key's range is in the key table of models/config.c):
+ * data.n_particles <= HG_CFG_MAX_POINTS; score.n_layers, num_mlp_layers,
+ * message_passing_steps and vdm.encdec_n_layers <= HG_CFG_MAX_LAYERS;
+ * score.d_model <= 16384, d_mlp <= 65536, n_heads <= 1024, k <= 1024,
+ * hidden_size, latent_size, vdm.encdec_d_hidden <= 16384,
+ * n_inducing_points <= 65536, vdm.d_context_embedding, d_t_embedding,
+ * encdec_d_embedding <= 4096, vdm.timesteps <= 10^6, training.batch_size
+ * <= 65536, n_train_steps and warmup_steps <= 10^12. Within them every
+ * size product fits in int64 (hg_model_estimate checks it anyway); what
+ * the machine cannot hold is refused by hg_model_check_size.
+ * The YAML text itself: at most HG_CONFIG_MAX_BYTES bytes and
+ * HG_CONFIG_MAX_DEPTH levels of nested mappings/sequences, refused
+ * before the document is built. */
+#define HG_CFG_MAX_POINTS (1 << 20)
+#define HG_CFG_MAX_LAYERS 64
+#define HG_CONFIG_MAX_BYTES (1 << 20)
+#define HG_CONFIG_MAX_DEPTH 32
+
 typedef enum { HG_SCHED_LINEAR, HG_SCHED_LEARNED_LINEAR, HG_SCHED_LEARNED_NET } hg_noise_schedule;
 typedef enum { HG_SCORE_TRANSFORMER, HG_SCORE_GRAPH } hg_score_kind;
 
@@ -284,6 +303,38 @@ void hg_model_opts_default(hg_model_opts *o, const hg_config *c);
 void hg_model_optim_config(const hg_config *c, hg_optim_config *oc);
 hg_status hg_model_build(const hg_config *c, const char *kind, int batch, hg_dtype dtype,
                          const hg_model_opts *opts, hg_model *out);
+
+/* ------------------------------------------------------------ model size */
+
+/* A lower-bound estimate of a model's memory, from the config alone (no
+ * graph built): the leading terms of the parameter count (transformer:
+ * n_layers (4 d_model^2 + 2 d_model d_mlp) + 2 F d_model + 24 d_cc^2 +
+ * d_cc d_model, d_cc = d_t_embedding + d_context_embedding (n_cond without
+ * embed_context), the conditioning MLP and projection; graph network:
+ * 2 message_passing_steps num_mlp_layers hidden_size^2; encoder/decoder:
+ * 4 encdec_n_layers encdec_d_embedding encdec_d_hidden), f32 state bytes
+ * (training: parameters, gradients and the two AdamW moments, 16 bytes
+ * per parameter; inference 4), and activation bytes (training: the
+ * residual stream of every layer, B N d_model (n_layers + 1), or the edge
+ * features of every step, B N k hidden_size (steps + 1), plus the largest
+ * single intermediate; inference: that intermediate). Every product is
+ * checked: a value that does not fit in int64 saturates at INT64_MAX. */
+typedef struct {
+    int64_t params;
+    int64_t state_bytes;
+    int64_t activation_bytes;
+    int64_t total_bytes; /* state + activations */
+} hg_model_size;
+
+void hg_model_estimate(const hg_config *c, int64_t batch, int training, hg_model_size *out);
+/* Physical memory of the machine (sysconf), INT64_MAX when unknown. */
+int64_t hg_machine_memory_bytes(void);
+/* HG_ERR_INVALID when the estimate exceeds limit_bytes (<= 0: the
+ * machine's memory), naming the config key whose default value would
+ * shrink the estimate most ("score.n_layers: the model needs at least
+ * ... bytes to train ... but this machine has ... bytes"). Called by
+ * hg_model_build before it builds anything. */
+hg_status hg_model_check_size(const hg_config *c, int64_t batch, int training, int64_t limit_bytes);
 void hg_model_free(hg_model *m);
 
 #endif

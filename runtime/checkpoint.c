@@ -7,7 +7,12 @@
 
 #include "runtime/h5_internal.h"
 
-#define HG_CK_FORMAT "halograph-checkpoint-1"
+/* Format versions: 1 (no checksums), 2 (attribute `checksum` = FNV-1a 64
+ * of the raw bytes on every tensor: each /state dataset, /norm/mean and
+ * /norm/std; verified on load). */
+#define HG_CK_FORMAT "halograph-checkpoint-2"
+#define HG_CK_FORMAT_PREFIX "halograph-checkpoint-"
+#define HG_CK_VERSION 2
 
 void hg_checkpoint_init(hg_checkpoint *ck) {
     memset(ck, 0, sizeof *ck);
@@ -86,7 +91,7 @@ static hg_status write_all(const char *path, hid_t f, const hg_checkpoint *ck) {
         if (bad_name(k))
             s = hg_error(HG_ERR_INVALID, "%s: state tensor name '%s' is not a valid slash path", path, ck->state.e[i].name);
         else
-            s = hg_h5_write_tensor(path, g, k, &ck->state.e[i].t);
+            s = hg_h5_write_tensor_sum(path, g, k, &ck->state.e[i].t);
         order[i] = k;
     }
     /* insertion order of the map (HDF5 lists links alphabetically) */
@@ -112,7 +117,20 @@ typedef struct {
     hid_t g;
     hg_tensor_map *m;
     hg_status s;
+    int need_sum; /* format >= 2: every tensor carries a checksum */
 } visit_ctx;
+
+/* Reads /state/<name>, verifies its checksum, adds it to m. */
+static hg_status read_one(const char *path, hid_t g, const char *name, int need_sum, hg_tensor_map *m) {
+    hg_tensor t;
+    HG_TRY(hg_h5_read_tensor(path, g, name, &t));
+    hg_status s = hg_h5_verify_sum(path, g, name, &t, need_sum);
+    if (s.code == HG_OK && hg_map_get(m, name))
+        s = hg_error(HG_ERR_FORMAT, "%s: /state lists tensor '%s' twice", path, name);
+    if (s.code == HG_OK) s = hg_map_put(m, name, &t);
+    if (s.code) hg_tensor_free(&t);
+    return s;
+}
 
 static herr_t visit_cb(hid_t g, const char *name, const H5L_info_t *info, void *data) {
     visit_ctx *c = data;
@@ -125,17 +143,11 @@ static herr_t visit_cb(hid_t g, const char *name, const H5L_info_t *info, void *
     H5Oclose(o);
     if (!is_ds) return 0;
     if (hg_map_get(c->m, name)) return 0;
-    hg_tensor t;
-    c->s = hg_h5_read_tensor(c->path, g, name, &t);
-    if (c->s.code == HG_OK) c->s = hg_map_put(c->m, name, &t);
-    if (c->s.code) {
-        hg_tensor_free(&t);
-        return -1;
-    }
-    return 0;
+    c->s = read_one(c->path, g, name, c->need_sum, c->m);
+    return c->s.code ? -1 : 0;
 }
 
-static hg_status read_state(const char *path, hid_t f, hg_tensor_map *m) {
+static hg_status read_state(const char *path, hid_t f, int need_sum, hg_tensor_map *m) {
     if (!hg_h5_exists(f, "state")) return hg_error(HG_ERR_FORMAT, "%s: missing group /state", path);
     hid_t g = H5Gopen2(f, "state", H5P_DEFAULT);
     if (g < 0) return hg_h5_error(HG_ERR_FORMAT, path, "/state is not a group");
@@ -156,9 +168,7 @@ static hg_status read_state(const char *path, hid_t f, hg_tensor_map *m) {
                              names[i] ? names[i] : "(null)");
                 break;
             }
-            hg_tensor t;
-            s = hg_h5_read_tensor(path, g, names[i], &t);
-            if (s.code == HG_OK) s = hg_map_put(m, names[i], &t);
+            s = read_one(path, g, names[i], need_sum, m);
         }
         for (hssize_t i = 0; names && i < n; i++)
             if (names[i]) H5free_memory(names[i]);
@@ -167,7 +177,7 @@ static hg_status read_state(const char *path, hid_t f, hg_tensor_map *m) {
         H5Aclose(a);
     }
     if (s.code == HG_OK) {
-        visit_ctx c = {path, g, m, hg_ok()};
+        visit_ctx c = {path, g, m, hg_ok(), need_sum};
         if (H5Lvisit(g, H5_INDEX_NAME, H5_ITER_INC, visit_cb, &c) < 0)
             s = c.s.code ? c.s : hg_h5_error(HG_ERR_FORMAT, path, "cannot list /state");
     }
@@ -223,28 +233,67 @@ static hg_status compare_state(const char *path, const hg_tensor_map *have, cons
     return hg_error(HG_ERR_INVALID, "%s: checkpoint does not match the model (%d differences): %s", path, d.n, d.buf);
 }
 
-static hg_status load_all(const char *path, hid_t f, const hg_tensor_map *expected, const char *expected_config,
-                          hg_checkpoint *ck) {
+/* The format attribute: "halograph-checkpoint-<v>", v in 1..HG_CK_VERSION. */
+static hg_status check_format(const char *path, hid_t f, int *version) {
+    if (!hg_h5_has_attr(f, "format"))
+        return hg_error(HG_ERR_FORMAT, "%s: not a halograph checkpoint (no 'format' attribute; expected '%s')", path,
+                        HG_CK_FORMAT);
     char *fmt = NULL;
     HG_TRY(hg_h5_read_attr_str(path, f, "format", &fmt));
-    int ok = !strcmp(fmt, HG_CK_FORMAT);
-    char got[64];
+    char got[80];
     snprintf(got, sizeof got, "%s", fmt);
     free(fmt);
-    if (!ok) return hg_error(HG_ERR_FORMAT, "%s: not a halograph checkpoint (format '%s', expected '%s')", path, got, HG_CK_FORMAT);
+    size_t L = strlen(HG_CK_FORMAT_PREFIX);
+    char *end = NULL;
+    long v = strncmp(got, HG_CK_FORMAT_PREFIX, L) ? -1 : strtol(got + L, &end, 10);
+    if (v < 0 || !end || *end || end == got + L)
+        return hg_error(HG_ERR_FORMAT, "%s: not a halograph checkpoint (format '%s', expected '%s')", path, got,
+                        HG_CK_FORMAT);
+    if (v < 1 || v > HG_CK_VERSION)
+        return hg_error(HG_ERR_FORMAT,
+                        "%s: checkpoint format '%s' is not supported by this halograph (reads versions 1 to %d)", path,
+                        got, HG_CK_VERSION);
+    *version = (int)v;
+    return hg_ok();
+}
+
+/* /norm/mean and /norm/std: read, checksums verified (format >= 2). */
+static hg_status read_norm(const char *path, hid_t f, int need_sum, hg_norm *nm) {
+    HG_TRY(hg_h5_read_norm(path, f, nm));
+    static const char *names[] = {"norm/mean", "norm/std"};
+    for (int i = 0; i < 2; i++) {
+        hg_tensor t;
+        HG_TRY(hg_h5_read_tensor(path, f, names[i], &t));
+        hg_status s = hg_h5_verify_sum(path, f, names[i], &t, need_sum);
+        hg_tensor_free(&t);
+        HG_TRY(s);
+    }
+    return hg_ok();
+}
+
+/* Every attribute of the layout (runtime.h), checked for presence, type
+ * and range, then the tensors. */
+static hg_status load_all(const char *path, hid_t f, const hg_tensor_map *expected, const char *expected_config,
+                          hg_checkpoint *ck) {
+    int version = 0;
+    HG_TRY(check_format(path, f, &version));
     HG_TRY(hg_h5_read_attr_i64(path, f, "step", &ck->step, 1));
+    if (ck->step < 0) return hg_error(HG_ERR_FORMAT, "%s: attribute 'step' = %lld is negative", path, (long long)ck->step);
     HG_TRY(hg_h5_read_attr_u64(path, f, "seed", &ck->seed));
     HG_TRY(hg_h5_read_attr_u64(path, f, "dataset_checksum", &ck->dataset_checksum));
     HG_TRY(hg_h5_read_attr_str(path, f, "config", &ck->config_yaml));
-    if (hg_h5_has_attr(f, "rng_counter_names")) {
+    int has_names = hg_h5_has_attr(f, "rng_counter_names"), has_vals = hg_h5_has_attr(f, "rng_counters");
+    if (has_names != has_vals)
+        return hg_error(HG_ERR_FORMAT, "%s: attributes 'rng_counter_names' and 'rng_counters' must come together", path);
+    if (has_names) {
         HG_TRY(hg_h5_read_attr_names(path, f, "rng_counter_names", ck->counter_names, HG_CK_MAX_COUNTERS, &ck->n_counters));
         HG_TRY(hg_h5_read_attr_i64(path, f, "rng_counters", ck->counters, ck->n_counters));
     }
     if (hg_h5_exists(f, "norm")) {
-        HG_TRY(hg_h5_read_norm(path, f, &ck->norm));
+        HG_TRY(read_norm(path, f, version >= 2, &ck->norm));
         ck->has_norm = 1;
     }
-    HG_TRY(read_state(path, f, &ck->state));
+    HG_TRY(read_state(path, f, version >= 2, &ck->state));
     if (expected) HG_TRY(compare_state(path, &ck->state, expected));
     if (expected_config) HG_TRY(hg_status_prefix(hg_config_compatible(ck->config_yaml, expected_config), "%s", path));
     return hg_ok();

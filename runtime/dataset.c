@@ -7,7 +7,11 @@
 
 #include "runtime/h5_internal.h"
 
-#define HG_DS_FORMAT "halograph-dataset-1"
+/* Format versions: 1 (checksum over halos and cosmology only, /counts
+ * written but not hashed), 2 (checksum over every dataset, required). */
+#define HG_DS_FORMAT "halograph-dataset-2"
+#define HG_DS_FORMAT_PREFIX "halograph-dataset-"
+#define HG_DS_VERSION 2
 #define HG_SPLIT_STREAM 7u
 
 const char *hg_split_name(hg_split s) {
@@ -32,19 +36,19 @@ void hg_dataset_free(hg_dataset *ds) {
 int64_t hg_dataset_n_sims(const hg_dataset *ds) { return ds->halos.shape.rank == 3 ? ds->halos.shape.dim[0] : 0; }
 int64_t hg_dataset_n_points(const hg_dataset *ds) { return ds->halos.shape.rank == 3 ? ds->halos.shape.dim[1] : 0; }
 
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 0x100000001b3ULL;
-    }
+/* The version-1 hash: halos then cosmology. */
+static uint64_t checksum_v1(const hg_dataset *ds) {
+    uint64_t h = HG_FNV_OFFSET;
+    if (ds->halos.data) h = hg_fnv1a64(h, ds->halos.data, hg_tensor_bytes(&ds->halos));
+    if (ds->cosmology.data) h = hg_fnv1a64(h, ds->cosmology.data, hg_tensor_bytes(&ds->cosmology));
     return h;
 }
 
 uint64_t hg_dataset_checksum(const hg_dataset *ds) {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    if (ds->halos.data) h = fnv1a(h, ds->halos.data, hg_tensor_bytes(&ds->halos));
-    if (ds->cosmology.data) h = fnv1a(h, ds->cosmology.data, hg_tensor_bytes(&ds->cosmology));
+    uint64_t h = checksum_v1(ds);
+    if (ds->counts.data) h = hg_fnv1a64(h, ds->counts.data, hg_tensor_bytes(&ds->counts));
+    for (int k = 0; k < HG_NUM_SPLITS; k++)
+        if (ds->split[k]) h = hg_fnv1a64(h, ds->split[k], sizeof(int32_t) * (size_t)ds->split_n[k]);
     return h;
 }
 
@@ -185,17 +189,7 @@ hg_status hg_dataset_validate(const hg_dataset *ds) {
 
 static hg_status write_all(const char *path, hid_t f, hg_dataset *ds) {
     HG_TRY(hg_h5_write_tensor(path, f, "halos", &ds->halos));
-    hg_tensor cnt = {0};
-    if (ds->counts.data) {
-        HG_TRY(hg_h5_write_tensor(path, f, "counts", &ds->counts));
-    } else {
-        HG_TRY(hg_tensor_alloc(&cnt, HG_I32, hg_shape_of(1, hg_dataset_n_sims(ds))));
-        for (int64_t i = 0; i < hg_dataset_n_sims(ds); i++)
-            ((int32_t *)cnt.data)[i] = (int32_t)hg_dataset_n_points(ds);
-        hg_status s = hg_h5_write_tensor(path, f, "counts", &cnt);
-        hg_tensor_free(&cnt);
-        HG_TRY(s);
-    }
+    HG_TRY(hg_h5_write_tensor(path, f, "counts", &ds->counts));
     HG_TRY(hg_h5_write_tensor(path, f, "cosmology", &ds->cosmology));
     const char *pn[HG_DS_MAX_PARAMS], *fn[HG_DS_MAX_FEATURES], *fu[HG_DS_MAX_FEATURES];
     for (int i = 0; i < ds->n_params; i++) pn[i] = ds->param_names[i];
@@ -231,6 +225,11 @@ static hg_status write_all(const char *path, hid_t f, hg_dataset *ds) {
 
 hg_status hg_dataset_save(const char *path, hg_dataset *ds) {
     HG_TRY(hg_status_prefix(hg_dataset_validate(ds), "%s", path));
+    if (!ds->counts.data) { /* every row real */
+        HG_TRY(hg_tensor_alloc(&ds->counts, HG_I32, hg_shape_of(1, hg_dataset_n_sims(ds))));
+        for (int64_t i = 0; i < hg_dataset_n_sims(ds); i++)
+            ((int32_t *)ds->counts.data)[i] = (int32_t)hg_dataset_n_points(ds);
+    }
     ds->checksum = hg_dataset_checksum(ds);
     char tmp[4096];
     hg_atomic_temp_path(path, tmp, sizeof tmp);
@@ -242,20 +241,100 @@ hg_status hg_dataset_save(const char *path, hg_dataset *ds) {
 
 /* ------------------------------------------------------------------ load */
 
-static hg_status load_all(const char *path, hid_t f, hg_dataset *ds) {
-    HG_TRY(hg_h5_read_tensor(path, f, "halos", &ds->halos));
-    if (ds->halos.dtype != HG_F32 || ds->halos.shape.rank != 3)
-        return hg_error(HG_ERR_FORMAT, "%s: /halos must be float32 [n_sims, n_points, n_features], got %s rank %d",
-                        path, hg_dtype_name(ds->halos.dtype), ds->halos.shape.rank);
-    int64_t S = ds->halos.shape.dim[0], F = ds->halos.shape.dim[2];
-    if (hg_h5_exists(f, "counts")) {
-        HG_TRY(hg_h5_read_tensor(path, f, "counts", &ds->counts));
-        if (ds->counts.dtype != HG_I32 || ds->counts.shape.rank != 1 || ds->counts.shape.dim[0] != S)
-            return hg_error(HG_ERR_FORMAT, "%s: /counts must be int32 [%lld]", path, (long long)S);
+/* The format attribute: "halograph-dataset-<v>" with a version this build
+ * reads (1 or 2). */
+static hg_status check_format(const char *path, hid_t f, int *version) {
+    if (!hg_h5_has_attr(f, "format"))
+        return hg_error(HG_ERR_FORMAT, "%s: not a halograph dataset (no 'format' attribute; expected '%s')", path,
+                        HG_DS_FORMAT);
+    char *fmt = NULL;
+    HG_TRY(hg_h5_read_attr_str(path, f, "format", &fmt));
+    char got[80];
+    snprintf(got, sizeof got, "%s", fmt);
+    free(fmt);
+    size_t L = strlen(HG_DS_FORMAT_PREFIX);
+    char *end = NULL;
+    long v = strncmp(got, HG_DS_FORMAT_PREFIX, L) ? -1 : strtol(got + L, &end, 10);
+    if (v < 0 || !end || *end || end == got + L)
+        return hg_error(HG_ERR_FORMAT, "%s: not a halograph dataset (format '%s', expected '%s')", path, got,
+                        HG_DS_FORMAT);
+    if (v < 1 || v > HG_DS_VERSION)
+        return hg_error(HG_ERR_FORMAT, "%s: dataset format '%s' is not supported by this halograph (reads versions 1 to %d)",
+                        path, got, HG_DS_VERSION);
+    *version = (int)v;
+    return hg_ok();
+}
+
+/* Dataset `name` must exist with dtype dt and rank `rank`; its shape is
+ * returned. */
+static hg_status expect(const char *path, hid_t f, const char *name, hg_dtype dt, int rank, const char *layout,
+                        hg_shape *sh) {
+    hg_dtype got;
+    hg_status s = hg_h5_inspect(path, f, name, &got, sh);
+    if (s.code) return hg_error(s.code, "%s (required: /%s %s)", s.msg, name, layout);
+    if (got != dt || sh->rank != rank) {
+        char b[96];
+        return hg_error(HG_ERR_FORMAT, "%s: /%s must be %s, got %s %s", path, name, layout, hg_dtype_name(got),
+                        hg_shape_str(*sh, b, sizeof b));
     }
+    return hg_ok();
+}
+
+/* The whole layout (runtime.h), checked before any data is read: required
+ * datasets, dtypes, ranks, dimensions consistent with each other and
+ * within the supported ranges, required attributes. */
+static hg_status check_layout(const char *path, hid_t f, int version) {
+    hg_shape h, c, sh;
+    HG_TRY(expect(path, f, "halos", HG_F32, 3, "float32 [n_sims, n_points, n_features]", &h));
+    int64_t S = h.dim[0], N = h.dim[1], F = h.dim[2];
+    if (S < 1 || N < 1 || F < 1 || F > HG_DS_MAX_FEATURES || S > INT32_MAX || N > INT32_MAX)
+        return hg_error(HG_ERR_FORMAT, "%s: /halos shape [%lld, %lld, %lld]: need n_sims, n_points >= 1 and 1 <= n_features <= %d",
+                        path, (long long)S, (long long)N, (long long)F, HG_DS_MAX_FEATURES);
+    HG_TRY(expect(path, f, "counts", HG_I32, 1, "int32 [n_sims] (real haloes per cloud)", &sh));
+    if (sh.dim[0] != S)
+        return hg_error(HG_ERR_FORMAT, "%s: /counts has %lld entries, /halos has %lld simulations", path,
+                        (long long)sh.dim[0], (long long)S);
+    HG_TRY(expect(path, f, "cosmology", HG_F32, 2, "float32 [n_sims, n_params]", &c));
+    if (c.dim[0] != S || c.dim[1] > HG_DS_MAX_PARAMS)
+        return hg_error(HG_ERR_FORMAT, "%s: /cosmology shape [%lld, %lld]: need [%lld, <= %d]", path,
+                        (long long)c.dim[0], (long long)c.dim[1], (long long)S, HG_DS_MAX_PARAMS);
+    int64_t total = 0;
+    for (int k = 0; k < HG_NUM_SPLITS; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "split/%s", hg_split_name(k));
+        HG_TRY(expect(path, f, name, HG_I32, 1, "int32 [n] (simulation indices)", &sh));
+        total += sh.dim[0];
+    }
+    if (total > S)
+        return hg_error(HG_ERR_FORMAT, "%s: the splits list %lld simulations, the dataset has %lld", path,
+                        (long long)total, (long long)S);
+    static const char *attrs[] = {"box_size", "redshift", "feature_names"};
+    for (int i = 0; i < 3; i++)
+        if (!hg_h5_has_attr(f, attrs[i]))
+            return hg_error(HG_ERR_FORMAT, "%s: missing attribute '%s'", path, attrs[i]);
+    if (version >= 2 && !hg_h5_has_attr(f, "checksum"))
+        return hg_error(HG_ERR_FORMAT, "%s: missing attribute 'checksum' (required by format version %d)", path,
+                        version);
+    return hg_ok();
+}
+
+static hg_status read_text_attr(const char *path, hid_t f, const char *name, char *out, size_t n) {
+    if (!hg_h5_has_attr(f, name)) return hg_ok();
+    char *txt = NULL;
+    HG_TRY(hg_h5_read_attr_str(path, f, name, &txt));
+    snprintf(out, n, "%s", txt);
+    free(txt);
+    return hg_ok();
+}
+
+static hg_status load_all(const char *path, hid_t f, hg_dataset *ds) {
+    int version = 0;
+    HG_TRY(check_format(path, f, &version));
+    HG_TRY(check_layout(path, f, version));
+    HG_TRY(hg_h5_read_tensor(path, f, "halos", &ds->halos));
+    HG_TRY(hg_h5_read_tensor(path, f, "counts", &ds->counts));
     HG_TRY(hg_h5_read_tensor(path, f, "cosmology", &ds->cosmology));
-    if (ds->cosmology.dtype != HG_F32 || ds->cosmology.shape.rank != 2 || ds->cosmology.shape.dim[0] != S)
-        return hg_error(HG_ERR_FORMAT, "%s: /cosmology must be float32 [%lld, C]", path, (long long)S);
+    int64_t F = ds->halos.shape.dim[2];
     hid_t c = H5Dopen2(f, "cosmology", H5P_DEFAULT);
     hg_status s = hg_h5_read_attr_names(path, c, "names", ds->param_names, HG_DS_MAX_PARAMS, &ds->n_params);
     H5Dclose(c);
@@ -274,17 +353,8 @@ static hg_status load_all(const char *path, hid_t f, hg_dataset *ds) {
         HG_TRY(hg_h5_read_attr_names(path, f, "feature_units", ds->feature_units, HG_DS_MAX_FEATURES, &nu));
         if (nu != F) return hg_error(HG_ERR_FORMAT, "%s: feature_units has %d entries, expected %lld", path, nu, (long long)F);
     }
-    char *txt = NULL;
-    if (hg_h5_has_attr(f, "source")) {
-        HG_TRY(hg_h5_read_attr_str(path, f, "source", &txt));
-        snprintf(ds->source, sizeof ds->source, "%s", txt);
-        free(txt);
-    }
-    if (hg_h5_has_attr(f, "licence")) {
-        HG_TRY(hg_h5_read_attr_str(path, f, "licence", &txt));
-        snprintf(ds->licence, sizeof ds->licence, "%s", txt);
-        free(txt);
-    }
+    HG_TRY(read_text_attr(path, f, "source", ds->source, sizeof ds->source));
+    HG_TRY(read_text_attr(path, f, "licence", ds->licence, sizeof ds->licence));
     if (hg_h5_has_attr(f, "split_seed")) HG_TRY(hg_h5_read_attr_u64(path, f, "split_seed", &ds->split_seed));
     if (hg_h5_has_attr(f, "split_fractions"))
         HG_TRY(hg_h5_read_attr_f64(path, f, "split_fractions", ds->split_fractions, 3));
@@ -293,14 +363,12 @@ static hg_status load_all(const char *path, hid_t f, hg_dataset *ds) {
         snprintf(name, sizeof name, "split/%s", hg_split_name(k));
         hg_tensor t;
         HG_TRY(hg_h5_read_tensor(path, f, name, &t));
-        if (t.dtype != HG_I32 || t.shape.rank != 1) {
-            hg_tensor_free(&t);
-            return hg_error(HG_ERR_FORMAT, "%s: /%s must be a 1-D int32 index list", path, name);
-        }
         ds->split[k] = t.data; /* take the buffer */
         ds->split_n[k] = t.shape.dim[0];
     }
-    uint64_t sum = hg_dataset_checksum(ds);
+    /* version 1 hashed halos and cosmology only; its value still
+     * identifies the data of runs trained on it */
+    uint64_t sum = version >= 2 ? hg_dataset_checksum(ds) : checksum_v1(ds);
     if (hg_h5_has_attr(f, "checksum")) {
         HG_TRY(hg_h5_read_attr_u64(path, f, "checksum", &ds->checksum));
         if (ds->checksum != sum)

@@ -44,8 +44,25 @@ hg_status hg_h5_read_attr_u64(const char *path, hid_t obj, const char *name, uin
 /* Writes t as dataset `name` (slash path, intermediate groups created)
  * under loc, native little-endian types, bool as h5py's enum. */
 hg_status hg_h5_write_tensor(const char *path, hid_t loc, const char *name, const hg_tensor *t);
-/* Reads dataset `name` into an owned tensor (f32, f64, i32 or bool). */
+/* Reads dataset `name` into an owned tensor (f32, f64, i32 or bool).
+ * Refused before allocating (HG_ERR_FORMAT): unsupported type, rank above
+ * HG_MAX_RANK, more than HG_H5_MAX_BYTES, or an unfiltered dataset whose
+ * stored bytes are fewer than its shape needs. */
 hg_status hg_h5_read_tensor(const char *path, hid_t loc, const char *name, hg_tensor *t);
+/* The checks of hg_h5_read_tensor without reading: dtype and shape of
+ * dataset `name`. Errors as hg_h5_read_tensor. */
+hg_status hg_h5_inspect(const char *path, hid_t loc, const char *name, hg_dtype *dtype, hg_shape *shape);
+
+/* Largest tensor a reader allocates from a file (bytes). */
+#define HG_H5_MAX_BYTES ((uint64_t)1 << 36)
+/* Per-dataset checksum attribute: FNV-1a 64 (hg_fnv1a64) of the raw bytes. */
+#define HG_H5_SUM_ATTR "checksum"
+/* hg_h5_write_tensor plus the checksum attribute. */
+hg_status hg_h5_write_tensor_sum(const char *path, hid_t loc, const char *name, const hg_tensor *t);
+/* Compares t (just read from dataset `name`) with its checksum attribute;
+ * a missing attribute is an error when `required`. The message names the
+ * tensor: "path: tensor 'state/x' is corrupted: checksum ...". */
+hg_status hg_h5_verify_sum(const char *path, hid_t loc, const char *name, const hg_tensor *t, int required);
 int hg_h5_exists(hid_t loc, const char *name); /* link path exists (every component) */
 
 /* hg_norm as <loc>/norm/mean, <loc>/norm/std (f64 [F]) and attribute

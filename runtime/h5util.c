@@ -1,5 +1,6 @@
 /* HDF5 helpers for runtime/ (see h5_internal.h). */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,7 +161,9 @@ static hg_status read_strs(const char *path, hid_t a, const char *name, hssize_t
     }
     hg_status s = hg_ok();
     if (H5Tis_variable_str(ft) > 0) {
+        /* the file's character set (ASCII or UTF-8): HDF5 converts neither way */
         hid_t mt = vlen_str_type();
+        H5Tset_cset(mt, H5Tget_cset(ft));
         char **tmp = calloc((size_t)n, sizeof *tmp);
         if (!tmp || H5Aread(a, mt, tmp) < 0) {
             s = hg_h5_error(HG_ERR_FORMAT, path, "cannot read attribute '%s'", name);
@@ -177,6 +180,7 @@ static hg_status read_strs(const char *path, hid_t a, const char *name, hssize_t
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, sz);
         H5Tset_strpad(mt, H5T_STR_NULLPAD);
+        H5Tset_cset(mt, H5Tget_cset(ft));
         char *buf = calloc((size_t)n * sz + 1, 1);
         if (!buf || H5Aread(a, mt, buf) < 0) {
             s = hg_h5_error(HG_ERR_FORMAT, path, "cannot read attribute '%s'", name);
@@ -313,48 +317,132 @@ int hg_h5_exists(hid_t loc, const char *name) {
     }
 }
 
+/* Element count of a dataspace, refusing a product that overflows or that
+ * exceeds what a tensor can hold (HG_H5_MAX_BYTES). */
+static hg_status checked_numel(const char *path, const char *name, const hsize_t *d, int rank, size_t esz,
+                               int64_t *numel) {
+    uint64_t n = 1;
+    for (int i = 0; i < rank; i++) {
+        if (d[i] > (hsize_t)INT64_MAX || (d[i] && n > UINT64_MAX / d[i]))
+            return hg_error(HG_ERR_FORMAT, "%s: dataset '%s': shape overflows a 64-bit element count", path, name);
+        n *= d[i];
+    }
+    if (n > HG_H5_MAX_BYTES / esz)
+        return hg_error(HG_ERR_FORMAT, "%s: dataset '%s': %llu elements of %zu bytes exceed the %llu-byte limit of a tensor",
+                        path, name, (unsigned long long)n, esz, (unsigned long long)HG_H5_MAX_BYTES);
+    *numel = (int64_t)n;
+    return hg_ok();
+}
+
+/* Inspects an open dataset: supported type, rank, bounded size, and (for
+ * unfiltered layouts) storage that really holds every element, so that a
+ * few-byte file cannot claim gigabytes of fill values. */
+static hg_status inspect_open(const char *path, const char *name, hid_t ds, hg_dtype *dt, hid_t *mt, hid_t *own,
+                              hg_shape *sh) {
+    hid_t ft = H5Dget_type(ds);
+    H5T_class_t cl = H5Tget_class(ft);
+    size_t sz = H5Tget_size(ft);
+    *mt = -1;
+    *own = -1;
+    if (cl == H5T_FLOAT && sz == 4) { *dt = HG_F32; *mt = H5T_NATIVE_FLOAT; }
+    else if (cl == H5T_FLOAT && sz == 8) { *dt = HG_F64; *mt = H5T_NATIVE_DOUBLE; }
+    else if (cl == H5T_INTEGER && sz == 4 && H5Tget_sign(ft) == H5T_SGN_2) { *dt = HG_I32; *mt = H5T_NATIVE_INT32; }
+    else if (cl == H5T_ENUM && sz == 1) { *dt = HG_BOOL; *own = *mt = bool_type(); }
+    H5Tclose(ft);
+    if (*mt < 0)
+        return hg_error(HG_ERR_FORMAT, "%s: dataset '%s' has an unsupported type (class %d, %zu bytes)", path, name,
+                        (int)cl, sz);
+    hg_status s = hg_ok();
+    hid_t sp = H5Dget_space(ds);
+    int rank = sp < 0 ? -1 : H5Sget_simple_extent_ndims(sp);
+    hsize_t d[HG_MAX_RANK + 1];
+    int64_t numel = 0;
+    if (rank < 0 || rank > HG_MAX_RANK)
+        s = hg_error(HG_ERR_FORMAT, "%s: dataset '%s' has rank %d (at most %d)", path, name, rank, HG_MAX_RANK);
+    else if (H5Sget_simple_extent_dims(sp, d, NULL) < 0)
+        s = hg_h5_error(HG_ERR_FORMAT, path, "cannot read the shape of dataset '%s'", name);
+    else
+        s = checked_numel(path, name, d, rank, hg_dtype_size(*dt), &numel);
+    if (sp >= 0) H5Sclose(sp);
+    if (s.code == HG_OK) {
+        memset(sh, 0, sizeof *sh);
+        sh->rank = rank;
+        for (int i = 0; i < rank; i++) sh->dim[i] = (int64_t)d[i];
+        hid_t dcpl = H5Dget_create_plist(ds);
+        int filtered = dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED && H5Pget_nfilters(dcpl) > 0;
+        if (dcpl >= 0) H5Pclose(dcpl);
+        hsize_t stored = H5Dget_storage_size(ds);
+        uint64_t need = (uint64_t)numel * hg_dtype_size(*dt);
+        if (!filtered && stored < need)
+            s = hg_error(HG_ERR_FORMAT, "%s: dataset '%s' claims %llu bytes but stores %llu (truncated or forged)", path,
+                         name, (unsigned long long)need, (unsigned long long)stored);
+    }
+    if (s.code && *own >= 0) {
+        H5Tclose(*own);
+        *own = -1;
+    }
+    return s;
+}
+
+hg_status hg_h5_inspect(const char *path, hid_t loc, const char *name, hg_dtype *dtype, hg_shape *shape) {
+    if (!hg_h5_exists(loc, name)) return hg_error(HG_ERR_FORMAT, "%s: missing dataset '%s'", path, name);
+    hid_t ds = H5Dopen2(loc, name, H5P_DEFAULT);
+    if (ds < 0) return hg_h5_error(HG_ERR_FORMAT, path, "'%s' is not a dataset", name);
+    hid_t mt, own;
+    hg_status s = inspect_open(path, name, ds, dtype, &mt, &own, shape);
+    if (own >= 0) H5Tclose(own);
+    H5Dclose(ds);
+    return s;
+}
+
 hg_status hg_h5_read_tensor(const char *path, hid_t loc, const char *name, hg_tensor *t) {
     memset(t, 0, sizeof *t);
     if (!hg_h5_exists(loc, name)) return hg_error(HG_ERR_FORMAT, "%s: missing dataset '%s'", path, name);
     hid_t ds = H5Dopen2(loc, name, H5P_DEFAULT);
     if (ds < 0) return hg_h5_error(HG_ERR_FORMAT, path, "'%s' is not a dataset", name);
-    hid_t ft = H5Dget_type(ds);
-    H5T_class_t cl = H5Tget_class(ft);
-    size_t sz = H5Tget_size(ft);
-    hid_t mt = -1, own = -1;
-    hg_dtype dt = HG_F32;
-    if (cl == H5T_FLOAT && sz == 4) { dt = HG_F32; mt = H5T_NATIVE_FLOAT; }
-    else if (cl == H5T_FLOAT && sz == 8) { dt = HG_F64; mt = H5T_NATIVE_DOUBLE; }
-    else if (cl == H5T_INTEGER && sz == 4 && H5Tget_sign(ft) == H5T_SGN_2) { dt = HG_I32; mt = H5T_NATIVE_INT32; }
-    else if (cl == H5T_ENUM && sz == 1) { dt = HG_BOOL; own = mt = bool_type(); }
-    H5Tclose(ft);
-    hg_status s = hg_ok();
-    if (mt < 0) {
-        H5Dclose(ds);
-        return hg_error(HG_ERR_FORMAT, "%s: dataset '%s' has an unsupported type (class %d, %zu bytes)", path,
-                        name, (int)cl, sz);
-    }
-    hid_t sp = H5Dget_space(ds);
-    int rank = H5Sget_simple_extent_ndims(sp);
-    hsize_t d[HG_MAX_RANK + 1];
-    if (rank < 0 || rank > HG_MAX_RANK) {
-        s = hg_error(HG_ERR_FORMAT, "%s: dataset '%s' has rank %d (at most %d)", path, name, rank, HG_MAX_RANK);
-    } else {
-        H5Sget_simple_extent_dims(sp, d, NULL);
-        hg_shape sh = {0};
-        sh.rank = rank;
-        for (int i = 0; i < rank; i++) sh.dim[i] = (int64_t)d[i];
+    hid_t mt, own;
+    hg_dtype dt;
+    hg_shape sh;
+    hg_status s = inspect_open(path, name, ds, &dt, &mt, &own, &sh);
+    if (s.code == HG_OK) {
         s = hg_tensor_alloc(t, dt, sh);
         if (s.code != HG_OK) s = hg_status_prefix(s, "%s: dataset '%s'", path, name);
-        if (s.code == HG_OK && hg_shape_numel(sh) &&
-            H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, t->data) < 0) {
-            hg_tensor_free(t);
-            s = hg_h5_error(HG_ERR_FORMAT, path, "cannot read dataset '%s'", name);
-        }
     }
-    H5Sclose(sp);
+    if (s.code == HG_OK && hg_shape_numel(sh) && H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, t->data) < 0) {
+        hg_tensor_free(t);
+        s = hg_h5_error(HG_ERR_FORMAT, path, "cannot read dataset '%s'", name);
+    }
     H5Dclose(ds);
     if (own >= 0) H5Tclose(own);
+    return s;
+}
+
+/* ------------------------------------------------------- tensor checksums */
+
+hg_status hg_h5_write_tensor_sum(const char *path, hid_t loc, const char *name, const hg_tensor *t) {
+    HG_TRY(hg_h5_write_tensor(path, loc, name, t));
+    hid_t ds = H5Dopen2(loc, name, H5P_DEFAULT);
+    if (ds < 0) return hg_h5_error(HG_ERR_IO, path, "cannot reopen dataset '%s'", name);
+    hg_status s = hg_h5_attr_u64(path, ds, HG_H5_SUM_ATTR, hg_fnv1a64(HG_FNV_OFFSET, t->data, hg_tensor_bytes(t)));
+    H5Dclose(ds);
+    return s;
+}
+
+hg_status hg_h5_verify_sum(const char *path, hid_t loc, const char *name, const hg_tensor *t, int required) {
+    hid_t ds = H5Dopen2(loc, name, H5P_DEFAULT);
+    if (ds < 0) return hg_h5_error(HG_ERR_FORMAT, path, "cannot reopen dataset '%s'", name);
+    hg_status s = hg_ok();
+    if (!hg_h5_has_attr(ds, HG_H5_SUM_ATTR)) {
+        if (required) s = hg_error(HG_ERR_FORMAT, "%s: tensor '%s' has no checksum attribute", path, name);
+    } else {
+        uint64_t want = 0, got = hg_fnv1a64(HG_FNV_OFFSET, t->data, hg_tensor_bytes(t));
+        s = hg_h5_read_attr_u64(path, ds, HG_H5_SUM_ATTR, &want);
+        if (s.code == HG_OK && want != got)
+            s = hg_error(HG_ERR_FORMAT,
+                         "%s: tensor '%s' is corrupted: checksum stored %016llx, data hashes to %016llx", path, name,
+                         (unsigned long long)want, (unsigned long long)got);
+    }
+    H5Dclose(ds);
     return s;
 }
 

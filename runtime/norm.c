@@ -30,8 +30,8 @@ hg_status hg_h5_write_norm(const char *path, hid_t loc, const hg_norm *nm) {
         return hg_error(HG_ERR_INVALID, "%s: normalisation has %d features", path, nm->n_features);
     hg_tensor m = {HG_F64, hg_shape_of(1, (int64_t)nm->n_features), (void *)nm->mean, 0};
     hg_tensor s = {HG_F64, hg_shape_of(1, (int64_t)nm->n_features), (void *)nm->std, 0};
-    HG_TRY(hg_h5_write_tensor(path, loc, "norm/mean", &m));
-    HG_TRY(hg_h5_write_tensor(path, loc, "norm/std", &s));
+    HG_TRY(hg_h5_write_tensor_sum(path, loc, "norm/mean", &m));
+    HG_TRY(hg_h5_write_tensor_sum(path, loc, "norm/std", &s));
     hid_t g = H5Gopen2(loc, "norm", H5P_DEFAULT);
     if (g < 0) return hg_h5_error(HG_ERR_IO, path, "cannot open group norm");
     hg_status st = hg_h5_attr_f64(path, g, "box_size", &nm->box, 1, 1);

@@ -153,6 +153,12 @@ hg_status hg_pipeline_init(hg_pipeline *p, const hg_dataset *ds, hg_split split,
     HG_TRY(resolve(ds, cfg, &sel));
     int64_t n = ds->split_n[split];
     if (n < 1) return hg_error(HG_ERR_INVALID, "pipeline: the %s split is empty", hg_split_name(split));
+    for (int64_t i = 0; i < n && ds->counts.data; i++) {
+        int32_t sim = ds->split[split][i];
+        if (((const int32_t *)ds->counts.data)[sim] < 1)
+            return hg_error(HG_ERR_INVALID, "pipeline: %s split: simulation %d has no haloes (count 0); "
+                            "every cloud needs at least one point", hg_split_name(split), sim);
+    }
     if (norm) {
         if (norm->n_features != sel.F)
             return hg_error(HG_ERR_INVALID, "pipeline: normalisation has %d features, the pipeline selects %lld",

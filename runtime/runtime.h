@@ -9,9 +9,18 @@
 #ifndef HG_RUNTIME_H
 #define HG_RUNTIME_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ir/ir.h"
+
+/* ============================================================ checksums */
+
+#define HG_FNV_OFFSET 0xcbf29ce484222325ULL
+/* FNV-1a 64-bit hash of n bytes continuing from h (start with
+ * HG_FNV_OFFSET). Integrity checks of datasets and checkpoints; not
+ * cryptographic. */
+uint64_t hg_fnv1a64(uint64_t h, const void *p, size_t n);
 
 /* ================================================================ .npy */
 
@@ -81,7 +90,11 @@ const char *hg_split_name(hg_split s); /* "train", "val", "test" */
  *   file attributes: box_size (f64, Mpc/h), redshift (f64), feature_names,
  *   feature_units (strings), source, licence (string), split_seed (u64),
  *   split_fractions (f64[3]), checksum (u64, hg_dataset_checksum),
- *   format ("halograph-dataset-1").
+ *   format ("halograph-dataset-2").
+ * Every dataset above is required; so are box_size, redshift,
+ * feature_names, the cosmology names and (version 2) checksum. Version 1
+ * files ("halograph-dataset-1", checksum over halos and cosmology only)
+ * are still read; a file naming any other version is refused.
  * Positions are in [0, box_size). */
 typedef struct {
     hg_tensor halos;     /* f32 [n_sims, n_points, n_features] */
@@ -108,8 +121,11 @@ void hg_dataset_free(hg_dataset *ds);
 int64_t hg_dataset_n_sims(const hg_dataset *ds);
 int64_t hg_dataset_n_points(const hg_dataset *ds);
 
-/* FNV-1a 64-bit hash over the raw bytes of halos then cosmology (f32,
- * little-endian as in memory). Identifies the data a run was trained on. */
+/* FNV-1a 64-bit hash (hg_fnv1a64) over the raw bytes, little-endian as in
+ * memory, of halos, cosmology, counts, then the train, val and test
+ * index lists (each part skipped when NULL). Identifies the data a run
+ * was trained on. (Format 1 files hashed halos and cosmology only; their
+ * loaded ds->checksum keeps that value.) */
 uint64_t hg_dataset_checksum(const hg_dataset *ds);
 
 /* Fills ds->split with a seeded random partition of the n_sims clouds:
@@ -129,9 +145,14 @@ hg_status hg_dataset_make_splits(hg_dataset *ds, const double fractions[3],
 hg_status hg_dataset_validate(const hg_dataset *ds);
 
 /* Loads a dataset written by hg_dataset_save (or by h5py in that layout).
- * *ds must be initialised; previous contents are freed. Verifies shapes,
- * attribute presence and the stored checksum. Errors: HG_ERR_IO,
- * HG_ERR_FORMAT (message names the object). */
+ * *ds must be initialised; previous contents are freed. Before reading
+ * any data it checks the format version and the whole layout (every
+ * required dataset with its dtype, rank and consistent dimensions; sizes
+ * within the supported limits; stored bytes matching the shapes; required
+ * attributes); then it verifies the stored checksum and the contents
+ * (hg_dataset_validate). Errors: HG_ERR_IO, HG_ERR_FORMAT, HG_ERR_INVALID,
+ * HG_ERR_NUMERIC, each message starting with the path and naming the
+ * dataset or attribute. */
 hg_status hg_dataset_load(const char *path, hg_dataset *ds);
 
 /* Writes ds (after hg_dataset_validate) atomically: temp file in the same
@@ -239,7 +260,9 @@ hg_status hg_norm_compute(const hg_dataset *ds, const hg_pipeline_config *cfg,
 
 /* Prepares the clouds of `split`. `norm` (NULL: computed from the train
  * split) is copied. Errors: HG_ERR_INVALID (unknown conditioning name,
- * N or F larger than the dataset, empty split, norm F mismatch). */
+ * N or F larger than the dataset, empty split, a cloud of the split with
+ * no haloes (count 0: losses and likelihoods are masked means over
+ * points), norm F mismatch). */
 hg_status hg_pipeline_init(hg_pipeline *p, const hg_dataset *ds, hg_split split,
                            const hg_pipeline_config *cfg, const hg_norm *norm);
 void hg_pipeline_free(hg_pipeline *p);
@@ -289,7 +312,9 @@ void hg_cube_symmetry(double u_perm, double u_sign, double R[3][3]);
  *                   /state has attribute `names`: the map's insertion
  *                   order (restored on load)
  *   /norm/mean, /norm/std   f64 [F] (when has_norm), /norm attribute box_size
- *   attributes of /: format "halograph-checkpoint-1", step (i64),
+ *   every tensor (each /state dataset, /norm/mean, /norm/std) carries
+ *   attribute `checksum` (u64, hg_fnv1a64 of its raw bytes)
+ *   attributes of /: format "halograph-checkpoint-2", step (i64),
  *   seed (u64), config (YAML text), dataset_checksum (u64),
  *   rng_counter_names (strings) + rng_counters (i64 array). */
 typedef struct {
@@ -318,7 +343,10 @@ hg_status hg_checkpoint_set_counter(hg_checkpoint *ck, const char *name, int64_t
 hg_status hg_checkpoint_save(const char *path, const hg_checkpoint *ck);
 
 /* Loads path into *ck (initialised by the caller; previous contents
- * freed). When `expected` is non-NULL, the stored state must hold exactly
+ * freed). The format version must be 1 (no checksums, still read) or 2;
+ * with 2 every tensor's checksum is verified (HG_ERR_FORMAT naming the
+ * tensor: "path: tensor 'score/.../kernel' is corrupted: ..."). Attributes
+ * are checked for presence, type and range (step >= 0). When `expected` is non-NULL, the stored state must hold exactly
  * its names, dtypes and shapes; otherwise HG_ERR_INVALID listing every
  * difference ("missing tensor X; unexpected tensor Y; shape of Z: stored
  * [a,b] vs expected [c,d]; dtype of W: ..."). When `expected_config` is

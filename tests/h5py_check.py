@@ -4,8 +4,10 @@ naturally and hold what runtime/runtime.h documents.
 
 usage: h5py_check.py FILE [--expect-sum PATH=VALUE ...] [--expect-attr NAME=VALUE ...]
 
-FILE is a dataset (attribute format "halograph-dataset-1") or a checkpoint
-("halograph-checkpoint-1"). --expect-sum checks the sum of dataset PATH,
+FILE is a dataset (attribute format "halograph-dataset-1" or "-2") or a
+checkpoint ("halograph-checkpoint-1" or "-2"). Format-2 checksums are
+recomputed here: the dataset's over halos, cosmology, counts and the
+train/val/test index lists; a checkpoint's per tensor. --expect-sum checks the sum of dataset PATH,
 --expect-attr a root attribute (compared as text, or as numbers when both
 parse). Exit status 0 when every check passes, 1 otherwise, 77 when h5py
 is not installed (the caller reports a skip).
@@ -39,7 +41,7 @@ def fnv1a64(data: bytes, h: int = 0xCBF29CE484222325) -> int:
     return h
 
 
-def check_dataset(f):
+def check_dataset(f, version):
     h = f["halos"]
     check(h.dtype == np.float32 and h.ndim == 3, f"/halos is float32 rank 3 (got {h.dtype} {h.shape})")
     S, N, F = h.shape
@@ -75,12 +77,17 @@ def check_dataset(f):
             check(np.all(np.diff(m) <= 0), f"sim {s} sorted by mass descending")
     nbytes = x.nbytes + c.size * 4
     if nbytes <= (1 << 20):
-        want = fnv1a64(x.astype("<f4").tobytes() + c[...].astype("<f4").tobytes())
+        raw = x.astype("<f4").tobytes() + c[...].astype("<f4").tobytes()
+        if version >= 2:
+            raw += counts.astype("<i4").tobytes()
+            for k in ("train", "val", "test"):
+                raw += f["split/" + k][...].astype("<i4").tobytes()
+        want = fnv1a64(raw)
         check(int(f.attrs["checksum"]) == want, f"checksum {int(f.attrs['checksum']):016x} == FNV-1a {want:016x}")
     print(f"dataset: halos {x.shape}, cosmology {c.shape} {names}, box {L}, features {fn}")
 
 
-def check_checkpoint(f):
+def check_checkpoint(f, version):
     for a in ("step", "seed", "config", "dataset_checksum"):
         check(a in f.attrs, f"attribute {a} present")
     check(isinstance(f.attrs["config"], str), "config is a text attribute")
@@ -90,6 +97,14 @@ def check_checkpoint(f):
     check(sorted(order) == sorted(n), "/state names attribute lists every stored tensor")
     if "norm" in f:
         check(f["norm/mean"].shape == f["norm/std"].shape, "norm mean/std shapes")
+    if version >= 2:
+        tensors = ["state/" + k for k in n] + (["norm/mean", "norm/std"] if "norm" in f else [])
+        for k in tensors:
+            d = f[k]
+            if d.size * d.dtype.itemsize > (1 << 20):
+                continue
+            raw = d[...].astype(d.dtype.newbyteorder("<")).tobytes()
+            check("checksum" in d.attrs and int(d.attrs["checksum"]) == fnv1a64(raw), f"checksum of /{k}")
     print(f"checkpoint: step {int(f.attrs['step'])}, {len(n)} tensors, config {len(f.attrs['config'])} chars")
 
 
@@ -100,10 +115,10 @@ def main(argv):
     path = argv[1]
     with h5py.File(path, "r") as f:
         kind = text(f.attrs.get("format", ""))
-        if kind == "halograph-dataset-1":
-            check_dataset(f)
-        elif kind == "halograph-checkpoint-1":
-            check_checkpoint(f)
+        if kind in ("halograph-dataset-1", "halograph-dataset-2"):
+            check_dataset(f, int(kind[-1]))
+        elif kind in ("halograph-checkpoint-1", "halograph-checkpoint-2"):
+            check_checkpoint(f, int(kind[-1]))
         else:
             check(False, f"unknown format attribute '{kind}'")
         i = 2
