@@ -2,7 +2,7 @@
 """The PyTorch peer's command line (bench/run calls it; one process per
 measurement, so its peak resident memory is its own).
 
-  torch_peer.py check --run RUN --graph KIND --dump D [--calls K] [--nelbo-steps S]
+  torch_peer.py check --run RUN --graph KIND --dump D [--calls K] [--nelbo-steps S] [--sabotage PATH]
       Loads RUN/checkpoint.h5 (halograph's weights) and, for call k < K,
       D/call<k>/ (written by `hg_bench run --dump`: the inputs, halograph's
       random draws noise_<stream>.npy, its outputs out_<name>.npy and its
@@ -11,6 +11,8 @@ measurement, so its peak resident memory is its own).
       m, v after every call (clipped gradients) and the parameters; score:
       e_hat; sample-step: z_next; nelbo: nelbo. Prints one line per
       comparison and a JSON summary line; exit 1 when any disagrees.
+      --sabotage PATH adds 1e-3 to that weight first (the harness's test
+      that a disagreement is reported).
       Criterion (as halograph's fast backend against ref): for each
       element |peer - hg| <= tol * max(|hg|, 0.1 max|hg|); tol 1e-4 for
       loss, score, z_next, nelbo (the issue's bound) and 1e-3 for the
@@ -40,7 +42,6 @@ import json
 import os
 import re
 import resource
-import shutil
 import sys
 import time
 
@@ -49,6 +50,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch_model as tm  # noqa: E402
+from agree import rel_err  # noqa: E402
 
 
 def load_inputs(d):
@@ -69,20 +71,6 @@ def noises(inp):
 
 def t32(a):
     return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
-
-
-def rel_err(peer, ref, floor=0.0):
-    """max over elements of |peer - ref| / max(|ref|, 0.1 max|ref|, floor)."""
-    peer = np.asarray(peer, dtype=np.float64)
-    ref = np.asarray(ref, dtype=np.float64)
-    if peer.shape != ref.shape:
-        return float("inf")
-    if ref.size == 0:
-        return 0.0
-    den = np.maximum(np.maximum(np.abs(ref), 0.1 * np.max(np.abs(ref))), floor)
-    den = np.where(den > 0, den, 1e-30)
-    e = np.abs(peer - ref) / den
-    return float(np.max(e)) if np.all(np.isfinite(e)) else float("inf")
 
 
 class Checker:
@@ -150,6 +138,8 @@ def check_train(cfg, P, opt, norm, dump, calls, ck):
 
 def cmd_check(a):
     cfg, P, opt, norm = tm.load_checkpoint(os.path.join(a.run, "checkpoint.h5"))
+    if a.sabotage:  # for the test that proves a disagreement is reported
+        P[a.sabotage] = P[a.sabotage] + 1e-3
     ck = Checker()
     with torch.no_grad() if a.graph != "train" else torch.enable_grad():
         if a.graph == "train":
@@ -280,6 +270,7 @@ def main():
         if name == "check":
             p.add_argument("--dump", required=True)
             p.add_argument("--calls", type=int, default=1)
+            p.add_argument("--sabotage", metavar="PATH", help="add 1e-3 to this weight (tests of the check)")
         else:
             p.add_argument("--inputs", required=True)
         if name == "time":
