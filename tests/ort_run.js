@@ -130,7 +130,12 @@ async function main() {
   return 0;
 }
 
-main().then((rc) => process.exit(rc), (e) => {
-  console.error('ort_run: ' + (e && e.message ? e.message : e));
-  process.exit(1);
-});
+// Also a module: bench/peers/ort_bench.js reuses the .npy reader/writer.
+module.exports = { loadOrt, readNpy, writeNpy };
+
+if (require.main === module) {
+  main().then((rc) => process.exit(rc), (e) => {
+    console.error('ort_run: ' + (e && e.message ? e.message : e));
+    process.exit(1);
+  });
+}
