@@ -32,7 +32,7 @@ msg=$("$HG" train --config "$CFG" --data "$CFG" --out "$T/r" 2>&1); [ $? -eq 1 ]
 echo "$msg" | grep -q "tiny-test.yaml" || fail "wrong-kind data message: $msg"
 msg=$("$HG" train --config "$T/d.h5" --data "$T/d.h5" --out "$T/r" 2>&1); [ $? -eq 1 ] || fail "HDF5 as config should exit 1"
 echo "$msg" | grep -q "d.h5" || fail "wrong-kind config message: $msg"
-msg=$("$HG" train --config "$CFG" --data "$T/d.h5" --out "$T/r" --backend jit 2>&1); [ $? -eq 1 ] || fail "unknown backend"
+msg=$("$HG" train --config "$CFG" --data "$T/d.h5" --out "$T/r" --backend nosuch 2>&1); [ $? -eq 1 ] || fail "unknown backend"
 echo "$msg" | grep -q "available: ref" || fail "backend message: $msg"
 [ ! -e "$T/r/checkpoint.h5" ] || fail "a failed start left a checkpoint"
 msg=$("$HG" train --config "$CFG" --data "$T/d.h5" --out "$T/r" --steps 5000 2>&1); [ $? -eq 1 ] || fail "--steps past the schedule should exit 1"
@@ -100,7 +100,7 @@ echo "$msg" | grep -q "last good checkpoint: .*rn/checkpoint.h5 (step 0)" || fai
 # --profile (issue 8): the kernel table of the train graph, one call per step
 "$HG" train --config "$CFG" --data "$T/d.h5" --out "$T/rp" --steps 3 --val-every 0 --ckpt-every 0 \
     --threads 1 --profile >"$T/prof.log" 2>&1 || { cat "$T/prof.log"; fail "train --profile"; }
-grep -q "profile of the train graph (3 steps, backend ref)" "$T/prof.log" || fail "no profile header: $(tail -5 "$T/prof.log")"
+grep -q "profile of the train graph (3 steps, backend jit)" "$T/prof.log" || fail "no profile header: $(tail -5 "$T/prof.log")"
 grep -Eq "^ +[0-9]+ .* 3 +.* matmul " "$T/prof.log" || fail "no matmul row with 3 calls: $(grep matmul "$T/prof.log" | head -3)"
 "$HG" train --config "$CFG" --data "$T/d.h5" --out "$T/rq" --steps 1 --threads 1 >"$T/noprof.log" 2>&1 || fail "train without --profile"
 grep -q "profile of" "$T/noprof.log" && fail "a profile was printed without --profile"
