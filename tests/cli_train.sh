@@ -100,7 +100,7 @@ echo "$msg" | grep -q "last good checkpoint: .*rn/checkpoint.h5 (step 0)" || fai
 # --profile (issue 8): the kernel table of the train graph, one call per step
 "$HG" train --config "$CFG" --data "$T/d.h5" --out "$T/rp" --steps 3 --val-every 0 --ckpt-every 0 \
     --threads 1 --profile >"$T/prof.log" 2>&1 || { cat "$T/prof.log"; fail "train --profile"; }
-grep -q "profile of the train graph (3 steps, backend ref)" "$T/prof.log" || fail "no profile header: $(tail -5 "$T/prof.log")"
+grep -q "profile of the train graph (3 steps, backend jit)" "$T/prof.log" || fail "no profile header: $(tail -5 "$T/prof.log")"
 grep -Eq "^ +[0-9]+ .* 3 +.* matmul " "$T/prof.log" || fail "no matmul row with 3 calls: $(grep matmul "$T/prof.log" | head -3)"
 "$HG" train --config "$CFG" --data "$T/d.h5" --out "$T/rq" --steps 1 --threads 1 >"$T/noprof.log" 2>&1 || fail "train without --profile"
 grep -q "profile of" "$T/noprof.log" && fail "a profile was printed without --profile"

@@ -1,14 +1,14 @@
 /* The LLVM JIT (issue 11 part 3; DESIGN.md "Data flow": schedule ->
  * codegen): the fusion groups of a schedule (passes/schedule.h kernels of
- * kind HG_KERNEL_LOOP and HG_KERNEL_ROW) compiled to machine code for the
+ * kind HG_KERNEL_LOOP, and OP kernels of one elementwise or reduction
+ * node; ROW kernels are not emitted yet) compiled to machine code for the
  * host CPU with the LLVM 19 C API and ORC LLJIT.
  *
  * Each kernel becomes one LLVM function: a loop nest over the kernel's
  * iteration space with its inputs broadcast by strides, every member's
  * formula (ir/elementwise.def, the formula table the reference kernels
  * expand too) and every output stored, optionally a trailing sum / mean /
- * max reduction (codegen/jit/jit_loop.c), or, for ROW kernels, one softmax
- * or layer norm row per iteration (jit_row.c). The module is optimised with
+ * max reduction (codegen/jit/jit_loop.c). The module is optimised with
  * default<O3> for a target machine of the host CPU name and features
  * ("prefer-vector-width"="512" on AVX-512), with noalias pointers, emitted
  * as an object file and linked by LLJIT. Transcendentals are this
@@ -17,12 +17,16 @@
  * Numbers (f32 kernels against the reference, which evaluates every float
  * formula in double and rounds once): exact for + - * / sqrt, comparisons,
  * selects, floor/round, casts, floor_mod; the vector math errors in ulps
- * of f32 (max over all 2^32 inputs, bench/jit_vmath_sweep.sh; the test
- * checks every 61st pattern) are
- *   exp 1  expm1 2  log 1  log1p 2  tanh 2  erf 2  sin/cos 1 (|x| < 2^50)
- *   pow 1   [filled in from the measured sweep, see the report]
- * and formulas built from them (sigmoid, softplus, rsqrt...) add the
- * roundings of their f32 steps; gelu_tanh is evaluated in f64. Random ops
+ * of f32, max over every 1021st of the 2^32 patterns plus special values
+ * (tests/test_jit_vmath.c; bench/jit_vmath_sweep.sh runs all 2^32):
+ *   exp 0.89  expm1 1.44  log 0.81  log1p 2.34  tanh 2.23  erf 1.02
+ *   sin 0.50  cos 0.50 (|x| < 2^50; beyond, in [-1, 1] but not accurate)
+ *   pow 0.50  sigmoid 2.01  softplus 2.60  rsqrt 1.48  gelu_tanh 0.50
+ *   (gelu_tanh is evaluated in f64; where the reference's own 1 + tanh
+ *   cancels, x < -5, it is compared with an absolute 2^-51 |x|)
+ * (sigmoid, softplus, rsqrt are formulas of those plus f32 roundings).
+ * f64 kernels: + - * / etc. exact, exp/log/tanh... within 8 units of
+ * 2^-52 relative (gelu_tanh 64), erf/sin/cos/pow not compiled. Random ops
  * call hg_rng_uniform / hg_rng_normal: the reference's numbers exactly.
  * Reductions accumulate in double like the reference but in a vectorised
  * order (sums may differ from the reference by one f32 rounding).
@@ -74,9 +78,9 @@ typedef struct {
 /* 1 when the JIT compiles kernel k of g: a LOOP kernel whose members all
  * have an LLVM formula for their dtypes (elementwise ops of
  * ir/elementwise.def, broadcast_to, cast, random_* in floats) with a float
- * sum/mean/max as reduction, or a ROW kernel (jit_row.c). Others (OP,
- * MATMUL, MULTI kernels, i32 reductions, f64 erf/sin/cos/pow) are left to
- * the caller. */
+ * sum/mean/max as reduction, or an OP kernel of one such node. Others
+ * (ROW, MATMUL, MULTI kernels, other OP kernels, i32 reductions, f64
+ * erf/sin/cos/pow) are left to the caller. */
 int hg_jit_supports(const hg_graph *g, const hg_kernel *k);
 
 /* Compiles every kernel of s (a schedule of g) that hg_jit_supports

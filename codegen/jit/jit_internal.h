@@ -7,12 +7,12 @@
  *   jit_ew.c       elementwise formulas: ir/elementwise.def expanded into IR
  *   jit_loop.c     the HG_KERNEL_LOOP emitter (loop nest, broadcasts,
  *                  trailing/leading reductions)
- *   jit_row.c      the HG_KERNEL_ROW emitter (softmax / layer_norm rows)
  *   jit_sig.c      kernel signatures (structure + shapes + dtypes as text),
  *                  their hash, and which kernels the JIT supports
  *   jit_llvm.c     target machine, O3 pipeline, object emission, LLJIT
  *   jit_cache.c    the on-disk object cache
  *   jit_program.c  compiling the kernels of a schedule, running one
+ *   jit_backend.c  the `jit` backend on top of fast
  */
 #ifndef HG_JIT_INTERNAL_H
 #define HG_JIT_INTERNAL_H
