@@ -197,7 +197,7 @@ HG_TEST(loop_every_elementwise_op) {
                 hg_graph *g = hg_graph_new();
                 hg_value x[3];
                 for (int i = 0; i < ar; i++) {
-                    char nm[8];
+                    char nm[16];
                     snprintf(nm, sizeof nm, "x%d", i);
                     hg_dtype t = (op == HG_OP_where && i == 0) ? HG_BOOL : dts[d];
                     x[i] = hg_input(g, nm, t, pats[pi].s[i]);
