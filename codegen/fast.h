@@ -110,6 +110,11 @@ const hg_mem_plan *hg_fast_plan(const hg_fast *f);
 /* Matmul nodes run by oneDNN / by the reference kernel (f64, empty, or
  * refused by oneDNN). */
 void hg_fast_matmul_counts(const hg_fast *f, int *n_dnnl, int *n_ref);
+/* Epilogue members of MATMUL kernels (passes/schedule.h) computed as oneDNN
+ * post-ops of their matmul's primitive / one by one by the reference
+ * kernels after it (oneDNN refused a post-op: an operand broadcast its
+ * descriptors cannot state, an f64 or empty matmul). */
+void hg_fast_epilogue_counts(const hg_fast *f, int *n_post, int *n_ref);
 
 void hg_fast_free(hg_fast *f);
 

@@ -6,21 +6,39 @@
 
 #include "codegen/fast.h"
 
-/* A oneDNN matmul primitive of one f32 matmul node and its memory objects
- * (data handles set per call). prim NULL: not created (the reference
- * kernel runs). */
+/* Most epilogue steps one matmul primitive takes as post-ops. */
+#define HG_FAST_MAX_POST 8
+
+/* A oneDNN matmul primitive of one f32 matmul node, or of a MATMUL kernel
+ * (passes/schedule.h: the matmul and its epilogue chain of add, mul and
+ * gelu_tanh as oneDNN post-ops: a binary post-op per add/mul, reading the
+ * member's other input broadcast into the matmul's shape, an eltwise
+ * post-op per gelu_tanh), and its memory objects (data handles set per
+ * call). prim NULL: not created (the reference kernel runs). n_post: the
+ * epilogue members taken as post-ops (0 for a plain matmul); n_bin of them
+ * are binary, reading value bin_src[i] through memory object bin[i]. */
 typedef struct {
     dnnl_primitive_t prim;
     dnnl_memory_t a, b, c;
+    int n_post, n_bin;
+    int bin_index[HG_FAST_MAX_POST]; /* post-op index of binary i */
+    hg_value bin_src[HG_FAST_MAX_POST];
+    dnnl_memory_t bin[HG_FAST_MAX_POST];
 } hg_fast_mm;
 
 /* fast_dnnl.c: builds the primitive of f32 matmul node v of g on engine
- * eng; leaves mm->prim NULL when oneDNN refuses. */
-void hg_fast_mm_create(const hg_graph *g, hg_value v, dnnl_engine_t eng, hg_fast_mm *mm);
-/* Runs it on stream strm with data pointers a, b (inputs) and c (output);
- * waits for the stream. Errors: HG_ERR_UNSUPPORTED naming node v. */
+ * eng with the epilogue members epi[0..n_epi) (each reads the previous
+ * step, the first reads v; n_epi 0: a plain matmul) as post-ops; leaves
+ * mm->prim NULL when oneDNN refuses or a step is not expressible as a
+ * post-op (an operand broadcast oneDNN's descriptor cannot state, a dtype
+ * other than f32, more than HG_FAST_MAX_POST steps). */
+void hg_fast_mm_create(const hg_graph *g, hg_value v, const hg_value *epi, int n_epi,
+                       dnnl_engine_t eng, hg_fast_mm *mm);
+/* Runs it on stream strm with data pointers a, b (inputs), c (output: the
+ * last epilogue member's, or v's) and vals[bin_src[i]].data for the binary
+ * post-ops; waits for the stream. Errors: HG_ERR_UNSUPPORTED naming node v. */
 hg_status hg_fast_mm_run(hg_value v, const hg_fast_mm *mm, dnnl_stream_t strm, void *a,
-                         void *b, void *c);
+                         void *b, void *c, const hg_tensor *vals);
 void hg_fast_mm_destroy(hg_fast_mm *mm);
 
 #endif

@@ -22,6 +22,7 @@ struct hg_fast {
     hg_fast_impl *impl;         /* per kernel */
     hg_tensor **views;          /* the impl in/out arrays, one block */
     int n_dnnl, n_ref_mm;
+    int n_post, n_post_ref; /* epilogue members run as oneDNN post-ops / by the reference */
 };
 
 /* ------------------------------------------------- fast's own kernels */
@@ -38,7 +39,7 @@ static hg_status fast_node(const hg_fast *f, hg_value v, hg_tensor *vals) {
         vals[v].data = vals[nd->in[0]].data;
         return hg_ok();
     }
-    if (p->kind[v] == HG_MP_INTERNAL)
+    if (p->kind[v] == HG_MP_INTERNAL && !vals[v].data)
         return hg_error(HG_ERR_UNSUPPORTED,
                         "node %%%d (%s): internal to a fusion group (no storage): fast runs "
                         "fusion groups only through a backend that implements them", v,
@@ -46,8 +47,8 @@ static hg_status fast_node(const hg_fast *f, hg_value v, hg_tensor *vals) {
     const hg_fast_mm *mm = &f->mm[v];
     if (mm->prim)
         return hg_fast_mm_run(v, mm, f->strm, vals[nd->in[0]].data, vals[nd->in[1]].data,
-                              vals[v].data);
-    if (p->kind[v] == HG_MP_OWN && !hg_fast_overwrites(nd->op))
+                              vals[v].data, vals);
+    if ((p->kind[v] == HG_MP_OWN || p->kind[v] == HG_MP_INTERNAL) && !hg_fast_overwrites(nd->op))
         memset(vals[v].data, 0, (size_t)p->bytes[v]);
     return hg_ref_eval_node(f->g, v, f->kernel_of[v], vals);
 }
@@ -59,6 +60,23 @@ static hg_status fast_kernel(const hg_fast_impl *impl, hg_tensor *vals) {
     const hg_kernel *k = impl->kernel;
     for (int i = 0; i < k->n_members; i++) HG_TRY(fast_node(f, k->members[i], vals));
     return hg_ok();
+}
+
+/* A MATMUL kernel (passes/schedule.h): one oneDNN primitive with the whole
+ * epilogue as post-ops, writing the last member; else (oneDNN refused a
+ * post-op) the matmul and then each epilogue member one by one, in place
+ * in the output's block (setup_matmul_groups points the internal members
+ * there; the elementwise kernels read and write the same index). */
+static hg_status fast_matmul_kernel(const hg_fast_impl *impl, hg_tensor *vals) {
+    const hg_fast *f = impl->data;
+    const hg_kernel *k = impl->kernel;
+    hg_value v = k->members[0], last = k->members[k->n_members - 1];
+    const hg_fast_mm *mm = &f->mm[v];
+    const hg_node *nd = &f->g->nodes[v];
+    if (mm->prim && mm->n_post == k->n_members - 1)
+        return hg_fast_mm_run(v, mm, f->strm, vals[nd->in[0]].data, vals[nd->in[1]].data,
+                              vals[last].data, vals);
+    return fast_kernel(impl, vals);
 }
 
 /* ----------------------------------------------------------- compile */
@@ -129,11 +147,39 @@ static hg_status setup_nodes(hg_fast *f) {
             return hg_error(HG_ERR_UNSUPPORTED, "fast: node %%%d: op %s has no kernel", v,
                             hg_op_table[nd->op].name);
         if (nd->op != HG_OP_matmul) continue;
-        if (nd->dtype == HG_F32) hg_fast_mm_create(g, v, f->eng, &f->mm[v]);
+        const hg_kernel *kr = &f->s->kernels[f->s->kernel_of[v]];
+        if (kr->kind == HG_KERNEL_MATMUL && kr->n_members > 1) continue; /* setup_matmul_groups */
+        if (nd->dtype == HG_F32) hg_fast_mm_create(g, v, NULL, 0, f->eng, &f->mm[v]);
         if (f->mm[v].prim) f->n_dnnl++;
         else f->n_ref_mm++;
     }
     return hg_ok();
+}
+
+/* MATMUL kernels of several members: the primitive with the epilogue as
+ * post-ops, else a plain one (or the reference kernel) and the epilogue
+ * members in place in the output's block. */
+static void setup_matmul_groups(hg_fast *f) {
+    const hg_graph *g = f->g;
+    for (int k = 0; k < f->s->n_kernels; k++) {
+        const hg_kernel *kr = &f->s->kernels[k];
+        if (kr->kind != HG_KERNEL_MATMUL || kr->n_members < 2) continue;
+        hg_value v = kr->members[0], last = kr->members[kr->n_members - 1];
+        int n_epi = kr->n_members - 1;
+        hg_fast_mm *mm = &f->mm[v];
+        if (g->nodes[v].dtype == HG_F32) {
+            hg_fast_mm_create(g, v, kr->members + 1, n_epi, f->eng, mm);
+            if (!mm->prim) hg_fast_mm_create(g, v, NULL, 0, f->eng, mm);
+        }
+        if (mm->prim) f->n_dnnl++;
+        else f->n_ref_mm++;
+        int fused = mm->prim && mm->n_post == n_epi;
+        f->n_post += fused ? n_epi : 0;
+        f->n_post_ref += fused ? 0 : n_epi;
+        f->impl[k].run = fast_matmul_kernel;
+        for (int i = 0; i < kr->n_members; i++)
+            if (!f->vals[kr->members[i]].data) f->vals[kr->members[i]].data = f->vals[last].data;
+    }
 }
 
 /* One record per kernel: fast_kernel, with views of its inputs/outputs. */
@@ -200,6 +246,7 @@ static hg_status compile_with(const hg_graph *g, const hg_schedule *s, int by_no
     }
     st = setup_nodes(f);
     if (st.code == HG_OK) st = setup_impls(f);
+    if (st.code == HG_OK) setup_matmul_groups(f);
     if (st.code != HG_OK) {
         hg_fast_free(f);
         return st;
@@ -240,6 +287,11 @@ const hg_mem_plan *hg_fast_plan(const hg_fast *f) { return f ? &f->plan : NULL; 
 void hg_fast_matmul_counts(const hg_fast *f, int *n_dnnl, int *n_ref) {
     if (n_dnnl) *n_dnnl = f ? f->n_dnnl : 0;
     if (n_ref) *n_ref = f ? f->n_ref_mm : 0;
+}
+
+void hg_fast_epilogue_counts(const hg_fast *f, int *n_post, int *n_ref) {
+    if (n_post) *n_post = f ? f->n_post : 0;
+    if (n_ref) *n_ref = f ? f->n_post_ref : 0;
 }
 
 /* --------------------------------------------------------------- run */

@@ -70,6 +70,10 @@ typedef struct {
     int n_memory;       /* ... found compiled in this process */
     int n_new;          /* ... in the object built or loaded for this program */
     int disk_hit;       /* the object came from the disk cache */
+    /* MATMUL kernels (hg_jit_backend_compile only): epilogue members run
+     * as oneDNN post-ops / by the reference kernels after their matmul
+     * (hg_fast_epilogue_counts). */
+    int n_post_ops, n_post_ref;
     double seconds;     /* wall time of hg_jit_compile */
     char cache_file[4200]; /* the object's cache file ("" if none) */
     char cache_error[512]; /* why the object could not be cached ("" if it was) */
@@ -123,8 +127,11 @@ void hg_jit_free(hg_jit_program *p);
 /* The jit backend's schedule of g (verified by the caller): hg_fuse with
  * LOOP groups of the members the JIT can emit (can_fuse: elementwise
  * formulas of ir/elementwise.def for the dtypes, casts, broadcasts,
- * float random ops, float sum/mean/max as the trailing reduction); other
- * nodes are OP kernels run by fast. Errors: hg_fuse's. */
+ * float random ops, float sum/mean/max as the trailing reduction) and
+ * MATMUL groups fast runs as one oneDNN primitive (an f32 matmul and its
+ * epilogue of f32 add/mul, whose other operand is of the matmul's shape or
+ * broadcast over every dim but the last, and gelu_tanh); other nodes are
+ * OP kernels run by fast. Errors: hg_fuse's. */
 hg_status hg_jit_schedule(const hg_graph *g, hg_schedule *out);
 
 typedef struct hg_jit_backend hg_jit_backend;

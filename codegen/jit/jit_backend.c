@@ -1,5 +1,6 @@
 /* The `jit` backend (jit.h): hg_fuse's LOOP groups compiled by the JIT,
- * everything else run by the fast backend it is built on. */
+ * MATMUL groups run by fast as oneDNN primitives with post-ops, everything
+ * else run by the fast backend it is built on. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,11 +13,39 @@ struct hg_jit_backend {
     hg_jit_stats stats;
 };
 
-/* can_fuse of hg_fuse: node v can be a member of a LOOP kernel. */
+/* An epilogue operand shape oneDNN takes as a binary post-op of an output
+ * of shape s in every matmul layout (fast_dnnl.c operand_md): s itself, or
+ * broadcast over every dim but the last (bias, scale). */
+static int post_operand_ok(hg_shape u, hg_shape s) {
+    if (hg_shape_eq(u, s)) return 1;
+    for (int d = 0; d < u.rank - 1; d++)
+        if (u.dim[d] != 1) return 0;
+    return u.rank <= s.rank;
+}
+
+/* MATMUL kernels (fast's oneDNN primitive with the epilogue as post-ops):
+ * an f32 matmul, then add/mul with operands post_operand_ok, gelu_tanh. */
+static int can_matmul(const hg_graph *g, const hg_node *n) {
+    if (n->dtype != HG_F32) return 0;
+    for (int j = 0; j < n->n_in; j++)
+        if (hg_value_dtype(g, n->in[j]) != HG_F32) return 0;
+    switch (n->op) {
+    case HG_OP_matmul: case HG_OP_gelu_tanh: return 1;
+    case HG_OP_add: case HG_OP_mul:
+        for (int j = 0; j < n->n_in; j++)
+            if (!post_operand_ok(hg_value_shape(g, n->in[j]), n->shape)) return 0;
+        return 1;
+    default: return 0;
+    }
+}
+
+/* can_fuse of hg_fuse: node v can be a member of a LOOP kernel (compiled
+ * by the JIT) or of a MATMUL kernel (run by fast as one oneDNN primitive). */
 static int can_fuse(void *user, hg_kernel_kind kind, const hg_graph *g, hg_value v) {
     (void)user;
-    if (kind != HG_KERNEL_LOOP) return 0;
     const hg_node *n = hg_node_at(g, v);
+    if (kind == HG_KERNEL_MATMUL) return can_matmul(g, n);
+    if (kind != HG_KERNEL_LOOP) return 0;
     switch (n->op) {
     case HG_OP_sum: case HG_OP_mean: case HG_OP_max:
     case HG_OP_random_uniform: case HG_OP_random_normal:
@@ -29,7 +58,7 @@ static int can_fuse(void *user, hg_kernel_kind kind, const hg_graph *g, hg_value
 hg_status hg_jit_schedule(const hg_graph *g, hg_schedule *out) {
     hg_fuse_opts o;
     hg_fuse_opts_default(&o);
-    o.kinds = 1u << HG_KERNEL_LOOP;
+    o.kinds = (1u << HG_KERNEL_LOOP) | (1u << HG_KERNEL_MATMUL);
     o.can_fuse = can_fuse;
     return hg_fuse(g, &o, out);
 }
@@ -61,7 +90,7 @@ hg_status hg_jit_backend_compile(const hg_graph *g, const hg_schedule *s, hg_jit
             continue;
         }
         const hg_kernel *kr = &s->kernels[k];
-        if (kr->n_members > kr->n_outputs)
+        if (kr->n_members > kr->n_outputs && kr->kind != HG_KERNEL_MATMUL)
             st = hg_error(HG_ERR_UNSUPPORTED,
                           "jit: kernel %d (%s): a fusion group the JIT cannot compile", k,
                           kr->name);
@@ -71,6 +100,7 @@ hg_status hg_jit_backend_compile(const hg_graph *g, const hg_schedule *s, hg_jit
         return st;
     }
     hg_jit_program_stats(b->p, &b->stats);
+    hg_fast_epilogue_counts(b->f, &b->stats.n_post_ops, &b->stats.n_post_ref);
     *out = b;
     return hg_ok();
 }
