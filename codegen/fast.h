@@ -18,10 +18,11 @@
  * records of the kernels it compiled (hg_fast_set_impl) and leaves the
  * rest to fast.
  *
- * Numbers: every op except f32 matmul is bit-identical to the reference
- * interpreter. oneDNN sums a matmul in another order (blocked, with FMA),
- * so matmul results, and everything computed from them, differ by
- * rounding: tests/test_fast_backend.c checks every output and updated
+ * Numbers: every op except f32 matmul (and its post-ops) and f32
+ * layer_norm is bit-identical to the reference interpreter. oneDNN sums a
+ * matmul in another order (blocked, with FMA), and the layer_norm kernel
+ * sums its rows' double partial sums in another order, so their results,
+ * and everything computed from them, differ by rounding: tests/test_fast_backend.c checks every output and updated
  * state of every model graph kind against the reference with
  * |fast - ref| <= 1e-4 max(|ref|, 0.1 max|ref over the tensor|) in f32.
  *

@@ -41,4 +41,10 @@ hg_status hg_fast_mm_run(hg_value v, const hg_fast_mm *mm, dnnl_stream_t strm, v
                          void *b, void *c, const hg_tensor *vals);
 void hg_fast_mm_destroy(hg_fast_mm *mm);
 
+/* layer_norm_fast.c: the layer_norm kernel hg_fast_kernel_of picks (f32
+ * vectorised, same formula and double sums as the reference in another
+ * addition order; f64 delegates to the reference). Reference kernel
+ * contract (codegen/ref_internal.h). */
+hg_status hg_fast_layer_norm_node(const hg_node *n, const hg_tensor *const *in, hg_tensor *out);
+
 #endif

@@ -3,12 +3,15 @@
  * in here (same contract as the reference kernels); everything else runs
  * the reference kernel. The f32 matmul's oneDNN primitive is chosen at
  * compile time in fast_run.c (it needs per-node state). */
-#include "codegen/fast.h"
+#include "codegen/fast_internal.h"
 #include "codegen/ref_internal.h"
 
 hg_node_kernel hg_fast_kernel_of(hg_op op) {
     if ((unsigned)op >= HG_NUM_OPS) return NULL;
-    return hg_ref_kernel_of(op);
+    switch (op) {
+    case HG_OP_layer_norm: return hg_fast_layer_norm_node; /* layer_norm_fast.c */
+    default: return hg_ref_kernel_of(op);
+    }
 }
 
 /* Ops whose kernel assigns every output element need no zero fill of
