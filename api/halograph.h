@@ -105,7 +105,8 @@ int halograph_run_parse_cond(const halograph_run *run, const char *spec, float *
  * the paper uses 500) with seed `seed`: out f32 [n, N, F] in physical
  * units. cond f32 [n, C] (NULL when C = 0). The same (run, n, steps, seed,
  * cond, backend) gives the same bits as `halograph sample`. Progress
- * counts sampler steps. Errors: INVALID (n < 1, steps < 1, NULL cond
+ * counts sampler steps over all batches (clouds are sampled in batches of
+ * the training batch size: total = steps x ceil(n / batch)). Errors: INVALID (n < 1, steps < 1, NULL cond
  * with C > 0, non-finite cond), NUMERIC (non-finite generated value),
  * INTERRUPTED. */
 int halograph_sample(halograph_run *run, int n, int steps, uint32_t seed, const float *cond, float *out,

@@ -10,6 +10,7 @@
 #   P/include/halograph.h                   the one public header
 #   P/lib/libhalograph.so, P/lib/libhalograph.a
 #   P/lib/pkgconfig/halograph.pc            pkg-config --cflags --libs halograph
+#   P/lib/pkgconfig/halograph-static.pc     ... halograph-static (links libhalograph.a)
 #   P/lib/cmake/halograph/                  find_package(halograph): halograph::halograph
 #                                           (shared) and halograph::halograph_static
 #   P/lib/python3/dist-packages/halograph/  the Python module (ctypes over the .so)
@@ -55,6 +56,7 @@ endforeach()
 string(APPEND HG_PC_LIBS_PRIVATE " ${OpenMP_C_FLAGS}")
 
 configure_file(${CMAKE_SOURCE_DIR}/cmake/halograph.pc.in ${CMAKE_BINARY_DIR}/halograph.pc @ONLY)
+configure_file(${CMAKE_SOURCE_DIR}/cmake/halograph-static.pc.in ${CMAKE_BINARY_DIR}/halograph-static.pc @ONLY)
 configure_file(${CMAKE_SOURCE_DIR}/cmake/halographConfig.cmake.in
                ${CMAKE_BINARY_DIR}/halographConfig.cmake @ONLY)
 include(CMakePackageConfigHelpers)
@@ -65,7 +67,7 @@ install(TARGETS halograph RUNTIME DESTINATION bin)
 install(TARGETS halograph_shared LIBRARY DESTINATION lib)
 install(TARGETS halograph_static ARCHIVE DESTINATION lib)
 install(FILES ${CMAKE_SOURCE_DIR}/api/halograph.h DESTINATION include)
-install(FILES ${CMAKE_BINARY_DIR}/halograph.pc DESTINATION lib/pkgconfig)
+install(FILES ${CMAKE_BINARY_DIR}/halograph.pc ${CMAKE_BINARY_DIR}/halograph-static.pc DESTINATION lib/pkgconfig)
 install(FILES ${CMAKE_BINARY_DIR}/halographConfig.cmake ${CMAKE_BINARY_DIR}/halographConfigVersion.cmake
         DESTINATION lib/cmake/halograph)
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/python/halograph DESTINATION lib/python3/dist-packages
