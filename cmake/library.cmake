@@ -15,6 +15,11 @@
 #                                           (shared) and halograph::halograph_static
 #   P/lib/python3/dist-packages/halograph/  the Python module (ctypes over the .so)
 
+# The fuzz build (clang, -fsanitize=fuzzer-no-link) builds only the fuzzers.
+if(HG_FUZZ)
+  return()
+endif()
+
 # The shared library links the static layers: their objects must be PIC.
 foreach(layer ${HG_LAYERS})
   set_target_properties(hg_${layer} PROPERTIES POSITION_INDEPENDENT_CODE ON)
