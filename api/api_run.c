@@ -103,10 +103,16 @@ int halograph_sample(halograph_run *run, int n, int steps, uint32_t seed, const 
     return hg_api_status(s);
 }
 
-static hg_status nelbo_options(const halograph_run *run, int steps, int replicas, uint32_t seed, hg_api_progress *pg,
-                               hg_nelbo_options *o) {
+/* The NELBO options and the pipeline of the n given clouds, shared by
+ * halograph_nelbo and halograph_likelihood_profile; pg adapts progress.
+ * On success the caller frees *pl with hg_pipeline_free. */
+static hg_status prepare_nelbo(const halograph_run *run, const float *x, int64_t n, int64_t N, int64_t F,
+                               const float *mask, const float *cond, int steps, int replicas, uint32_t seed,
+                               halograph_progress_fn progress, void *user, hg_api_progress *pg,
+                               hg_nelbo_options *o, hg_pipeline *pl) {
     if (steps < 1) return hg_error(HG_ERR_INVALID, "nelbo: steps = %d (need at least 1)", steps);
     if (replicas < 1) return hg_error(HG_ERR_INVALID, "nelbo: replicas = %d (need at least 1)", replicas);
+    hg_api_progress_init(pg, progress, user);
     hg_nelbo_options_default(o);
     o->steps = steps;
     o->replicas = replicas;
@@ -115,7 +121,7 @@ static hg_status nelbo_options(const halograph_run *run, int steps, int replicas
     o->interrupt = &pg->stop;
     o->progress = hg_api_progress_count;
     o->user = pg;
-    return hg_ok();
+    return hg_api_clouds_pipeline(&run->run, x, n, N, F, mask, cond, pl);
 }
 
 int halograph_nelbo(halograph_run *run, const float *x, int64_t n, int64_t N, int64_t F, const float *mask,
@@ -123,12 +129,9 @@ int halograph_nelbo(halograph_run *run, const float *x, int64_t n, int64_t N, in
                     halograph_progress_fn progress, void *user) {
     if (!out) return hg_api_fail(HALOGRAPH_ERR_INVALID, "nelbo: NULL output");
     hg_api_progress pg;
-    hg_api_progress_init(&pg, progress, user);
     hg_nelbo_options o;
-    hg_status s = nelbo_options(run, steps, replicas, seed, &pg, &o);
-    if (s.code) return hg_api_status(s);
     hg_pipeline pl;
-    s = hg_api_clouds_pipeline(&run->run, x, n, N, F, mask, cond, &pl);
+    hg_status s = prepare_nelbo(run, x, n, N, F, mask, cond, steps, replicas, seed, progress, user, &pg, &o, &pl);
     if (s.code) return hg_api_status(s);
     s = hg_nelbo_split(&run->run, &pl, &o, out, NULL, NULL);
     hg_pipeline_free(&pl);
@@ -155,14 +158,11 @@ int halograph_likelihood_profile(halograph_run *run, const float *x, int64_t N, 
     for (int g = 0; g < n_grid; g++)
         if (!isfinite(grid[g]))
             return hg_api_fail(HALOGRAPH_ERR_NUMERIC, "likelihood: grid point %d: %g is not finite", g, grid[g]);
-    hg_api_progress pg;
-    hg_api_progress_init(&pg, progress, user);
-    hg_nelbo_options o;
-    hg_status s = nelbo_options(run, steps, replicas, seed, &pg, &o);
-    if (s.code) return hg_api_status(s);
     /* the cloud standardised exactly as `halograph likelihood` does: eval batch 0 of a one-cloud pipeline */
+    hg_api_progress pg;
+    hg_nelbo_options o;
     hg_pipeline pl;
-    s = hg_api_clouds_pipeline(&run->run, x, 1, N, F, mask, theta, &pl);
+    hg_status s = prepare_nelbo(run, x, 1, N, F, mask, theta, steps, replicas, seed, progress, user, &pg, &o, &pl);
     if (s.code) return hg_api_status(s);
     hg_batch bt;
     memset(&bt, 0, sizeof bt);
