@@ -163,6 +163,52 @@ check(not os.path.exists(os.path.join(T, "k.onnx")), "a refused export wrote a f
 check(sha(os.path.join(RUN, "checkpoint.h5")) == before, "a refused export changed the run's checkpoint")
 
 
+# ---- the last error is per thread: a failure on one thread leaves another's message alone
+import threading  # noqa: E402
+
+barrier, seen = threading.Barrier(2), {}
+
+
+def fail_then_read(name):
+    h = hg._lib.ctypes.c_void_p()
+    rc = hg._lib.lib.halograph_run_open(os.path.join(T, name).encode(), hg._lib.ctypes.byref(h))
+    barrier.wait()  # both threads have failed
+    seen[name] = (rc, hg._lib.lib.halograph_last_error().decode())
+
+
+threads = [threading.Thread(target=fail_then_read, args=(n,)) for n in ("missing-a", "missing-b")]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+check(all(rc != 0 and name in msg and ("missing-b" if name == "missing-a" else "missing-a") not in msg
+          for name, (rc, msg) in seen.items()) and len(seen) == 2, f"per-thread last error: {seen}")
+
+# ---- the GIL is released during a call: this thread keeps running while another samples
+# (with the GIL held, this thread would stop for the whole call: its longest pause ~ the call)
+import time  # noqa: E402
+
+inside, span = threading.Event(), []
+
+
+def long_call():
+    inside.set()
+    t0 = time.perf_counter()
+    run.sample(n=2, steps=40, cond=COND)
+    span.append(time.perf_counter() - t0)
+    inside.clear()
+
+
+t = threading.Thread(target=long_call)
+t.start()
+inside.wait()
+last, longest = time.perf_counter(), 0.0
+while inside.is_set():
+    now = time.perf_counter()
+    longest, last = max(longest, now - last), now
+t.join()
+check(longest < 0.5 * span[0], f"this thread paused {longest:.3f} s during a {span[0]:.3f} s call: GIL held?")
+
 # ---- progress: a truthy return stops (KeyboardInterrupt); an exception propagates
 def stop_at_2(d, t, l):
     return d >= 2
