@@ -29,6 +29,7 @@ void hg_api_progress_count(void *user, int64_t done, int64_t total);
 struct halograph_run {
     hg_run run;
     char backend[32]; /* "" = default */
+    char profile[HG_PATH_MAX]; /* "" = no kernel profile of sample calls */
 };
 
 /* Builds a pipeline of the n given clouds x f32 [n, N, F] in physical

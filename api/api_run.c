@@ -61,6 +61,27 @@ int halograph_run_set_backend(halograph_run *run, const char *backend) {
 
 static const char *backend_of(const halograph_run *run) { return run->backend[0] ? run->backend : NULL; }
 
+/* Refuses an output path that is the run directory or one of its files. */
+static hg_status check_output(const hg_run *r, const char *path) {
+    char files[HG_RUN_MAX_FILES + 1][HG_PATH_MAX];
+    const char *inputs[HG_RUN_MAX_FILES + 1];
+    int nf = hg_run_files(r->dir, files, HG_RUN_MAX_FILES);
+    snprintf(files[nf], HG_PATH_MAX, "%s", r->dir);
+    for (int i = 0; i <= nf; i++) inputs[i] = files[i];
+    return hg_output_check(path, inputs, nf + 1);
+}
+
+int halograph_run_set_profile(halograph_run *run, const char *path) {
+    if (path) {
+        if (strlen(path) >= sizeof run->profile)
+            return hg_api_fail(HALOGRAPH_ERR_INVALID, "profile: path longer than %d bytes", HG_PATH_MAX - 1);
+        hg_status s = check_output(&run->run, path);
+        if (s.code) return hg_api_status(s);
+    }
+    snprintf(run->profile, sizeof run->profile, "%s", path ? path : "");
+    return HALOGRAPH_OK;
+}
+
 int halograph_run_parse_cond(const halograph_run *run, const char *spec, float *cond) {
     if (!spec) return hg_api_fail(HALOGRAPH_ERR_INVALID, "cond: NULL");
     double v[HG_MAX_COND];
@@ -95,11 +116,22 @@ int halograph_sample(halograph_run *run, int n, int steps, uint32_t seed, const 
     o.interrupt = &pg.stop;
     o.progress = hg_api_progress_count;
     o.user = &pg;
+    char *table = NULL;
+    size_t table_len = 0;
+    FILE *prof = NULL;
+    if (run->profile[0] && !(prof = open_memstream(&table, &table_len)))
+        return hg_api_fail(HALOGRAPH_ERR_NOMEM, "profile: cannot buffer the profile tables");
+    o.profile = prof;
     hg_tensor smp;
     memset(&smp, 0, sizeof smp);
     hg_status s = hg_sample_generate(&run->run, &o, &smp);
     if (s.code == HG_OK) memcpy(out, smp.data, hg_tensor_bytes(&smp));
     hg_tensor_free(&smp);
+    if (prof) {
+        fclose(prof);
+        if (s.code == HG_OK) s = hg_atomic_write(run->profile, table, table_len);
+        free(table);
+    }
     return hg_api_status(s);
 }
 
@@ -186,12 +218,7 @@ int halograph_export_onnx(halograph_run *run, const char *kind, int batch, int n
     if (nelbo_steps < 1) return hg_api_fail(HALOGRAPH_ERR_INVALID, "export_onnx: nelbo_steps %d < 1", nelbo_steps);
     if (!path) return hg_api_fail(HALOGRAPH_ERR_INVALID, "export_onnx: NULL path");
     const hg_run *r = &run->run;
-    char files[HG_RUN_MAX_FILES + 1][HG_PATH_MAX];
-    const char *inputs[HG_RUN_MAX_FILES + 1];
-    int nf = hg_run_files(r->dir, files, HG_RUN_MAX_FILES);
-    snprintf(files[nf], HG_PATH_MAX, "%s", r->dir);
-    for (int i = 0; i <= nf; i++) inputs[i] = files[i];
-    hg_status s = hg_output_check(path, inputs, nf + 1);
+    hg_status s = check_output(r, path);
     if (s.code) return hg_api_status(s);
     hg_model_opts mo;
     hg_model_opts_default(&mo, &r->cfg);

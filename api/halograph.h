@@ -96,6 +96,14 @@ const char *halograph_run_feature_name(const halograph_run *run, int i);
  * the available ones). */
 int halograph_run_set_backend(halograph_run *run, const char *backend);
 
+/* Profiles the kernels of the run's later halograph_sample calls: each
+ * call then writes the per-kernel tables of its sample-step and
+ * sample-decode graphs (what `halograph sample --profile` prints: total
+ * and mean times, GFLOP/s, GB/s per kernel) to the text file `path`,
+ * replacing it atomically once the call succeeds. NULL turns profiling
+ * off. Errors: INVALID (path is one of the run's files or its directory). */
+int halograph_run_set_profile(halograph_run *run, const char *path);
+
 /* Parses a conditioning "Omega_m=0.3,sigma_8=0.8" (each parameter of the
  * run exactly once, finite values; the CLI's --cond) into cond[C] in the
  * run's order. Errors: INVALID naming the offending item. */

@@ -81,6 +81,16 @@ cond_arr = np.tile(np.array([0.3, 0.8], np.float32), (3, 1))
 check(run.sample(n=3, steps=4, cond=cond_arr, seed=7).tobytes() == s_cli.tobytes(), "sample: array cond differs")
 check(((s_py[..., :3] >= 0) & (s_py[..., :3] < 500)).all() and (s_py[..., 6] > 1e9).all(), "sample units")
 
+# ---- kernel profile of sample calls: the CLI's tables, written to a file; samples unchanged
+prof = os.path.join(T, "profile.txt")
+run.set_profile(prof)
+check(run.sample(n=3, steps=4, cond=COND, seed=7).tobytes() == s_cli.tobytes(), "sample with a profile differs")
+run.set_profile(None)
+text = open(prof).read() if os.path.exists(prof) else ""
+check("profile of the sample-step graph (batch 2" in text and "profile of the sample-decode graph" in text
+      and "matmul" in text, f"profile tables: {text[:200]!r}")
+raises(ValueError, "", run.set_profile, os.path.join(RUN, "metrics.csv"))
+
 # ---- Dataset == the file (h5py)
 ds = hg.Dataset(DATA)
 with h5py.File(DATA) as f:

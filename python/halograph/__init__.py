@@ -82,6 +82,12 @@ class Run:
         return (f"halograph.Run({self.path!r}: N={self.n_points}, F={self.n_features}, "
                 f"cond={self.cond_names}, box={self.box:g}, steps_done={self.steps_done})")
 
+    def set_profile(self, path):
+        """Later sample calls write their per-kernel profile tables (as
+        `halograph sample --profile` prints them) to the text file `path`,
+        replaced atomically after each successful call; None turns it off."""
+        check(lib.halograph_run_set_profile(self._h, encode(path)))
+
     def _cond(self, cond, n):
         """cond as float32 [n, C]: a dict {name: value} (every parameter once,
         parsed by the library exactly as the CLI's --cond) or an array of

@@ -58,6 +58,7 @@ _PROTOTYPES = {
     "halograph_run_cond_name": (c_char_p, [c_void_p, c_int]),
     "halograph_run_feature_name": (c_char_p, [c_void_p, c_int]),
     "halograph_run_set_backend": (c_int, [c_void_p, c_char_p]),
+    "halograph_run_set_profile": (c_int, [c_void_p, c_char_p]),
     "halograph_run_parse_cond": (c_int, [c_void_p, c_char_p, P_f32]),
     "halograph_sample": (c_int, [c_void_p, c_int, c_int, c_u32, P_f32, P_f32, PROGRESS, c_void_p]),
     "halograph_nelbo": (c_int, [c_void_p, P_f32, c_i64, c_i64, c_i64, P_f32, P_f32, c_int, c_int, c_u32, P_f64,
