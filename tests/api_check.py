@@ -1,0 +1,256 @@
+"""The Python module halograph against the CLI (run by tests/cli_api.sh from a
+clean directory with PYTHONPATH set to an installed prefix's site directory).
+
+args: HALOGRAPH_CLI SRC_DIR SCRATCH (holding d.h5 and run/ of tiny_run)
+
+Checks: sample, nelbo, likelihood profile, xi, export-onnx and train give the
+CLI's results bit for bit on the same seeds; Dataset equals the file read
+with h5py; xi of two points equals the natural estimator worked out by hand;
+bad arguments raise ValueError (OSError for files) with the library's
+message and write nothing; progress callbacks count and can stop a call.
+"""
+import hashlib
+import math
+import os
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+
+import halograph as hg
+
+CLI, SRC, T = sys.argv[1:4]
+RUN, DATA = os.path.join(T, "run"), os.path.join(T, "d.h5")
+COND = {"Omega_m": 0.3, "sigma_8": 0.8}
+failures = []
+
+
+def check(ok, what):
+    if not ok:
+        failures.append(what)
+        print("FAIL", what, file=sys.stderr)
+
+
+def cli(*args):
+    r = subprocess.run([CLI, *args], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"FAIL: halograph {' '.join(args)}: {r.stderr}")
+    return r.stdout
+
+
+def raises(exc, pattern, fn, *a, **k):
+    try:
+        fn(*a, **k)
+    except exc as e:
+        check(pattern in str(e), f"{fn.__name__}: message {str(e)!r} lacks {pattern!r}")
+        return
+    except BaseException as e:  # noqa: B036
+        check(False, f"{fn.__name__}: raised {type(e).__name__} ({e}), expected {exc.__name__}")
+        return
+    check(False, f"{fn.__name__}: no {exc.__name__} (expected {pattern!r})")
+
+
+def sha(path):
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+# the module comes from the prefix, the library from next to it
+check(hg.__file__.startswith(os.environ["PYTHONPATH"]), f"halograph imported from {hg.__file__}")
+check(os.path.realpath(hg._lib.lib._name).startswith(os.path.realpath(os.path.join(os.environ["PYTHONPATH"], "../../.."))),
+      f"library {hg._lib.lib._name} is not the prefix's")
+
+run = hg.Run(RUN)
+check((run.n_points, run.n_features, run.cond_names) == (64, 7, ["Omega_m", "sigma_8"]), repr(run))
+check(run.feature_names == ["x", "y", "z", "vx", "vy", "vz", "M"], f"feature names {run.feature_names}")
+check(run.box == 500.0 and run.steps_done == 3, repr(run))
+
+# ---- sample == `halograph sample` (bit-identical), other seed differs
+cli("sample", "--run", RUN, "--n", "3", "--steps", "4", "--cond", "Omega_m=0.3,sigma_8=0.8", "--seed", "7",
+    "--out", os.path.join(T, "s.h5"))
+with h5py.File(os.path.join(T, "s.h5")) as f:
+    s_cli = f["samples"][...]
+counts = []
+s_py = run.sample(n=3, steps=4, cond=COND, seed=7, progress=lambda d, t, l: counts.append((d, t)) and False)
+check(s_py.dtype == np.float32 and s_py.shape == (3, 64, 7), f"sample shape {s_py.shape} {s_py.dtype}")
+check(s_py.tobytes() == s_cli.tobytes(), "sample: not bit-identical to the CLI")
+# the tiny config's batch_size is 2: 3 clouds are 2 batches of 4 sampler steps
+check(counts == [(d, 8) for d in range(1, 9)], f"sample progress {counts}")
+check(not np.array_equal(run.sample(n=3, steps=4, cond=COND, seed=8), s_py), "seed 8 gives seed 7's clouds")
+cond_arr = np.tile(np.array([0.3, 0.8], np.float32), (3, 1))
+check(run.sample(n=3, steps=4, cond=cond_arr, seed=7).tobytes() == s_cli.tobytes(), "sample: array cond differs")
+check(((s_py[..., :3] >= 0) & (s_py[..., :3] < 500)).all() and (s_py[..., 6] > 1e9).all(), "sample units")
+
+# ---- kernel profile of sample calls: the CLI's tables, written to a file; samples unchanged
+prof = os.path.join(T, "profile.txt")
+run.set_profile(prof)
+check(run.sample(n=3, steps=4, cond=COND, seed=7).tobytes() == s_cli.tobytes(), "sample with a profile differs")
+run.set_profile(None)
+text = open(prof).read() if os.path.exists(prof) else ""
+check("profile of the sample-step graph (batch 2" in text and "profile of the sample-decode graph" in text
+      and "matmul" in text, f"profile tables: {text[:200]!r}")
+raises(ValueError, "", run.set_profile, os.path.join(RUN, "metrics.csv"))
+
+# ---- Dataset == the file (h5py)
+ds = hg.Dataset(DATA)
+with h5py.File(DATA) as f:
+    check(np.array_equal(ds.halos, f["halos"][...]), "Dataset.halos")
+    check(np.array_equal(ds.counts, f["counts"][...]), "Dataset.counts")
+    check(np.array_equal(ds.cosmology, f["cosmology"][...]), "Dataset.cosmology")
+    for k in ("train", "val", "test"):
+        check(np.array_equal(ds.splits[k], f["split/" + k][...]), f"Dataset.splits[{k}]")
+    check(ds.box == f.attrs["box_size"], "Dataset.box")
+check(ds.param_names == ["Omega_m", "sigma_8"], f"param names {ds.param_names}")
+check(not ds.halos.flags.writeable, "Dataset.halos is writeable")
+test = ds.splits["test"]
+cols = [ds.param_names.index(c) for c in run.cond_names]
+
+# ---- nelbo == `halograph nelbo` on the test split
+cli("nelbo", "--run", RUN, "--data", DATA, "--split", "test", "--steps", "5", "--replicas", "2", "--seed", "3",
+    "--out", os.path.join(T, "e.h5"))
+with h5py.File(os.path.join(T, "e.h5")) as f:
+    e_cli = f["nelbo"][...]
+x_test = np.ascontiguousarray(ds.halos[test, :64])
+mask = (np.arange(64)[None, :] < ds.counts[test][:, None]).astype(np.float32)
+e_py = run.nelbo(x_test, cond=np.ascontiguousarray(ds.cosmology[test][:, cols]), mask=mask, steps=5, replicas=2,
+                 seed=3)
+check(e_py.tobytes() == e_cli.tobytes(), f"nelbo: {e_py} != CLI {e_cli}")
+
+# ---- likelihood profile == `halograph likelihood`
+cli("likelihood", "--run", RUN, "--data", DATA, "--split", "test", "--index", "0", "--param", "sigma_8",
+    "--grid", "0.6:1.0:3", "--steps", "5", "--replicas", "2", "--seed", "1", "--out", os.path.join(T, "p.h5"))
+with h5py.File(os.path.join(T, "p.h5")) as f:
+    grid, l_cli, r_cli = f["grid"][...], f["loglik"][...], f["loglik_replicas"][...]
+sim = test[0]
+theta = {n: float(ds.cosmology[sim, c]) for n, c in zip(run.cond_names, cols)}
+l_py, r_py = run.likelihood_profile(ds.cloud(sim), param="sigma_8", grid=grid, cond=theta, steps=5, replicas=2,
+                                    seed=1, return_replicas=True)
+check(l_py.tobytes() == l_cli.tobytes() and r_py.tobytes() == r_cli.tobytes(), f"likelihood: {l_py} != {l_cli}")
+
+# ---- xi == `halograph xi`; and by hand for two points
+cli("xi", "--data", DATA, "--split", "test", "--index", "0", "--out", os.path.join(T, "x.h5"))
+with h5py.File(os.path.join(T, "x.h5")) as f:
+    edges, xi_cli = f["r_edges"][...], f["xi"][...]
+xi_py = hg.xi(np.ascontiguousarray(ds.cloud(sim)), box=ds.box, bins=edges)
+check(xi_py.tobytes() == xi_cli.tobytes(), "xi: differs from the CLI")
+# two points 3 apart across the periodic boundary of a box of 10: one pair counted twice in bin [2, 4)
+two = np.array([[0.5, 1, 1], [7.5, 1, 1]], np.float32)
+V = 4 / 3 * math.pi * (4 ** 3 - 2 ** 3)
+want = 2 / (2 * 1 * V / 10 ** 3) - 1
+got = hg.xi(two, box=10, bins=[0.5, 2, 4])
+check(abs(got[1] - want) < 1e-12 * abs(want) and got[0] == -1, f"xi of two points {got}, expected [-1, {want}]")
+
+# ---- export_onnx == `halograph export-onnx --run` (byte-identical file)
+run.export_onnx(os.path.join(T, "py.onnx"), kind="sample-step", batch=2)
+cli("export-onnx", "--run", RUN, "--graph", "sample-step", "--batch", "2", "--out", os.path.join(T, "cli.onnx"))
+check(sha(os.path.join(T, "py.onnx")) == sha(os.path.join(T, "cli.onnx")), "export_onnx: differs from the CLI")
+
+# ---- bad arguments: ValueError with the library's message; nothing written or changed
+before = sha(os.path.join(RUN, "checkpoint.h5"))
+raises(ValueError, "'h' is not a conditioning", run.sample, n=2, steps=2, cond={"Omega_m": 0.3, "h": 0.7})
+raises(ValueError, "no value for sigma_8", run.sample, n=2, steps=2, cond={"Omega_m": 0.3})
+raises(ValueError, "sigma_8", run.sample, n=2, steps=2, cond={"Omega_m": 0.3, "sigma_8": float("nan")})
+raises(ValueError, "not finite", run.sample, n=2, steps=2, cond=np.array([0.3, np.nan], np.float32))
+raises(ValueError, "dtype float64, expected float32", run.nelbo, s_py.astype(np.float64), cond=COND)
+raises(ValueError, "the run's are [64, 7]", run.nelbo, np.ascontiguousarray(s_py[:, :32]), cond=COND)
+bad = s_py.copy()
+bad[1, 5, 2] = np.nan
+raises(ValueError, "cloud 1, halo 5, feature z: nan is not finite", run.nelbo, bad, cond=COND)
+bad = s_py.copy()
+bad[0, 0, 6] = -1
+raises(ValueError, "mass -1 is not > 0", run.nelbo, bad, cond=COND)
+raises(ValueError, "param 'h' is not a conditioning parameter of the model (Omega_m, sigma_8)",
+       run.likelihood_profile, s_py[0], param="h", grid=[0.1, 0.2], cond=COND)
+raises(ValueError, "grid point 1: nan", run.likelihood_profile, s_py[0], param="Omega_m", grid=[0.1, np.nan],
+       cond=COND)
+raises(ValueError, "unknown backend 'nope'", hg.Run, RUN, backend="nope")
+raises(ValueError, "not one of score", run.export_onnx, os.path.join(T, "k.onnx"), kind="loss")
+raises(ValueError, "", run.export_onnx, os.path.join(RUN, "checkpoint.h5"), kind="score")
+raises(OSError, "no-such-run", hg.Run, os.path.join(T, "no-such-run"))
+raises(OSError, "no-such.h5", hg.Dataset, os.path.join(T, "no-such.h5"))
+raises(ValueError, "positions: dtype float64", hg.xi, np.zeros((4, 3)), box=10)
+check(not os.path.exists(os.path.join(T, "k.onnx")), "a refused export wrote a file")
+check(sha(os.path.join(RUN, "checkpoint.h5")) == before, "a refused export changed the run's checkpoint")
+
+
+# ---- the last error is per thread: a failure on one thread leaves another's message alone
+import threading  # noqa: E402
+
+barrier, seen = threading.Barrier(2), {}
+
+
+def fail_then_read(name):
+    h = hg._lib.ctypes.c_void_p()
+    rc = hg._lib.lib.halograph_run_open(os.path.join(T, name).encode(), hg._lib.ctypes.byref(h))
+    barrier.wait()  # both threads have failed
+    seen[name] = (rc, hg._lib.lib.halograph_last_error().decode())
+
+
+threads = [threading.Thread(target=fail_then_read, args=(n,)) for n in ("missing-a", "missing-b")]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+check(all(rc != 0 and name in msg and ("missing-b" if name == "missing-a" else "missing-a") not in msg
+          for name, (rc, msg) in seen.items()) and len(seen) == 2, f"per-thread last error: {seen}")
+
+# ---- the GIL is released during a call: this thread keeps running while another samples
+# (with the GIL held, this thread would stop for the whole call: its longest pause ~ the call)
+import time  # noqa: E402
+
+inside, span = threading.Event(), []
+
+
+def long_call():
+    inside.set()
+    t0 = time.perf_counter()
+    run.sample(n=2, steps=40, cond=COND)
+    span.append(time.perf_counter() - t0)
+    inside.clear()
+
+
+t = threading.Thread(target=long_call)
+t.start()
+inside.wait()
+last, longest = time.perf_counter(), 0.0
+while inside.is_set():
+    now = time.perf_counter()
+    longest, last = max(longest, now - last), now
+t.join()
+check(longest < 0.5 * span[0], f"this thread paused {longest:.3f} s during a {span[0]:.3f} s call: GIL held?")
+
+# ---- progress: a truthy return stops (KeyboardInterrupt); an exception propagates
+def stop_at_2(d, t, l):
+    return d >= 2
+
+
+raises(KeyboardInterrupt, "interrupted", run.sample, n=1, steps=5, cond=COND, progress=stop_at_2)
+
+
+class Boom(Exception):
+    pass
+
+
+def boom(d, t, l):
+    raise Boom("from the callback")
+
+
+raises(Boom, "from the callback", run.sample, n=1, steps=5, cond=COND, progress=boom)
+
+# ---- train == `halograph train` (same samples from both runs), with progress
+losses = []
+r2 = hg.train(os.path.join(SRC, "configs/tiny-test.yaml"), DATA, os.path.join(T, "run-py"), steps=2,
+              progress=lambda step, total, loss: losses.append((step, total, loss)))
+cli("train", "--config", os.path.join(SRC, "configs/tiny-test.yaml"), "--data", DATA, "--out",
+    os.path.join(T, "run-cli"), "--steps", "2")
+r3 = hg.Run(os.path.join(T, "run-cli"))
+check([(s, t) for s, t, _ in losses] == [(1, 2), (2, 2)] and all(math.isfinite(l) for _, _, l in losses),
+      f"train progress {losses}")
+check(r2.sample(n=1, steps=3, cond=COND).tobytes() == r3.sample(n=1, steps=3, cond=COND).tobytes(),
+      "train: the Python run samples differently from the CLI run")
+raises(ValueError, "", hg.train, os.path.join(SRC, "configs/tiny-test.yaml"), DATA, os.path.join(T, "run-py"),
+       steps=2)  # a fresh run into a directory holding a checkpoint
+
+if failures:
+    raise SystemExit(f"FAIL api_check: {len(failures)} failures")
+print("PASS api_check")
