@@ -8,6 +8,21 @@
 # peak RSS is the process's "Maximum resident set size", compile included).
 # The binaries alternate per graph kind so load drifts hit both.
 #
+# Recorded 2026-12-02 15:49-16:02 UTC, 2 shared cores, load average 9-12
+# (about 5x idle times: compare ratios), Release build; BEFORE = main
+# 04b26eb, AFTER = branch gnn (jit column reductions tiled):
+#   bench/gnn.sh /tmp/gnn-before/build/halograph build/halograph
+#   graph           before_ms     after_ms    ratio  before_rss_MB   after_rss_MB
+#   train             29712.2      20003.2     1.49           2553           2553
+#   sample-step        5691.8       6535.3     0.87            200            216
+#   GRAPHS=sample-step bench/gnn.sh ... (twice more):
+#   sample-step        5870.7       5700.8     1.03            200            200
+#   sample-step        5405.5       6118.7     0.88            200            200
+# sample-step has no column reduction among its slow kernels (profile
+# --by-shape of both binaries: 4414 vs 4296 ms median, same kernel list),
+# so its spread is the load. The 216 MB is a cold JIT cache (LLVM's
+# compile counts toward peak RSS).
+#
 # usage: bench/gnn.sh BEFORE_BIN AFTER_BIN
 #   env: CONFIG (default configs/demo-graph.yaml), ITERS (default 5),
 #        THREADS (default 2), GRAPHS (default "train sample-step")
