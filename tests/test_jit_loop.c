@@ -312,6 +312,16 @@ HG_TEST(loop_reductions) {
         {HG_OP_sum, S(2, 0, 4, 0), 1, {1}, 0},        /* no output elements */
         {HG_OP_sum, S(0, 0, 0, 0), 0, {0}, 0},        /* rank 0 */
         {HG_OP_max, S(2, 1, 7, 0), 1, {0}, 0},        /* reducing an extent-1 dim */
+        /* column reductions (kept dim contiguous, reduced rows strided):
+         * tiles of 256 columns, a partial last tile, several tiles per
+         * thread chunk, kept dims outside the column level */
+        {HG_OP_sum, S(2, 40, 600, 0), 1, {0}, 0},
+        {HG_OP_mean, S(2, 40, 600, 0), 1, {0}, 1},
+        {HG_OP_max, S(2, 40, 600, 0), 1, {0}, 0},
+        {HG_OP_sum, S(3, 3, 50, 300), 2, {0, 1}, 0},  /* [B, E, C] -> [C] */
+        {HG_OP_sum, S(3, 4, 9, 300), 1, {1}, 0},      /* [B, E, C] -> [B, C] */
+        {HG_OP_max, S(3, 4, 9, 257), 1, {1}, 1},
+        {HG_OP_sum, S(2, 0, 300, 0), 1, {0}, 0},      /* empty rows: 0 */
     };
     for (size_t c = 0; c < sizeof cs / sizeof cs[0]; c++) {
         double err = 0;
@@ -395,11 +405,10 @@ HG_TEST(loop_random_exact) {
 
 /* The same kernel on 1 and 2 threads gives the same bits (elementwise and
  * reductions; sizes large enough to be split). */
-HG_TEST(loop_threads_bit_identical) {
+static void threads_bit_identical(int ax) {
     hg_graph *g = hg_graph_new();
     hg_value x = hg_input(g, "x0", HG_F32, hg_shape_of(2, (int64_t)517, (int64_t)300));
     hg_value e = hg_exp(g, hg_tanh(g, x));
-    int ax = 1;
     hg_value r = hg_reduce(g, HG_OP_sum, e, 1, &ax, 0);
     hg_value mem[3] = {e - 1, e, r};
     hg_value outs[2] = {e, r};
@@ -429,4 +438,10 @@ HG_TEST(loop_threads_bit_identical) {
     hg_schedule_free(&s);
     hg_map_free(&in);
     hg_graph_free(g);
+}
+
+/* row-wise (axis 1) and column (axis 0) reductions */
+HG_TEST(loop_threads_bit_identical) {
+    threads_bit_identical(1);
+    threads_bit_identical(0);
 }

@@ -285,3 +285,58 @@ HG_TEST(knn_paper_size_timing_and_spot_check) {
     free(pos);
     free(mask);
 }
+
+/* Duplicate points (every position taken by 3 points: d2 ties broken by
+ * index, self not necessarily first among the copies' equal distances),
+ * copies straddling the walls, 10% padded; cell-list path (N > 256), and
+ * the same result on 1 and 2 threads. */
+HG_TEST(knn_duplicates_cells_threads) {
+    enum { N = 900, K = 8 };
+    static float pos[N * 3], mask[N];
+    uint64_t s = 11;
+    const float L = 64.0f;
+    for (int i = 0; i < N; i += 3) {
+        float x[3];
+        for (int a = 0; a < 3; a++)
+            x[a] = lcg(&s) < 0.2 ? (float)(L - 1e-3 * lcg(&s)) : (float)(L * lcg(&s));
+        for (int c = 0; c < 3; c++) {
+            for (int a = 0; a < 3; a++) pos[3 * (i + c) + a] = x[a];
+            mask[i + c] = lcg(&s) < 0.1 ? 0.0f : 1.0f;
+        }
+    }
+    static int32_t want[N * K];
+    brute_knn(1, pos, mask, 1, N, K, L, want);
+    int saved = omp_get_max_threads();
+    for (int t = 1; t <= 2; t++) {
+        omp_set_num_threads(t);
+        int32_t *got = run_knn(1, pos, mask, 1, N, K, L);
+        HG_CHECK(got);
+        int d = first_diff(got, want, (int64_t)N * K);
+        free(got);
+        omp_set_num_threads(saved);
+        if (d >= 0) HG_FAIL("%d threads: entry %d (row %d) differs from brute force", t, d, d / K);
+    }
+}
+
+/* N = 2000 slots of which only 15 are real, k = 20: every real row lists
+ * the 15 real points then -1, padded rows are all -1 (fewer than k real
+ * neighbours, large N). */
+HG_TEST(knn_fewer_real_than_k_large_n) {
+    enum { N = 2000, K = 20 };
+    static double pos[N * 3], mask[N];
+    uint64_t s = 12;
+    for (int i = 0; i < N; i++) {
+        for (int a = 0; a < 3; a++) pos[3 * i + a] = 100.0 * lcg(&s);
+        mask[i] = i % 133 == 7 ? 1.0 : 0.0; /* 15 real points */
+    }
+    static int32_t want[N * K];
+    brute_knn(0, pos, mask, 1, N, K, 100.0, want);
+    int32_t *got = run_knn(0, pos, mask, 1, N, K, 100.0);
+    HG_CHECK(got);
+    int d = first_diff(got, want, (int64_t)N * K);
+    int real_row = 7 * K, minus = 0;
+    for (int e = 0; e < K; e++) minus += got[real_row + e] == -1;
+    free(got);
+    if (d >= 0) HG_FAIL("entry %d (row %d) differs from brute force", d, d / K);
+    HG_CHECK(minus == K - 15);
+}

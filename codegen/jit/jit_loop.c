@@ -23,6 +23,17 @@
  * reads and writes it through one pointer (alias[]); any other overlap is
  * not allowed.
  *
+ * Column reductions: when the innermost kept level is contiguous (stride
+ * 1) in an input but the reduced levels below it are not (a sum over the
+ * rows of [R, C] into [C], e.g. a bias or layer-norm gain gradient over
+ * N*k edges), the kept level is tiled by COL_TILE and the loops are
+ * interchanged: per tile, COL_TILE accumulators (a stack array) are
+ * initialised, the reduced levels run outside a unit-stride loop over the
+ * tile's columns, then the tile is stored. Each output element still sums
+ * its inputs in the same ascending order as the row-wise nest, so the
+ * result does not depend on this choice or on the thread count; the
+ * row-wise nest read the input once per column with stride C instead.
+ *
  * Reductions accumulate in double (float sum/mean, as the reference) or in
  * the dtype with llvm.maximum (max: NaN-propagating); float sums are marked
  * reassociable so the vectoriser may use partial sums: the result differs
@@ -39,6 +50,7 @@
 #include "codegen/jit/jit_internal.h"
 
 #define MAX_STREAMS (2 * HG_MAX_INPUTS + 64)
+#define COL_TILE 256 /* accumulators of one column tile */
 
 typedef struct {
     int n;                              /* loop levels */
@@ -175,6 +187,7 @@ typedef struct {
     const plan *p;
     LLVMValueRef ptr[MAX_STREAMS];
     LLVMValueRef acc;     /* reduction accumulator (alloca) or NULL */
+    LLVMValueRef acc_tile; /* [COL_TILE] accumulators of a column reduction */
     LLVMTypeRef acc_t;
     LLVMValueRef rng_fn[2];
     LLVMTypeRef rng_t;
@@ -315,6 +328,91 @@ static hg_status emit_level(ectx *e, int l, LLVMValueRef *base) {
     return hg_ok();
 }
 
+/* Level l is the innermost kept level, every level below it is reduced, and
+ * some input is contiguous along l but not along the innermost reduced
+ * level: the column-reduction case of the header comment. */
+static int column_reduction(const plan *p, int l) {
+    const nest *ln = &p->ln;
+    if (p->k->reduce == HG_NONE || ln->reduced[l] || l + 1 >= ln->n) return 0;
+    for (int m = l + 1; m < ln->n; m++)
+        if (!ln->reduced[m]) return 0;
+    for (int i = 0; i < p->k->n_inputs; i++) {
+        const int64_t *st = ln->st[p->k->n_outputs + i];
+        if (st[l] == 1 && st[ln->n - 1] != 1) return 1;
+    }
+    return 0;
+}
+
+/* Offsets base[s] + (c0 + j) * st[s][l] of every stream, and the
+ * accumulator of tile column j. */
+static void col_offsets(ectx *e, int l, LLVMValueRef *base, LLVMValueRef c0, LLVMValueRef j,
+                        LLVMValueRef *off) {
+    hg_jb *b = e->b;
+    const nest *ln = &e->p->ln;
+    LLVMValueRef c = LLVMBuildAdd(b->B, c0, j, "");
+    for (int s = 0; s < ln->ns; s++) {
+        LLVMValueRef t = LLVMBuildMul(b->B, c, hg_jb_ik(b->i64, ln->st[s][l]), "");
+        off[s] = base ? LLVMBuildAdd(b->B, base[s], t, "") : t;
+    }
+    e->acc = LLVMBuildGEP2(b->B, e->acc_t, e->acc_tile, &j, 1, "");
+}
+
+/* The reduced levels m.. of a column tile [c0, c0 + cw) of kept level l,
+ * the tile's columns innermost. */
+static hg_status emit_col_reduced(ectx *e, int l, int m, LLVMValueRef *base, LLVMValueRef c0,
+                                  LLVMValueRef cw) {
+    hg_jb *b = e->b;
+    const nest *ln = &e->p->ln;
+    hg_jb_loop lp;
+    if (m == ln->n) {
+        LLVMValueRef j = hg_jb_loop_begin(b, &lp, hg_jb_ik(b->i64, 0), cw, "c");
+        LLVMValueRef off[MAX_STREAMS];
+        col_offsets(e, l, base, c0, j, off);
+        HG_TRY(emit_element(e, off));
+        hg_jb_loop_end(b, &lp);
+        return hg_ok();
+    }
+    LLVMValueRef iv = hg_jb_loop_begin(b, &lp, hg_jb_ik(b->i64, 0),
+                                       hg_jb_ik(b->i64, ln->ext[m]), "r");
+    LLVMValueRef off[MAX_STREAMS];
+    for (int s = 0; s < ln->ns; s++) {
+        LLVMValueRef t = LLVMBuildMul(b->B, iv, hg_jb_ik(b->i64, ln->st[s][m]), "");
+        off[s] = base ? LLVMBuildAdd(b->B, base[s], t, "") : t;
+    }
+    HG_TRY(emit_col_reduced(e, l, m + 1, off, c0, cw));
+    hg_jb_loop_end(b, &lp);
+    return hg_ok();
+}
+
+/* Kept level l over [lo, hi) in tiles of COL_TILE columns: initialise the
+ * tile's accumulators, accumulate over the reduced levels, store. */
+static hg_status emit_col_nest(ectx *e, int l, LLVMValueRef *base, LLVMValueRef lo,
+                               LLVMValueRef hi) {
+    hg_jb *b = e->b;
+    LLVMValueRef tile = hg_jb_ik(b->i64, COL_TILE);
+    LLVMValueRef n = LLVMBuildSub(b->B, hi, lo, "");
+    LLVMValueRef nt = LLVMBuildSDiv(b->B, LLVMBuildAdd(b->B, n, hg_jb_ik(b->i64, COL_TILE - 1), ""),
+                                    tile, "");
+    hg_jb_loop lt, lj;
+    LLVMValueRef t = hg_jb_loop_begin(b, &lt, hg_jb_ik(b->i64, 0), nt, "t");
+    LLVMValueRef c0 = LLVMBuildAdd(b->B, lo, LLVMBuildMul(b->B, t, tile, ""), "");
+    LLVMValueRef rest = LLVMBuildSub(b->B, hi, c0, "");
+    LLVMValueRef cw = LLVMBuildSelect(b->B, LLVMBuildICmp(b->B, LLVMIntSLT, rest, tile, ""),
+                                      rest, tile, "");
+    LLVMValueRef off[MAX_STREAMS];
+    LLVMValueRef j = hg_jb_loop_begin(b, &lj, hg_jb_ik(b->i64, 0), cw, "c");
+    col_offsets(e, l, base, c0, j, off);
+    reduce_init(e);
+    hg_jb_loop_end(b, &lj);
+    HG_TRY(emit_col_reduced(e, l, l + 1, base, c0, cw));
+    j = hg_jb_loop_begin(b, &lj, hg_jb_ik(b->i64, 0), cw, "c");
+    col_offsets(e, l, base, c0, j, off);
+    reduce_finish(e, off);
+    hg_jb_loop_end(b, &lj);
+    hg_jb_loop_end(b, &lt);
+    return hg_ok();
+}
+
 /* The kept levels l.. (outermost: [begin, end)), then the reduction (if
  * any) initialised, accumulated over the reduced levels and stored. */
 static hg_status emit_nest(ectx *e, int l, LLVMValueRef *base, LLVMValueRef begin,
@@ -330,6 +428,9 @@ static hg_status emit_nest(ectx *e, int l, LLVMValueRef *base, LLVMValueRef begi
         reduce_finish(e, base);
         return hg_ok();
     }
+    if (column_reduction(e->p, l))
+        return emit_col_nest(e, l, base, begin ? begin : hg_jb_ik(b->i64, 0),
+                             end ? end : hg_jb_ik(b->i64, ln->ext[l]));
     hg_jb_loop lp;
     LLVMValueRef iv = hg_jb_loop_begin(b, &lp, begin ? begin : hg_jb_ik(b->i64, 0),
                                        end ? end : hg_jb_ik(b->i64, ln->ext[l]), "k");
@@ -411,6 +512,7 @@ hg_status hg_jit_emit_loop(hg_jb *b, const hg_graph *g, const hg_kernel *k, cons
         const hg_node *rn = hg_node_at(g, k->reduce);
         e->acc_t = rn->op == HG_OP_max ? hg_jit_reg_type(b, rn->dtype) : b->f64;
         e->acc = LLVMBuildAlloca(b->B, e->acc_t, "acc");
+        e->acc_tile = LLVMBuildArrayAlloca(b->B, e->acc_t, hg_jb_ik(b->i64, COL_TILE), "acct");
     }
     hg_status st = hg_ok();
     if (hg_shape_numel(k->space) > 0 || k->reduce != HG_NONE)
