@@ -55,6 +55,8 @@ static const hg_vjp_fn vjp_table[HG_NUM_OPS] = {
     [HG_OP_layer_norm] = hg_vjp_layer_norm,
     [HG_OP_softmax] = hg_vjp_softmax,
     [HG_OP_attention] = hg_vjp_attention,
+    [HG_OP_attention_lse] = hg_vjp_attention_backward,
+    [HG_OP_attention_grad] = hg_vjp_attention_backward,
 };
 
 int hg_grad_has_rule(hg_op op) {

@@ -47,6 +47,7 @@ HG_VJP_DECL(slice) HG_VJP_DECL(concat) HG_VJP_DECL(pad) HG_VJP_DECL(gather)
 HG_VJP_DECL(scatter_add) HG_VJP_DECL(scatter_max) HG_VJP_DECL(cast)
 /* vjp_composite.c */
 HG_VJP_DECL(layer_norm) HG_VJP_DECL(softmax) HG_VJP_DECL(attention)
+HG_VJP_DECL(attention_backward)
 #undef HG_VJP_DECL
 
 #endif
