@@ -117,39 +117,7 @@ static const unsigned char hg_ew_f32_exact[HG_NUM_OPS] = {
 #undef HG_EWX_MAX
 #undef HG_EWX_RND
 #undef HG_EWX_TST
-#undef F_K
-#undef F_NEG
-#undef F_ABS
-#undef F_ADD
-#undef F_SUB
-#undef F_MUL
-#undef F_DIV
-#undef F_SQRT
-#undef F_FLOOR
-#undef F_RINT
-#undef F_FMOD
-#undef F_COPYSIGN
-#undef F_EXP
-#undef F_LOG
-#undef F_LOG1P
-#undef F_EXPM1
-#undef F_TANH
-#undef F_ERF
-#undef F_SIN
-#undef F_COS
-#undef F_POW
-#undef F_EQ
-#undef F_NE
-#undef F_LT
-#undef F_LE
-#undef F_GT
-#undef F_GE
-#undef F_ISNAN
-#undef F_SEL
-#undef M_NOT
-#undef M_AND
-#undef M_OR
-#undef M_XOR
+#include "ir/elementwise_undef.h"
 
 /* ------------------------------------------------ float primitives (C) */
 
@@ -281,35 +249,7 @@ static inline int32_t hg_ew_irem(int32_t a, int32_t b) {
 
 
 /* The primitives are only for the expansions above. */
-#undef F_K
-#undef F_NEG
-#undef F_ABS
-#undef F_ADD
-#undef F_SUB
-#undef F_MUL
-#undef F_DIV
-#undef F_SQRT
-#undef F_FLOOR
-#undef F_RINT
-#undef F_FMOD
-#undef F_COPYSIGN
-#undef F_EXP
-#undef F_LOG
-#undef F_LOG1P
-#undef F_EXPM1
-#undef F_TANH
-#undef F_ERF
-#undef F_SIN
-#undef F_COS
-#undef F_POW
-#undef F_EQ
-#undef F_NE
-#undef F_LT
-#undef F_LE
-#undef F_GT
-#undef F_GE
-#undef F_ISNAN
-#undef F_SEL
+#include "ir/elementwise_undef.h"
 #undef I_K
 #undef I_NEG
 #undef I_ADD
@@ -323,10 +263,6 @@ static inline int32_t hg_ew_irem(int32_t a, int32_t b) {
 #undef I_GT
 #undef I_GE
 #undef I_SEL
-#undef M_NOT
-#undef M_AND
-#undef M_OR
-#undef M_XOR
 #undef M_SEL
 #undef F_TOI
 #undef I_TOF

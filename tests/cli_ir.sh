@@ -85,9 +85,13 @@ np.save(d + "/x64.npy", np.zeros((2, 3), dtype=np.float64))
 np.save(d + "/w.npy", np.array([1.0, -2.0, 0.25], dtype=np.float32))
 np.save(d + "/grad.npy", np.array([0.5, 4.0, -1.0], dtype=np.float32))
 EOF
-    run "$HG" ir-run "$DATA/mlp.hg" --input "x=$TMP/x.npy" --out "$TMP/mlp"
-    expect_rc 0 "ir-run mlp.hg"
-    "$PY" - "$TMP" <<'EOF' || fail "ir-run mlp.hg: outputs differ from numpy"
+    # every backend (the default is jit) against numpy, same tolerances
+    for B in default ref fast jit; do
+    BO=""; [ "$B" = default ] || BO="--backend $B"
+    rm -rf "$TMP/mlp"
+    run "$HG" ir-run "$DATA/mlp.hg" --input "x=$TMP/x.npy" --out "$TMP/mlp" $BO
+    expect_rc 0 "ir-run mlp.hg ($B)"
+    "$PY" - "$TMP" <<'EOF' || fail "ir-run mlp.hg ($B): outputs differ from numpy"
 import sys, numpy as np
 d = sys.argv[1]
 x = np.load(d + "/x.npy").astype(np.float64)
@@ -103,10 +107,17 @@ if not ok:
     print("y", gy, "expected", y, "loss", gl, "expected", loss)
     sys.exit(1)
 EOF
+    done
+    run "$HG" ir-run "$DATA/mlp.hg" --input "x=$TMP/x.npy" --out "$TMP/mlpx" --backend nosuch
+    expect_rc 2 "ir-run --backend nosuch"
+    case "$ERR" in *"unknown backend 'nosuch'"*) ;; *) fail "ir-run unknown backend: '$ERR'" ;; esac
+    [ ! -e "$TMP/mlpx" ] || fail "ir-run --backend nosuch created its --out"
 
+    for B in ref jit; do
+    rm -rf "$TMP/upd"
     run "$HG" ir-run "$DATA/update.hg" --state "w=$TMP/w.npy" --input "grad=$TMP/grad.npy" \
-        --out "$TMP/upd" --state-out "$TMP/upd/state"
-    expect_rc 0 "ir-run update.hg"
+        --out "$TMP/upd" --state-out "$TMP/upd/state" --backend $B
+    expect_rc 0 "ir-run update.hg ($B)"
     "$PY" - "$TMP" <<'EOF' || fail "ir-run update.hg: outputs or state differ from numpy"
 import sys, numpy as np
 d = sys.argv[1]
@@ -117,6 +128,7 @@ if not (gw.shape == (3,) and np.array_equal(gw, w.astype(np.float32)) and float(
     print("w", gw, "expected", w, "wsum", gs, "expected", w.sum())
     sys.exit(1)
 EOF
+    done
 
     run "$HG" ir-run "$DATA/mlp.hg" --out "$TMP/o2"
     expect_rc 1 "ir-run without the graph's input"

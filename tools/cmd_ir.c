@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "codegen/codegen.h"
+#include "runtime/program.h"
 #include "runtime/runtime.h"
 #include "tools/cli.h"
 
@@ -54,17 +55,18 @@ HG_COMMAND(ir_check, "ir-check", "parse and verify a graph text file", cmd_ir_ch
 /* --------------------------------------------------------------- ir-run */
 
 static void run_usage(FILE *f) {
-    fprintf(f,
+    hg_cli_usage(
             "usage: halograph ir-run FILE --input NAME=PATH.npy ... [--state NAME=PATH.npy ...]\n"
-            "                        --out DIR [--state-out DIR]\n\n"
-            "Runs the graph in FILE (text format, see `halograph ir-check --help`) once with\n"
-            "the reference interpreter.\n"
+            "                        --out DIR [--state-out DIR] [--backend NAME]\n\n"
+            "Runs the graph in FILE (text format, see `halograph ir-check --help`) once.\n"
             "  --input NAME=PATH   the tensor fed to input node NAME (.npy, dtype and shape\n"
             "                      exactly as the node's); one per input node\n"
             "  --state NAME=PATH   the value of state node NAME; one per state node\n"
             "  --out DIR           writes each graph output as DIR/NAME.npy (created)\n"
             "  --state-out DIR     also writes every state after the updates as DIR/NAME.npy\n"
-            "Names containing '/' become subdirectories. Exit 0 ok, 1 failure, 2 usage.\n");
+            "  --backend NAME " HG_CLI_BACKENDS "\n"
+            "Names containing '/' become subdirectories. Exit 0 ok, 1 failure, 2 usage.\n",
+        f);
 }
 
 /* What ir-run writes, so that a failed run leaves nothing behind: the
@@ -161,10 +163,13 @@ static int cmd_ir_run(int argc, char **argv) {
         run_usage(stdout);
         return HG_EXIT_OK;
     }
-    const char *file = NULL, *out = NULL, *state_out = NULL;
+    const char *file = NULL, *out = NULL, *state_out = NULL, *backend = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--input") || !strcmp(a, "--state")) {
+        if (!strcmp(a, "--backend")) {
+            if (++i >= argc) return hg_cli_fail("ir-run", HG_EXIT_USAGE, "--backend needs a NAME");
+            backend = argv[i];
+        } else if (!strcmp(a, "--input") || !strcmp(a, "--state")) {
             if (++i >= argc) return hg_cli_fail("ir-run", HG_EXIT_USAGE, "%s needs NAME=PATH.npy", a);
         } else if (!strcmp(a, "--out") || !strcmp(a, "--state-out")) {
             if (++i >= argc) return hg_cli_fail("ir-run", HG_EXIT_USAGE, "%s needs a directory", a);
@@ -182,6 +187,9 @@ static int cmd_ir_run(int argc, char **argv) {
     if (!file)
         return hg_cli_fail("ir-run", HG_EXIT_USAGE, "missing the graph FILE (see --help)");
     if (!out) return hg_cli_fail("ir-run", HG_EXIT_USAGE, "--out DIR is required (see --help)");
+    if (backend && !hg_cli_backend_known(backend))
+        return hg_cli_fail("ir-run", HG_EXIT_USAGE, "--backend: unknown backend '%s' (available: %s)",
+                           backend, hg_program_backends());
 
     hg_graph *g = NULL;
     hg_status s = hg_parse_file(file, &g);
@@ -211,10 +219,15 @@ static int cmd_ir_run(int argc, char **argv) {
     for (int i = 1; i < argc && rc == HG_EXIT_OK; i++) {
         if (!strcmp(argv[i], "--input")) rc = load_arg("--input", argv[++i], g, HG_OP_input, &inputs);
         else if (!strcmp(argv[i], "--state")) rc = load_arg("--state", argv[++i], g, HG_OP_state, &state);
-        else if (!strcmp(argv[i], "--out") || !strcmp(argv[i], "--state-out")) i++;
+        else if (!strcmp(argv[i], "--out") || !strcmp(argv[i], "--state-out") ||
+                 !strcmp(argv[i], "--backend"))
+            i++;
     }
     if (rc == HG_EXIT_OK) {
-        s = hg_ref_run(g, &state, &inputs, &outputs, NULL);
+        hg_program *p = NULL;
+        s = hg_program_compile(g, backend, &p);
+        if (!s.code) s = hg_program_run(p, &state, &inputs, &outputs);
+        hg_program_free(p);
         if (s.code) rc = hg_cli_status("ir-run", s);
     }
     written w = {0};
@@ -226,7 +239,7 @@ static int cmd_ir_run(int argc, char **argv) {
         const char *name = g->outputs[o].name;
         hg_tensor *t = hg_map_get(&outputs, name);
         if (!t) {
-            rc = hg_cli_fail("ir-run", HG_EXIT_FAIL, "interpreter returned no output \"%s\"", name);
+            rc = hg_cli_fail("ir-run", HG_EXIT_FAIL, "the backend returned no output \"%s\"", name);
             break;
         }
         s = write_named(out, name, t, &w);

@@ -116,16 +116,7 @@ static LLVMValueRef formula(ew_ctx *c, hg_op op, int cls, LLVMValueRef X,
 #define HG_EW_NONE NULL
 #define HG_EW_DEF(e) (e)
 #define HG_EW_LET(t, e) (T = (t), (e))
-#define SLOT_(F, I, B) return cls == 0 ? (F) : cls == 1 ? (I) : (B);
-#define HG_EW_UNARY(op, F, I, B) case HG_OP_##op: SLOT_(F, I, B)
-#define HG_EW_BINARY(op, F, I, B) case HG_OP_##op: SLOT_(F, I, B)
-#define HG_EW_COMPARE(op, F, I, B) case HG_OP_##op: SLOT_(F, I, B)
-#define HG_EW_SELECT(op, F, I, B) case HG_OP_##op: SLOT_(F, I, B)
-#include "ir/elementwise.def"
-#undef SLOT_
-#undef HG_EW_NONE
-#undef HG_EW_DEF
-#undef HG_EW_LET
+#include "codegen/jit/jit_ew_cases.inc"
     default:
         return NULL;
     }
@@ -137,16 +128,7 @@ static int slot_defined(hg_op op, int cls) {
 #define HG_EW_NONE 0
 #define HG_EW_DEF(e) 1
 #define HG_EW_LET(t, e) 1
-#define SLOT_(F, I, B) return cls == 0 ? (F) : cls == 1 ? (I) : (B);
-#define HG_EW_UNARY(op, F, I, B) case HG_OP_##op: SLOT_(F, I, B)
-#define HG_EW_BINARY(op, F, I, B) case HG_OP_##op: SLOT_(F, I, B)
-#define HG_EW_COMPARE(op, F, I, B) case HG_OP_##op: SLOT_(F, I, B)
-#define HG_EW_SELECT(op, F, I, B) case HG_OP_##op: SLOT_(F, I, B)
-#include "ir/elementwise.def"
-#undef SLOT_
-#undef HG_EW_NONE
-#undef HG_EW_DEF
-#undef HG_EW_LET
+#include "codegen/jit/jit_ew_cases.inc"
     default:
         return 0;
     }
