@@ -28,25 +28,12 @@ void hg_vjp_softmax(hg_graph *g, const hg_node *n, hg_value y, hg_value gy,
  * them together in O(N) memory (FlashAttention-2; passes/attention_group.c
  * makes them one kernel) and a backend without them runs their
  * decomposition (passes/decompose.c: the formulas, with p recomputed). The
- * mask gets no gradient. */
+ * mask gets no gradient. The two ops are differentiated again through that
+ * decomposition (grad.c hg_vjp_decomposed). */
 void hg_vjp_attention(hg_graph *g, const hg_node *n, hg_value y, hg_value gy,
                       const int *need, hg_value *gx) {
     hg_value q = n->in[0], k = n->in[1], v = n->in[2], mask = n->in[3];
     hg_value in[7] = {q, k, v, mask, y, hg_attention_lse(g, q, k, v, mask, n->attrs.scale), gy};
     for (int a = 0; a < 3; a++)
         if (need[a]) gx[a] = hg_attention_grad(g, in, a, n->attrs.scale);
-}
-
-/* attention_lse and attention_grad are the backward of attention: no graph
- * kind differentiates through them (the continuous-time loss differentiates
- * gamma(t) again, never the score network), so a second derivative of
- * attention is refused here instead of being silently wrong. */
-void hg_vjp_attention_backward(hg_graph *g, const hg_node *n, hg_value y, hg_value gy,
-                               const int *need, hg_value *gx) {
-    (void)y, (void)gy, (void)need, (void)gx;
-    if (g->err.code == HG_OK)
-        g->err = hg_error(HG_ERR_UNSUPPORTED,
-                          "hg_grad: no second derivative of attention (node %s): "
-                          "differentiating the attention backward is not supported",
-                          hg_op_table[n->op].name);
 }
