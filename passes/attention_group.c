@@ -33,6 +33,13 @@ static int partner(const hg_node *a, const hg_node *b) {
     return memcmp(a->in, b->in, (size_t)n * sizeof a->in[0]) == 0;
 }
 
+/* The output a member computes: 0, 1, 2 for dq, dk, dv, 3 for the
+ * forward's o, 4 for its lse. A kernel has at most one member per slot
+ * (a graph may hold two equal attention_lse nodes: one joins). */
+static int slot(const hg_node *n) {
+    return n->op == HG_OP_attention ? 3 : n->op == HG_OP_attention_lse ? 4 : (int)n->attrs.axis;
+}
+
 static int cmp_value(const void *x, const void *y) {
     hg_value a = *(const hg_value *)x, b = *(const hg_value *)y;
     return (a > b) - (a < b);
@@ -47,9 +54,12 @@ hg_status hg_attention_group(const hg_graph *g, int in_order, hg_schedule *s) {
         const hg_node *a = single(g, &s->kernels[k]);
         if (into[k] >= 0 || !a) continue;
         if (a->op != HG_OP_attention_grad && (in_order || a->op != HG_OP_attention)) continue;
-        int cnt = 1;
-        for (int k2 = k + 1; k2 < n && cnt < 3; k2++) {
-            if (into[k2] < 0 && partner(a, single(g, &s->kernels[k2]))) {
+        int cnt = 1, full = a->op == HG_OP_attention ? 2 : 3;
+        unsigned have = 1u << slot(a);
+        for (int k2 = k + 1; k2 < n && cnt < full; k2++) {
+            const hg_node *b = single(g, &s->kernels[k2]);
+            if (into[k2] < 0 && partner(a, b) && !(have & (1u << slot(b)))) {
+                have |= 1u << slot(b);
                 into[k2] = k;
                 cnt++;
             } else if (in_order) {
