@@ -5,7 +5,8 @@
  * queries: uniform weights over the kept keys; all keys padded: the
  * op's uniform softmax over masked logits), against finite differences
  * of the fused loss, 1 vs 2 threads bit for bit, and the memory plan's
- * arena growing linearly in N for attention forward + backward.
+ * arena growing linearly in N for attention forward + backward; the MULTI
+ * kernels of fast's and jit's schedules and their profile rows.
  *
  * The graph: o = attention(q, k, v, mask), lse = attention_lse(...),
  * loss = sum(o * w), and dq, dk, dv = hg_grad(loss) (the attention_lse +
@@ -15,7 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/models.h"
 #include "passes/passes.h"
+#include "runtime/backend.h"
+#include "runtime/profile.h"
 #include "runtime/program.h"
 #include "tests/hg_test.h"
 
@@ -410,4 +414,95 @@ HG_TEST(arena_linear_in_n) {
     fprintf(stderr, "arena bytes fused %lld %lld %lld, decomposed %lld %lld %lld\n",
             (long long)f[0], (long long)f[1], (long long)f[2], (long long)dec[0],
             (long long)dec[1], (long long)dec[2]);
+}
+
+/* ------------------------------------- MULTI kernels and the profiler */
+
+/* Kernels of schedule s that are MULTI with anchor op `op` and n members. */
+static int count_multi(const hg_graph *g, const hg_schedule *s, hg_op op, int n) {
+    int c = 0;
+    for (int k = 0; k < s->n_kernels; k++) {
+        const hg_kernel *K = &s->kernels[k];
+        c += K->kind == HG_KERNEL_MULTI && g->nodes[K->anchor].op == op && K->n_members == n;
+    }
+    return c;
+}
+
+/* The jit program of the test graph: one MULTI kernel for dq, dk, dv and
+ * one for the attention with its lse; the profiler shows each as one row
+ * (one call per run) listing its members. */
+HG_TEST(multi_kernels_profiled) {
+    const cfg c = {1, 2, 63, 63, 16, M_KEYPAD};
+    hg_graph *g = build(&c, HG_F32);
+    hg_program *p = NULL;
+    HG_CHECK_OK(hg_program_compile(g, "jit", &p));
+    const hg_graph *pg = hg_program_graph(p);
+    const hg_schedule *s = hg_program_schedule(p);
+    HG_CHECK(count_multi(pg, s, HG_OP_attention_grad, 3) == 1);
+    HG_CHECK(count_multi(pg, s, HG_OP_attention, 2) == 1);
+    hg_profile pr;
+    HG_CHECK_OK(hg_profile_init_schedule(&pr, pg, s, 0));
+    hg_exec_hooks h = hg_profile_hooks(&pr);
+    hg_program_set_hooks(p, &h);
+    hg_tensor_map in, st, out;
+    make_inputs(&c, HG_F32, 0, &in);
+    hg_map_init(&st);
+    for (int it = 0; it < 2; it++) {
+        hg_map_init(&out);
+        HG_CHECK_OK(hg_program_run(p, &st, &in, &out));
+        hg_map_free(&out);
+    }
+    int found = 0;
+    for (int k = 0; k < pr.n_kernels; k++) {
+        const hg_profile_kernel *K = &pr.kernels[k];
+        if (!strcmp(K->name, "multi:attention_grad")) {
+            HG_CHECK(K->n_members == 3 && K->calls == 2);
+            for (int i = 0; i < 3; i++) HG_CHECK(pg->nodes[K->members[i]].op == HG_OP_attention_grad);
+            found |= 1;
+        } else if (!strcmp(K->name, "multi:attention_lse")) {
+            HG_CHECK(K->n_members == 2 && K->calls == 2);
+            HG_CHECK(pg->nodes[K->members[0]].op == HG_OP_attention &&
+                     pg->nodes[K->members[1]].op == HG_OP_attention_lse);
+            found |= 2;
+        }
+    }
+    HG_CHECK(found == 3);
+    hg_profile_row *rows = NULL;
+    int n = 0;
+    HG_CHECK_OK(hg_profile_rows(&pr, 0, &rows, &n));
+    int multi_rows = 0;
+    for (int r = 0; r < n; r++) multi_rows += !strncmp(pr.kernels[rows[r].kernel].name, "multi:", 6);
+    HG_CHECK(multi_rows == 2);
+    free(rows);
+    hg_profile_free(&pr);
+    hg_map_free(&in);
+    hg_map_free(&st);
+    hg_program_free(p);
+    hg_graph_free(g);
+}
+
+/* The demo transformer's training graph on fast and jit: every attention
+ * gets one MULTI backward kernel (dq, dk, dv), and on jit one MULTI
+ * forward kernel (o with the lse rows the backward reads). */
+HG_TEST(demo_transformer_train_groups_attention) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/configs/demo-transformer.yaml", hg_test_srcdir());
+    hg_config cf;
+    HG_CHECK_OK(hg_config_load(path, &cf));
+    hg_model_opts o;
+    hg_model_opts_default(&o, &cf);
+    hg_model m;
+    HG_CHECK_OK(hg_model_build(&cf, "train", 2, HG_F32, &o, &m));
+    int n_att = 0;
+    for (int v = 0; v < m.g->n_nodes; v++) n_att += m.g->nodes[v].op == HG_OP_attention;
+    HG_CHECK(n_att >= 2);
+    const char *names[2] = {"fast", "jit"};
+    for (int b = 0; b < 2; b++) {
+        hg_schedule s;
+        HG_CHECK_OK(hg_backend_find(names[b])->schedule(m.g, &s));
+        HG_CHECK(count_multi(m.g, &s, HG_OP_attention_grad, 3) == n_att);
+        HG_CHECK(count_multi(m.g, &s, HG_OP_attention, 2) == (b ? n_att : 0));
+        hg_schedule_free(&s);
+    }
+    hg_model_free(&m);
 }
