@@ -19,6 +19,7 @@
  * and the largest relative difference between the two programs' outputs
  * (relative to each output's largest magnitude).
  * Exit status 0 ok, 1 error (one line on stderr), 2 usage. */
+#include <malloc.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -161,6 +162,10 @@ int main(int argc, char **argv) {
         }
     }
     int B = (int)v[0], H = (int)v[1], N = (int)v[2], D = (int)v[3], K = (int)v[4];
+    /* as every halograph command (tools/main.c): freed memory stays in the
+     * heap, so per-run output buffers do not page-fault on every call */
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
     if (threads) omp_set_num_threads(threads);
     hg_value loss, wrt[3], map_loss, map_wrt[3];
     hg_graph *fused = forward(B, H, N, D, &loss, wrt);
