@@ -55,6 +55,15 @@ static const double mask_row[3] = {1, 0, 1};
 static const double mask_b[24] = {1, 1, 0, 1, 0, 1, 1, 1, 1, 0, 0, 0,
                                   0, 1, 1, 0, 1, 1, 1, 1, 1, 0, 0, 1};
 
+/* attention(q, k, v, mask) and attention_lse: three shapes and masks */
+#define ATT3(o)                                                                              \
+    {.op = HG_OP_##o, .n_in = 4, .s = {S4(1, 1, 2, 3), S4(1, 1, 3, 3), S4(1, 1, 3, 2), S4(1, 1, 2, 3)}, \
+     .kind = {IN_F, IN_F, IN_F, IN_CF}, .data = {0, 0, 0, mask_ones}, R2, .at = {.scale = 0.7}},  \
+    {.op = HG_OP_##o, .n_in = 4, .s = {S4(1, 2, 2, 2), S4(1, 2, 3, 2), S4(1, 2, 3, 1), S4(1, 1, 1, 3)}, \
+     .kind = {IN_F, IN_F, IN_F, IN_CF}, .data = {0, 0, 0, mask_row}, R2, .at = {.scale = 1.0}},   \
+    {.op = HG_OP_##o, .n_in = 4, .s = {S4(2, 2, 3, 2), S4(2, 2, 4, 2), S4(2, 2, 4, 3), S4(2, 1, 3, 4)}, \
+     .kind = {IN_F, IN_F, IN_F, IN_CF}, .data = {0, 0, 0, mask_b}, R2, .at = {.scale = 0.5}}
+
 static const opcase cases[] = {
     UN(neg, -2, 2), UN(abs, -2, 2), UN(exp, -2, 2), UN(log, 0.3, 3), UN(log1p, -0.5, 2),
     UN(expm1, -2, 2), UN(sqrt, 0.3, 3), UN(rsqrt, 0.3, 3), UN(square, -2, 2),
@@ -137,19 +146,9 @@ static const opcase cases[] = {
     {.op = HG_OP_softmax, .n_in = 1, .s = {S1(3)}, R2},
     {.op = HG_OP_softmax, .n_in = 1, .s = {S2(2, 4)}, R2},
     {.op = HG_OP_softmax, .n_in = 1, .s = {S3(2, 2, 3)}, R2},
-    {.op = HG_OP_attention, .n_in = 4, .s = {S4(1, 1, 2, 3), S4(1, 1, 3, 3), S4(1, 1, 3, 2), S4(1, 1, 2, 3)},
-     .kind = {IN_F, IN_F, IN_F, IN_CF}, .data = {0, 0, 0, mask_ones}, R2, .at = {.scale = 0.7}},
-    {.op = HG_OP_attention, .n_in = 4, .s = {S4(1, 2, 2, 2), S4(1, 2, 3, 2), S4(1, 2, 3, 1), S4(1, 1, 1, 3)},
-     .kind = {IN_F, IN_F, IN_F, IN_CF}, .data = {0, 0, 0, mask_row}, R2, .at = {.scale = 1.0}},
-    {.op = HG_OP_attention, .n_in = 4, .s = {S4(2, 2, 3, 2), S4(2, 2, 4, 2), S4(2, 2, 4, 3), S4(2, 1, 3, 4)},
-     .kind = {IN_F, IN_F, IN_F, IN_CF}, .data = {0, 0, 0, mask_b}, R2, .at = {.scale = 0.5}},
+    ATT3(attention),
     /* the attention backward (differentiated through its decomposition) */
-    {.op = HG_OP_attention_lse, .n_in = 4, .s = {S4(1, 1, 2, 3), S4(1, 1, 3, 3), S4(1, 1, 3, 2), S4(1, 1, 2, 3)},
-     .kind = {IN_F, IN_F, IN_F, IN_CF}, .data = {0, 0, 0, mask_ones}, R2, .at = {.scale = 0.7}},
-    {.op = HG_OP_attention_lse, .n_in = 4, .s = {S4(1, 2, 2, 2), S4(1, 2, 3, 2), S4(1, 2, 3, 1), S4(1, 1, 1, 3)},
-     .kind = {IN_F, IN_F, IN_F, IN_CF}, .data = {0, 0, 0, mask_row}, R2, .at = {.scale = 1.0}},
-    {.op = HG_OP_attention_lse, .n_in = 4, .s = {S4(2, 2, 3, 2), S4(2, 2, 4, 2), S4(2, 2, 4, 3), S4(2, 1, 3, 4)},
-     .kind = {IN_F, IN_F, IN_F, IN_CF}, .data = {0, 0, 0, mask_b}, R2, .at = {.scale = 0.5}},
+    ATT3(attention_lse),
     /* attention_grad(q, k, v, mask, o, lse, do): o and lse are free inputs
      * here (the op's value does not depend on them: gradient 0) */
     {.op = HG_OP_attention_grad, .n_in = 7,
