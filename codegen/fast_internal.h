@@ -47,4 +47,19 @@ void hg_fast_mm_destroy(hg_fast_mm *mm);
  * contract (codegen/ref_internal.h). */
 hg_status hg_fast_layer_norm_node(const hg_node *n, const hg_tensor *const *in, hg_tensor *out);
 
+/* attention_fused.c: FlashAttention-2 kernels (f32; other dtypes run the
+ * reference kernels). hg_fused_attention_node is the one-node kernel of
+ * attention, attention_lse and attention_grad (the reference kernel
+ * contract, codegen/ref_internal.h; it writes every output element).
+ * hg_fused_attention_multi is the implementation record's function of an
+ * HG_KERNEL_MULTI kernel that hg_fused_attention_multi_ok accepts (anchor
+ * attention with its attention_lse, or attention_grad nodes of one
+ * attention: passes/attention_group.c): one pass computes every member
+ * that has storage in the plan. Errors: HG_ERR_NOMEM (scratch: two
+ * [128, 128] tiles and O(Nq) per thread), HG_ERR_UNSUPPORTED when oneDNN's
+ * sgemm fails. */
+hg_status hg_fused_attention_node(const hg_node *n, const hg_tensor *const *in, hg_tensor *out);
+int hg_fused_attention_multi_ok(const hg_graph *g, const hg_kernel *k);
+hg_status hg_fused_attention_multi(const hg_fast_impl *impl, hg_tensor *vals);
+
 #endif

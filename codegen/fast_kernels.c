@@ -10,7 +10,10 @@ hg_node_kernel hg_fast_kernel_of(hg_op op) {
     if ((unsigned)op >= HG_NUM_OPS) return NULL;
     switch (op) {
     case HG_OP_layer_norm: return hg_fast_layer_norm_node; /* layer_norm_fast.c */
-    default: return hg_ref_kernel_of(op);
+    case HG_OP_attention: case HG_OP_attention_lse: case HG_OP_attention_grad:
+        return hg_fused_attention_node; /* FlashAttention-2, attention_fused.c */
+    default:
+        return hg_ref_kernel_of(op);
     }
 }
 
@@ -18,4 +21,7 @@ hg_node_kernel hg_fast_kernel_of(hg_op op) {
  * their arena output: the op table's writes_all (ir/op_traits.def). A
  * kernel that stopped writing every element would show in the
  * differential tests, whose later runs see the previous run's values. */
-int hg_fast_overwrites(hg_op op) { return hg_op_table[op].writes_all; }
+int hg_fast_overwrites(hg_op op) {
+    if (hg_fast_kernel_of(op) == hg_fused_attention_node) return 1;
+    return hg_op_table[op].writes_all;
+}

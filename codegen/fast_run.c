@@ -197,6 +197,10 @@ static hg_status setup_impls(hg_fast *f) {
         hg_fast_impl *im = &f->impl[k];
         im->run = fast_kernel;
         im->data = f;
+        if (hg_fused_attention_multi_ok(f->g, kr)) { /* attention's MULTI kernels */
+            im->run = hg_fused_attention_multi;
+            im->data = NULL;
+        }
         im->g = f->g;
         im->kernel = kr;
         im->index = k;

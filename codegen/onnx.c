@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "codegen/onnx_internal.h"
+#include "passes/passes.h"
 #include "ir/ir.h"
 
 #ifndef HG_VERSION
@@ -333,10 +334,8 @@ static void ox_free(hg_ox *x) {
     free(x->names);
 }
 
-hg_status hg_onnx_export(const hg_graph *g, const hg_tensor_map *state,
-                         const hg_onnx_options *opt, const char *path) {
-    if (!g || !path) return hg_error(HG_ERR_INVALID, "onnx export: no graph or no path");
-    HG_TRY(hg_status_prefix(hg_verify(g), "onnx export"));
+static hg_status export_graph(const hg_graph *g, const hg_tensor_map *state,
+                              const hg_onnx_options *opt, const char *path) {
     hg_onnx_options def;
     hg_onnx_options_default(&def);
     const hg_onnx_options *o = opt ? opt : &def;
@@ -414,5 +413,27 @@ hg_status hg_onnx_export(const hg_graph *g, const hg_tensor_map *state,
     if (x.err.code == HG_OK) check_unique(&x);
     hg_status s = x.err.code == HG_OK ? write_model(&x, o, n_params, n_scalars, path) : x.err;
     ox_free(&x);
+    return s;
+}
+
+/* The attention backward (attention_lse, attention_grad) has no ONNX
+ * operator: those nodes are lowered through their decomposition into
+ * primitive ops (passes/decompose.c), every other composite op keeps its
+ * own lowering (onnx_lower.c). */
+static int keeps_in_onnx(hg_op op) {
+    return op != HG_OP_attention_lse && op != HG_OP_attention_grad;
+}
+
+hg_status hg_onnx_export(const hg_graph *g, const hg_tensor_map *state,
+                         const hg_onnx_options *opt, const char *path) {
+    if (!g || !path) return hg_error(HG_ERR_INVALID, "onnx export: no graph or no path");
+    HG_TRY(hg_status_prefix(hg_verify(g), "onnx export"));
+    int any = 0;
+    for (int v = 0; v < g->n_nodes; v++) any |= !keeps_in_onnx(g->nodes[v].op);
+    if (!any) return export_graph(g, state, opt, path);
+    hg_graph *d = NULL;
+    HG_TRY(hg_status_prefix(hg_decompose_some(g, keeps_in_onnx, &d, NULL), "onnx export"));
+    hg_status s = export_graph(d, state, opt, path);
+    hg_graph_free(d);
     return s;
 }

@@ -124,16 +124,6 @@ static void softmax_row_f64(double *s, int64_t n) {
     for (int64_t j = 0; j < n; j++) s[j] = nan ? NAN : s[j] * inv;
 }
 
-/* Element strides of the mask aligned to [B, H, Nq, Nk] (0 = broadcast). */
-static void mask_strides(hg_shape ms, int64_t *st) {
-    int64_t mst[HG_MAX_RANK];
-    hg_ref_strides(ms, mst);
-    for (int d = 0; d < 4; d++) {
-        int id = d - (4 - ms.rank);
-        st[d] = (id >= 0 && ms.dim[id] != 1) ? mst[id] : 0;
-    }
-}
-
 static hg_status attention(const hg_node *n, const hg_tensor *const *in,
                            hg_tensor *out) {
     const hg_tensor *q = in[0], *k = in[1], *v = in[2], *mask = in[3];
@@ -148,7 +138,7 @@ static hg_status attention(const hg_node *n, const hg_tensor *const *in,
             D = q->shape.dim[3], Nk = k->shape.dim[2], Dv = v->shape.dim[3];
     if (B * H * Nq * Dv == 0) return hg_ok();
     int64_t mst[4];
-    mask_strides(mask->shape, mst);
+    hg_ref_mask_strides(mask->shape, mst);
     size_t es = hg_dtype_size(t);
     double scale = n->attrs.scale;
     int64_t nbh = B * H;

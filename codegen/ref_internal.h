@@ -39,6 +39,14 @@ hg_status hg_ref_knn(const hg_node *n, const hg_tensor *const *in,
 /* ref_composite.c: layer_norm, softmax, attention. */
 hg_status hg_ref_composite(const hg_node *n, const hg_tensor *const *in,
                            hg_tensor *out);
+/* ref_attention.c: attention_lse and attention_grad (materialising, in
+ * double: the oracle of the fused kernels, codegen/attention_fused.c). */
+hg_status hg_ref_attention_aux(const hg_node *n, const hg_tensor *const *in,
+                               hg_tensor *out);
+/* Element strides of an attention mask of shape ms aligned to
+ * [B, H, Nq, Nk] (0 along broadcast axes). */
+void hg_ref_mask_strides(hg_shape ms, int64_t *st);
+
 /* ref_random.c: random_uniform, random_normal. */
 hg_status hg_ref_random(const hg_node *n, const hg_tensor *const *in,
                         hg_tensor *out);

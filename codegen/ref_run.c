@@ -29,6 +29,8 @@ hg_ref_kernel hg_ref_kernel_of(hg_op op) {
         return hg_ref_knn;
     case HG_OP_layer_norm: case HG_OP_softmax: case HG_OP_attention:
         return hg_ref_composite;
+    case HG_OP_attention_lse: case HG_OP_attention_grad:
+        return hg_ref_attention_aux;
     default:
         return NULL;
     }

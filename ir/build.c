@@ -203,6 +203,25 @@ hg_value hg_attention(hg_graph *g, hg_value q, hg_value k, hg_value v, hg_value 
     return hg_add_node(g, HG_OP_attention, HG_F32, hg_shape_scalar(), 4, in, &a);
 }
 
+hg_value hg_attention_lse(hg_graph *g, hg_value q, hg_value k, hg_value v, hg_value mask,
+                          double scale) {
+    if (bad(g, q) || k == HG_NONE || v == HG_NONE || mask == HG_NONE) return HG_NONE;
+    hg_attrs a = no_attrs();
+    a.scale = scale;
+    hg_value in[4] = {q, k, v, mask};
+    return hg_add_node(g, HG_OP_attention_lse, HG_F32, hg_shape_scalar(), 4, in, &a);
+}
+
+hg_value hg_attention_grad(hg_graph *g, const hg_value *in, int axis, double scale) {
+    if (!in || bad(g, in[0])) return HG_NONE;
+    for (int i = 1; i < 7; i++)
+        if (in[i] == HG_NONE) return HG_NONE;
+    hg_attrs a = no_attrs();
+    a.scale = scale;
+    a.axis = axis;
+    return hg_add_node(g, HG_OP_attention_grad, HG_F32, hg_shape_scalar(), 7, in, &a);
+}
+
 static hg_value random_op(hg_graph *g, hg_op op, hg_dtype t, hg_shape s, hg_value seed,
                           hg_value step, hg_value replica) {
     if (bad(g, seed) || step == HG_NONE || replica == HG_NONE) return HG_NONE;

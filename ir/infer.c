@@ -170,6 +170,29 @@ static int infer_attention(const args *a, hg_dtype *dtype, hg_shape *shape, char
     return 0;
 }
 
+/* attention_lse: [B, H, Nq]; attention_grad: the shape of q, k or v
+ * (attrs.axis), with o, lse and do of the forward's shapes. */
+static int infer_attention_aux(const args *a, hg_op op, const hg_attrs *at, hg_dtype *dtype,
+                               hg_shape *shape, char *msg, size_t msgn) {
+    hg_dtype t;
+    hg_shape o;
+    if (infer_attention(a, &t, &o, msg, msgn)) return -1;
+    *dtype = t;
+    if (op == HG_OP_attention_lse) {
+        *shape = hg_shape_of(3, o.dim[0], o.dim[1], o.dim[2]);
+        return 0;
+    }
+    hg_shape lse = hg_shape_of(3, o.dim[0], o.dim[1], o.dim[2]);
+    for (int i = 4; i < 7; i++)
+        if (dt(a, i) != t) FAIL("attention_grad input %d has dtype %s, q has %s", i, hg_dtype_name(dt(a, i)), hg_dtype_name(t));
+    if (!hg_shape_eq(sh(a, 4), o)) FAIL("attention_grad o (input 4) is not the attention output's shape");
+    if (!hg_shape_eq(sh(a, 5), lse)) FAIL("attention_grad lse (input 5) must be [B,H,Nq]");
+    if (!hg_shape_eq(sh(a, 6), o)) FAIL("attention_grad do (input 6) is not the attention output's shape");
+    if (at->axis < 0 || at->axis > 2) FAIL("attention_grad axis %d must be 0 (dq), 1 (dk) or 2 (dv)", at->axis);
+    *shape = sh(a, at->axis);
+    return 0;
+}
+
 static int infer_given(const args *a, hg_op op, const hg_attrs *at, hg_dtype *dtype,
                        hg_shape *shape, char *msg, size_t msgn) {
     if (check_given(shape, msg, msgn)) return -1;
@@ -327,6 +350,9 @@ int hg_infer(const hg_graph *g, hg_op op, int n_in, const hg_value *in,
         return 0;
     case HG_OP_attention:
         return infer_attention(&a, dtype, shape, msg, msgn);
+    case HG_OP_attention_lse:
+    case HG_OP_attention_grad:
+        return infer_attention_aux(&a, op, at, dtype, shape, msg, msgn);
     default:
         FAIL("internal: no shape rule for op %s", info->name);
     }

@@ -179,6 +179,19 @@ char *hg_shape_str(hg_shape s, char *buf, size_t n);
  *                   nonzero = attend; logits = q.k * attrs.scale, masked logits
  *                   set to the most negative finite value of the dtype; softmax
  *                   over keys -> [B, H, Nq, Dv]
+ * attention_lse(q, k, v, mask)  the same inputs and attrs.scale ->
+ *                   [B, H, Nq]: the log-sum-exp over keys of each query
+ *                   row's masked logits, what the backward needs of the
+ *                   forward (FlashAttention-2); a fully masked row (every
+ *                   mask entry 0) gives -inf, the flag for "uniform
+ *                   softmax" (its logits are all equal, as in attention)
+ * attention_grad(q, k, v, mask, o, lse, do)  o = attention(q, k, v, mask),
+ *                   lse = attention_lse(q, k, v, mask), do the cotangent of
+ *                   o ([B, H, Nq, Dv]); attrs.axis 0, 1, 2 selects dq, dk
+ *                   or dv (shape of q, k or v): the VJP of attention
+ *                   (passes/vjp_composite.c has the formulas). The three
+ *                   nodes of one attention read the same inputs and are
+ *                   computed by one kernel (passes/attention_group.c)
  * random_uniform(seed, step, replica)  i32 scalars -> U[0, 1) of the node's
  *                   float dtype/shape; attrs.stream
  * random_normal(seed, step, replica)   N(0, 1), Box-Muller; attrs.stream
@@ -248,6 +261,8 @@ char *hg_shape_str(hg_shape s, char *buf, size_t n);
     X(layer_norm, 1, HG_OPF_DIFF | HG_OPF_COMPOSITE)                          \
     X(softmax, 1, HG_OPF_DIFF | HG_OPF_COMPOSITE)                             \
     X(attention, 4, HG_OPF_DIFF | HG_OPF_COMPOSITE)                           \
+    X(attention_lse, 4, HG_OPF_DIFF | HG_OPF_COMPOSITE)                       \
+    X(attention_grad, 7, HG_OPF_DIFF | HG_OPF_COMPOSITE)                      \
     X(random_uniform, 3, HG_OPF_RANDOM)                                       \
     X(random_normal, 3, HG_OPF_RANDOM)
 
@@ -492,6 +507,11 @@ hg_value hg_layer_norm(hg_graph *g, hg_value x, double eps);
 hg_value hg_softmax(hg_graph *g, hg_value x);
 hg_value hg_attention(hg_graph *g, hg_value q, hg_value k, hg_value v,
                       hg_value mask, double scale);
+/* attention_lse (see the op list): [B, H, Nq] log-sum-exp rows. */
+hg_value hg_attention_lse(hg_graph *g, hg_value q, hg_value k, hg_value v,
+                          hg_value mask, double scale);
+/* attention_grad: in = {q, k, v, mask, o, lse, do}; axis 0/1/2 = dq/dk/dv. */
+hg_value hg_attention_grad(hg_graph *g, const hg_value *in, int axis, double scale);
 /* Random tensors; a fresh stream id is assigned from g->next_stream. */
 hg_value hg_random_uniform(hg_graph *g, hg_dtype t, hg_shape s, hg_value seed,
                            hg_value step, hg_value replica);

@@ -18,7 +18,8 @@
  *   pad            pad_lo=[..] pad_hi=[..] value=V
  *   knn            k=K box=L
  *   layer_norm     eps=E
- *   attention      scale=S
+ *   attention attention_lse   scale=S
+ *   attention_grad scale=S axis=A
  *   random_*       stream=S
  *   input state    name="..."  (escapes: \" \\ \xHH)
  *   constant       data=[v0,v1,...]  (row-major, numel values)

@@ -157,6 +157,8 @@ static hg_status check_attrs(const hg_graph *g, int i) {
             return NODE_ERR(i, n, "eps = %g, must be finite and > 0", a->eps);
         break;
     case HG_OP_attention:
+    case HG_OP_attention_lse:
+    case HG_OP_attention_grad:
         if (!isfinite(a->scale))
             return NODE_ERR(i, n, "scale = %g, must be finite", a->scale);
         break;

@@ -1,9 +1,11 @@
-/* Decomposition of the composite ops (layer_norm, softmax, attention) into
+/* Decomposition of the composite ops (layer_norm, softmax, attention,
+ * attention_lse, attention_grad) into
  * primitive ops (ir/ir.h op table: HG_OPF_COMPOSITE). A backend without a
  * kernel for a composite op runs its decomposition instead; the reference
  * interpreter's composite kernels are checked against it
  * (tests/test_ops_composite.c). */
 #include <float.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +20,18 @@ static hg_value softmax_prim(hg_graph *g, hg_value x) {
     return hg_div(g, e, hg_reduce(g, HG_OP_sum, e, 1, LAST, 1));
 }
 
+/* where(mask != 0, scale q k^T, lowest finite) for in = {q, k, v, mask, ...};
+ * *keep (if non-NULL) = the bool mask != 0. */
+static hg_value masked_logits(hg_graph *g, const hg_value *in, double scale, hg_value *keep_out) {
+    hg_value q = in[0], k = in[1], mask = in[3];
+    hg_dtype t = hg_value_dtype(g, q);
+    hg_value logits = hg_mul_s(g, hg_matmul(g, q, k, 0, 1), scale);
+    hg_value keep = hg_binary(g, HG_OP_ne, mask, hg_scalar(g, hg_value_dtype(g, mask), 0.0));
+    if (keep_out) *keep_out = keep;
+    hg_value lowest = hg_scalar(g, t, t == HG_F32 ? -(double)FLT_MAX : -DBL_MAX);
+    return hg_where(g, keep, logits, lowest);
+}
+
 hg_value hg_decompose_node(hg_graph *g, hg_op op, const hg_value *in, const hg_attrs *attrs) {
     if (!g || g->err.code != HG_OK) return HG_NONE;
     switch (op) {
@@ -30,14 +44,38 @@ hg_value hg_decompose_node(hg_graph *g, hg_op op, const hg_value *in, const hg_a
     }
     case HG_OP_softmax:
         return softmax_prim(g, in[0]);
-    case HG_OP_attention: {
+    case HG_OP_attention:
         /* softmax(where(mask != 0, scale q k^T, lowest)) v */
-        hg_value q = in[0], k = in[1], v = in[2], mask = in[3];
+        return hg_matmul(g, softmax_prim(g, masked_logits(g, in, attrs->scale, NULL)), in[2], 0, 0);
+    case HG_OP_attention_lse: {
+        /* m + log(sum(exp(x - m))) of the masked logits x, m = max(x);
+         * -inf where no key is kept (fully masked row) */
+        hg_value keep;
+        hg_value x = masked_logits(g, in, attrs->scale, &keep);
+        hg_dtype t = hg_value_dtype(g, x);
+        hg_value mx = hg_reduce(g, HG_OP_max, x, 1, LAST, 1);
+        hg_value lse = hg_add(g, mx, hg_log(g, hg_reduce(g, HG_OP_sum, hg_exp(g, hg_sub(g, x, mx)),
+                                                       1, LAST, 1)));
+        hg_value any = hg_reduce(g, HG_OP_max, hg_cast(g, keep, t), 1, LAST, 1);
+        lse = hg_where(g, hg_binary(g, HG_OP_ne, any, hg_scalar(g, t, 0.0)), lse,
+                       hg_scalar(g, t, -INFINITY));
+        hg_shape s = hg_value_shape(g, lse);
+        if (g->err.code != HG_OK) return HG_NONE;
+        s.rank = 3;
+        return hg_reshape(g, lse, s);
+    }
+    case HG_OP_attention_grad: {
+        /* p = softmax of the masked logits (recomputed; o and lse unread):
+         *   dv = p^T do, dp = do v^T, ds = p (dp - sum(dp p)) masked,
+         *   dq = s ds k, dk = s ds^T q */
+        hg_value q = in[0], k = in[1], v = in[2], gy = in[6], keep;
+        hg_value p = softmax_prim(g, masked_logits(g, in, attrs->scale, &keep));
+        if (attrs->axis == 2) return hg_matmul(g, p, gy, 1, 0);
         hg_dtype t = hg_value_dtype(g, q);
-        hg_value logits = hg_mul_s(g, hg_matmul(g, q, k, 0, 1), attrs->scale);
-        hg_value keep = hg_binary(g, HG_OP_ne, mask, hg_scalar(g, hg_value_dtype(g, mask), 0.0));
-        hg_value lowest = hg_scalar(g, t, t == HG_F32 ? -(double)FLT_MAX : -DBL_MAX);
-        return hg_matmul(g, softmax_prim(g, hg_where(g, keep, logits, lowest)), v, 0, 0);
+        hg_value dp = hg_matmul(g, gy, v, 0, 1);
+        hg_value ds = hg_mul(g, p, hg_sub(g, dp, hg_reduce(g, HG_OP_sum, hg_mul(g, dp, p), 1, LAST, 1)));
+        ds = hg_mul_s(g, hg_where(g, keep, ds, hg_scalar(g, t, 0.0)), attrs->scale);
+        return attrs->axis == 0 ? hg_matmul(g, ds, k, 0, 0) : hg_matmul(g, ds, q, 1, 0);
     }
     default:
         if (g->err.code == HG_OK)

@@ -55,6 +55,8 @@ static const hg_vjp_fn vjp_table[HG_NUM_OPS] = {
     [HG_OP_layer_norm] = hg_vjp_layer_norm,
     [HG_OP_softmax] = hg_vjp_softmax,
     [HG_OP_attention] = hg_vjp_attention,
+    [HG_OP_attention_lse] = hg_vjp_decomposed,
+    [HG_OP_attention_grad] = hg_vjp_decomposed,
 };
 
 int hg_grad_has_rule(hg_op op) {
@@ -109,28 +111,14 @@ static int carries_grad(const hg_graph *g, hg_value v) {
     return hg_dtype_is_float(g->nodes[v].dtype);
 }
 
-hg_status hg_grad(hg_graph *g, hg_value loss, int n_wrt, const hg_value *wrt,
-                  hg_value *grads) {
-    if (!g) return hg_error(HG_ERR_INVALID, "hg_grad: graph is NULL");
-    HG_TRY(hg_status_prefix(hg_graph_status(g), "hg_grad: graph has an error"));
-    int n0 = g->n_nodes;
-    if (loss < 0 || loss >= n0)
-        return hg_error(HG_ERR_INVALID, "hg_grad: loss %%%d is not a node (graph has %d)",
-                        (int)loss, n0);
-    if (!carries_grad(g, loss))
-        return hg_error(HG_ERR_INVALID, "hg_grad: loss %%%d has dtype %s, not float",
-                        (int)loss, hg_dtype_name(g->nodes[loss].dtype));
-    if (n_wrt < 0 || (n_wrt > 0 && (!wrt || !grads)))
-        return hg_error(HG_ERR_INVALID, "hg_grad: bad wrt list (n_wrt %d)", n_wrt);
-    for (int j = 0; j < n_wrt; j++) {
-        if (wrt[j] < 0 || wrt[j] >= n0)
-            return hg_error(HG_ERR_INVALID, "hg_grad: wrt[%d] = %%%d is not a node", j,
-                            (int)wrt[j]);
-        if (!carries_grad(g, wrt[j]))
-            return hg_error(HG_ERR_INVALID, "hg_grad: wrt[%d] = %%%d has dtype %s, not float",
-                            j, (int)wrt[j], hg_dtype_name(g->nodes[wrt[j]].dtype));
-    }
-
+/* The reverse sweep of hg_grad over the nodes lo..y (nodes below lo are
+ * leaves: nothing propagates through them): seeds y with gy (HG_NONE:
+ * ones), runs the VJP rule of every node on a path from a wrt value to y
+ * and sets out[j] to the summed cotangent of wrt[j] (HG_NONE if no path).
+ * Ids are checked by the caller. */
+static hg_status backprop(hg_graph *g, int lo, hg_value y, hg_value gy, int n_wrt,
+                          const hg_value *wrt, hg_value *out) {
+    int n0 = y + 1;
     char *dep = calloc((size_t)n0 + 1, 1);
     hg_value *acc = malloc(((size_t)n0 + 1) * sizeof *acc);
     if (!dep || !acc) {
@@ -139,10 +127,11 @@ hg_status hg_grad(hg_graph *g, hg_value loss, int n_wrt, const hg_value *wrt,
         return hg_error(HG_ERR_NOMEM, "hg_grad: out of memory");
     }
     /* dep[i]: node i depends differentiably on some wrt value. */
-    for (int j = 0; j < n_wrt; j++) dep[wrt[j]] = 1;
-    for (int i = 0; i <= loss; i++) {
+    for (int i = 0; i <= y; i++) acc[i] = HG_NONE;
+    for (int j = 0; j < n_wrt; j++)
+        if (wrt[j] <= y) dep[wrt[j]] = 1;
+    for (int i = lo; i <= y; i++) {
         const hg_node *nd = &g->nodes[i];
-        acc[i] = HG_NONE;
         if (dep[i] || !(hg_op_table[nd->op].flags & HG_OPF_DIFF) || !carries_grad(g, i))
             continue;
         for (int k = 0; k < nd->n_in; k++)
@@ -150,8 +139,9 @@ hg_status hg_grad(hg_graph *g, hg_value loss, int n_wrt, const hg_value *wrt,
     }
 
     hg_status st = hg_ok();
-    if (dep[loss]) acc[loss] = hg_vjp_splat(g, g->nodes[loss].dtype, g->nodes[loss].shape, 1.0);
-    for (int i = loss; i >= 0 && st.code == HG_OK; i--) {
+    if (dep[y])
+        acc[y] = gy != HG_NONE ? gy : hg_vjp_splat(g, g->nodes[y].dtype, g->nodes[y].shape, 1.0);
+    for (int i = y; i >= lo && st.code == HG_OK; i--) {
         if (acc[i] == HG_NONE) continue;
         hg_node nd = g->nodes[i]; /* copy: builders may move g->nodes */
         if (!(hg_op_table[nd.op].flags & HG_OPF_DIFF)) continue;
@@ -188,14 +178,67 @@ hg_status hg_grad(hg_graph *g, hg_value loss, int n_wrt, const hg_value *wrt,
             st = hg_graph_status(g);
         }
     }
+    for (int j = 0; j < n_wrt; j++) out[j] = wrt[j] <= y ? acc[wrt[j]] : HG_NONE;
+    free(dep);
+    free(acc);
+    return st;
+}
+
+void hg_vjp_decomposed(hg_graph *g, const hg_node *n, hg_value y, hg_value gy,
+                       const int *need, hg_value *gx) {
+    (void)y;
+    hg_value in[HG_MAX_INPUTS], wrt[HG_MAX_INPUTS], out[HG_MAX_INPUTS];
+    int slot[HG_MAX_INPUTS], nw = 0;
+    /* a proxy per needed input keeps repeated inputs (q = k) apart */
+    for (int k = 0; k < n->n_in; k++) {
+        in[k] = n->in[k];
+        if (!need[k]) continue;
+        in[k] = hg_reshape(g, n->in[k], hg_value_shape(g, n->in[k]));
+        slot[nw] = k;
+        wrt[nw++] = in[k];
+    }
+    int lo = g->n_nodes;
+    hg_value yd = hg_decompose_node(g, n->op, in, &n->attrs);
+    if (hg_graph_status(g).code != HG_OK) return;
+    hg_status st = backprop(g, lo, yd, gy, nw, wrt, out);
+    if (st.code != HG_OK) {
+        if (g->err.code == HG_OK) g->err = st;
+        return;
+    }
+    for (int j = 0; j < nw; j++) gx[slot[j]] = out[j];
+}
+
+hg_status hg_grad(hg_graph *g, hg_value loss, int n_wrt, const hg_value *wrt,
+                  hg_value *grads) {
+    if (!g) return hg_error(HG_ERR_INVALID, "hg_grad: graph is NULL");
+    HG_TRY(hg_status_prefix(hg_graph_status(g), "hg_grad: graph has an error"));
+    int n0 = g->n_nodes;
+    if (loss < 0 || loss >= n0)
+        return hg_error(HG_ERR_INVALID, "hg_grad: loss %%%d is not a node (graph has %d)",
+                        (int)loss, n0);
+    if (!carries_grad(g, loss))
+        return hg_error(HG_ERR_INVALID, "hg_grad: loss %%%d has dtype %s, not float",
+                        (int)loss, hg_dtype_name(g->nodes[loss].dtype));
+    if (n_wrt < 0 || (n_wrt > 0 && (!wrt || !grads)))
+        return hg_error(HG_ERR_INVALID, "hg_grad: bad wrt list (n_wrt %d)", n_wrt);
+    for (int j = 0; j < n_wrt; j++) {
+        if (wrt[j] < 0 || wrt[j] >= n0)
+            return hg_error(HG_ERR_INVALID, "hg_grad: wrt[%d] = %%%d is not a node", j,
+                            (int)wrt[j]);
+        if (!carries_grad(g, wrt[j]))
+            return hg_error(HG_ERR_INVALID, "hg_grad: wrt[%d] = %%%d has dtype %s, not float",
+                            j, (int)wrt[j], hg_dtype_name(g->nodes[wrt[j]].dtype));
+    }
+
+    hg_value *acc = malloc(((size_t)(n_wrt ? n_wrt : 1)) * sizeof *acc);
+    if (!acc) return hg_error(HG_ERR_NOMEM, "hg_grad: out of memory");
+    hg_status st = backprop(g, 0, loss, HG_NONE, n_wrt, wrt, acc);
     for (int j = 0; j < n_wrt && st.code == HG_OK; j++) {
         hg_value w = wrt[j];
-        grads[j] = (w <= loss && acc[w] != HG_NONE)
-                       ? acc[w]
-                       : hg_vjp_splat(g, g->nodes[w].dtype, g->nodes[w].shape, 0.0);
+        grads[j] = acc[j] != HG_NONE ? acc[j]
+                                     : hg_vjp_splat(g, g->nodes[w].dtype, g->nodes[w].shape, 0.0);
         st = hg_graph_status(g);
     }
-    free(dep);
     free(acc);
     return st.code == HG_OK ? st : hg_status_prefix(st, "hg_grad");
 }

@@ -47,6 +47,10 @@ HG_VJP_DECL(slice) HG_VJP_DECL(concat) HG_VJP_DECL(pad) HG_VJP_DECL(gather)
 HG_VJP_DECL(scatter_add) HG_VJP_DECL(scatter_max) HG_VJP_DECL(cast)
 /* vjp_composite.c */
 HG_VJP_DECL(layer_norm) HG_VJP_DECL(softmax) HG_VJP_DECL(attention)
+/* grad.c: the VJP of a composite op's decomposition (passes/decompose.c),
+ * built in g and swept back to the op's inputs alone (attention_lse,
+ * attention_grad: the second derivative of attention). */
+HG_VJP_DECL(decomposed)
 #undef HG_VJP_DECL
 
 #endif

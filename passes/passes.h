@@ -47,9 +47,12 @@
  *    dtype); casts to or from i32/bool cut it;
  *  - gather <-> scatter_add are each other's adjoint (out-of-range
  *    indices get / give 0);
- *  - layer_norm, softmax, attention: VJPs built from primitive and
- *    composite differentiable ops (attention recomputes its probabilities;
- *    the mask gets no gradient).
+ *  - layer_norm, softmax: VJPs built from primitive and composite
+ *    differentiable ops;
+ *  - attention: an attention_lse node and one attention_grad node per
+ *    needed input (the mask gets no gradient); attention_lse and
+ *    attention_grad are differentiated through their decomposition
+ *    (hg_decompose_node), so attention has a second derivative.
  * Ops without HG_OPF_DIFF pass no gradient: stop_gradient, knn,
  * comparisons, logical ops, sign, iota, random_*; i32/bool values never
  * carry gradients.

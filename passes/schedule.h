@@ -127,6 +127,19 @@ hg_status hg_schedule_print(const hg_graph *g, const hg_schedule *s, FILE *f);
 
 void hg_schedule_free(hg_schedule *s);
 
+/* ---------------------------------------------------------- attention */
+
+/* Merges the attention kernels of s (a valid schedule of g, e.g. from
+ * hg_schedule_nodes or hg_fuse) into HG_KERNEL_MULTI kernels, in place
+ * (passes/attention_group.c): the attention_grad nodes of one attention
+ * (same seven inputs and scale) into one kernel anchored on the lowest
+ * node id, and, unless in_order, each attention node with the
+ * attention_lse node of the same inputs and scale. in_order: only kernels
+ * adjacent in s merge, so the schedule still runs nodes in definition
+ * order. The result passes hg_schedule_check. Errors: HG_ERR_NOMEM (s is
+ * then still a valid schedule only if no kernel was merged yet: free it). */
+hg_status hg_attention_group(const hg_graph *g, int in_order, hg_schedule *s);
+
 /* ------------------------------------------------------------- fusion */
 
 /* Options of hg_fuse. `kinds`: bit (1u << kind) set for each fusion-group

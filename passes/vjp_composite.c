@@ -1,8 +1,6 @@
 /* VJP rules of the composite ops (layer_norm, softmax, attention), built
  * from primitive and composite differentiable ops so that they can be
  * differentiated again. */
-#include <float.h>
-
 #include "passes/grad_internal.h"
 
 /* y = (x - mean) rstd, rstd = 1 / sqrt(var + eps) over the last axis:
@@ -24,25 +22,18 @@ void hg_vjp_softmax(hg_graph *g, const hg_node *n, hg_value y, hg_value gy,
     gx[0] = hg_mul(g, y, hg_sub(g, gy, hg_vjp_sum_last(g, hg_mul(g, gy, y))));
 }
 
-/* out = softmax(where(mask != 0, s q k^T, lowest)) v. The probabilities p
- * are recomputed from q and k (softmax of the masked logits), then
- *   dv = p^T dout, dp = dout v^T, ds = p (dp - sum(dp p)) masked,
- *   dq = s ds k, dk = s ds^T q. The mask gets no gradient. */
+/* out = softmax(where(mask != 0, s q k^T, lowest)) v: the gradients are
+ * attention_grad nodes (axis 0, 1, 2: dq, dk, dv) reading q, k, v, mask,
+ * out, lse = attention_lse(q, k, v, mask) and gy, so a backend computes
+ * them together in O(N) memory (FlashAttention-2; passes/attention_group.c
+ * makes them one kernel) and a backend without them runs their
+ * decomposition (passes/decompose.c: the formulas, with p recomputed). The
+ * mask gets no gradient. The two ops are differentiated again through that
+ * decomposition (grad.c hg_vjp_decomposed). */
 void hg_vjp_attention(hg_graph *g, const hg_node *n, hg_value y, hg_value gy,
                       const int *need, hg_value *gx) {
     hg_value q = n->in[0], k = n->in[1], v = n->in[2], mask = n->in[3];
-    hg_dtype t = hg_value_dtype(g, q);
-    double scale = n->attrs.scale;
-    hg_value zero = hg_scalar(g, t, 0.0);
-    hg_value keep = hg_binary(g, HG_OP_ne, mask, hg_scalar(g, hg_value_dtype(g, mask), 0.0));
-    hg_value logits = hg_mul_s(g, hg_matmul(g, q, k, 0, 1), scale);
-    hg_value lowest = hg_scalar(g, t, t == HG_F32 ? -(double)FLT_MAX : -DBL_MAX);
-    hg_value p = hg_softmax(g, hg_where(g, keep, logits, lowest));
-    if (need[2]) gx[2] = hg_unbroadcast(g, hg_matmul(g, p, gy, 1, 0), hg_value_shape(g, v));
-    if (!need[0] && !need[1]) return;
-    hg_value dp = hg_matmul(g, gy, v, 0, 1);
-    hg_value ds = hg_mul(g, p, hg_sub(g, dp, hg_vjp_sum_last(g, hg_mul(g, dp, p))));
-    ds = hg_mul_s(g, hg_where(g, keep, ds, zero), scale);
-    if (need[0]) gx[0] = hg_unbroadcast(g, hg_matmul(g, ds, k, 0, 0), hg_value_shape(g, q));
-    if (need[1]) gx[1] = hg_unbroadcast(g, hg_matmul(g, ds, q, 1, 0), hg_value_shape(g, k));
+    hg_value in[7] = {q, k, v, mask, y, hg_attention_lse(g, q, k, v, mask, n->attrs.scale), gy};
+    for (int a = 0; a < 3; a++)
+        if (need[a]) gx[a] = hg_attention_grad(g, in, a, n->attrs.scale);
 }

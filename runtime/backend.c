@@ -34,6 +34,20 @@ static int keeps_all_composites(hg_op op) {
 
 /* --------------------------------------------------------------- fast */
 
+/* fast and jit run attention's backward (and jit also its forward with the
+ * lse rows) as one kernel (passes/attention_group.c); fast's node memory
+ * plan needs definition order (in_order). */
+static hg_status group_attention(const hg_graph *g, int in_order, hg_schedule *out) {
+    hg_status st = hg_attention_group(g, in_order, out);
+    if (st.code != HG_OK) hg_schedule_free(out);
+    return st;
+}
+
+static hg_status fast_schedule(const hg_graph *g, hg_schedule *out) {
+    HG_TRY(hg_schedule_nodes(g, out));
+    return group_attention(g, 1, out);
+}
+
 static hg_status fast_compile(const hg_graph *g, const hg_schedule *s, void **out) {
     hg_fast *f = NULL;
     hg_status st = hg_fast_compile(g, s, &f);
@@ -55,6 +69,11 @@ static int fast_supports(hg_op op, hg_dtype dtype) {
 
 /* ---------------------------------------------------------------- jit */
 
+static hg_status jit_schedule(const hg_graph *g, hg_schedule *out) {
+    HG_TRY(hg_jit_schedule(g, out));
+    return group_attention(g, 0, out);
+}
+
 static hg_status jit_compile(const hg_graph *g, const hg_schedule *s, void **out) {
     hg_jit_backend *b = NULL;
     hg_status st = hg_jit_backend_compile(g, s, &b);
@@ -74,9 +93,9 @@ static void jit_free(void *prog) { hg_jit_backend_free(prog); }
 static const hg_backend backend_table[] = {
     {"ref", "the reference interpreter (the oracle; slowest)", hg_schedule_nodes, ref_compile,
      ref_run, ref_free, ref_supports, keeps_all_composites},
-    {"fast", "planned arena + oneDNN matmul (matches ref within 1e-4)", hg_schedule_nodes,
+    {"fast", "planned arena + oneDNN matmul (matches ref within 1e-4)", fast_schedule,
      fast_compile, fast_run, fast_free, fast_supports, keeps_all_composites},
-    {"jit", "fusion groups compiled with LLVM, on the fast backend", hg_jit_schedule,
+    {"jit", "fusion groups compiled with LLVM, on the fast backend", jit_schedule,
      jit_compile, jit_run, jit_free, fast_supports, keeps_all_composites},
 };
 

@@ -22,16 +22,16 @@ enum { IN_F = 0, IN_CF, IN_I, IN_B }; /* differentiated f64, f64 const, i32 cons
 typedef struct {
     hg_op op;
     int n_in;
-    hg_shape s[4];
-    int kind[4];
-    double lo[4], hi[4];
-    const void *data[4]; /* constants (IN_CF/IN_I/IN_B) or fixed IN_F values */
+    hg_shape s[7];
+    int kind[7];
+    double lo[7], hi[7];
+    const void *data[7]; /* constants (IN_CF/IN_I/IN_B) or fixed IN_F values */
     hg_attrs at;
     hg_shape out;     /* ops whose output shape is given */
     int out_f32;      /* cast case: output f32 */
 } opcase;
 
-#define R2 .lo = {-2, -2, -2, -2}, .hi = {2, 2, 2, 2}
+#define R2 .lo = {-2, -2, -2, -2, -2, -2, -2}, .hi = {2, 2, 2, 2, 2, 2, 2}
 #define UN(o, l, h)                                                                 \
     {.op = HG_OP_##o, .n_in = 1, .s = {S0}, .lo = {l}, .hi = {h}},                  \
     {.op = HG_OP_##o, .n_in = 1, .s = {S1(4)}, .lo = {l}, .hi = {h}},               \
@@ -54,6 +54,15 @@ static const double mask_ones[6] = {1, 1, 1, 1, 1, 1};
 static const double mask_row[3] = {1, 0, 1};
 static const double mask_b[24] = {1, 1, 0, 1, 0, 1, 1, 1, 1, 0, 0, 0,
                                   0, 1, 1, 0, 1, 1, 1, 1, 1, 0, 0, 1};
+
+/* attention(q, k, v, mask) and attention_lse: three shapes and masks */
+#define ATT3(o)                                                                              \
+    {.op = HG_OP_##o, .n_in = 4, .s = {S4(1, 1, 2, 3), S4(1, 1, 3, 3), S4(1, 1, 3, 2), S4(1, 1, 2, 3)}, \
+     .kind = {IN_F, IN_F, IN_F, IN_CF}, .data = {0, 0, 0, mask_ones}, R2, .at = {.scale = 0.7}},  \
+    {.op = HG_OP_##o, .n_in = 4, .s = {S4(1, 2, 2, 2), S4(1, 2, 3, 2), S4(1, 2, 3, 1), S4(1, 1, 1, 3)}, \
+     .kind = {IN_F, IN_F, IN_F, IN_CF}, .data = {0, 0, 0, mask_row}, R2, .at = {.scale = 1.0}},   \
+    {.op = HG_OP_##o, .n_in = 4, .s = {S4(2, 2, 3, 2), S4(2, 2, 4, 2), S4(2, 2, 4, 3), S4(2, 1, 3, 4)}, \
+     .kind = {IN_F, IN_F, IN_F, IN_CF}, .data = {0, 0, 0, mask_b}, R2, .at = {.scale = 0.5}}
 
 static const opcase cases[] = {
     UN(neg, -2, 2), UN(abs, -2, 2), UN(exp, -2, 2), UN(log, 0.3, 3), UN(log1p, -0.5, 2),
@@ -137,12 +146,20 @@ static const opcase cases[] = {
     {.op = HG_OP_softmax, .n_in = 1, .s = {S1(3)}, R2},
     {.op = HG_OP_softmax, .n_in = 1, .s = {S2(2, 4)}, R2},
     {.op = HG_OP_softmax, .n_in = 1, .s = {S3(2, 2, 3)}, R2},
-    {.op = HG_OP_attention, .n_in = 4, .s = {S4(1, 1, 2, 3), S4(1, 1, 3, 3), S4(1, 1, 3, 2), S4(1, 1, 2, 3)},
-     .kind = {IN_F, IN_F, IN_F, IN_CF}, .data = {0, 0, 0, mask_ones}, R2, .at = {.scale = 0.7}},
-    {.op = HG_OP_attention, .n_in = 4, .s = {S4(1, 2, 2, 2), S4(1, 2, 3, 2), S4(1, 2, 3, 1), S4(1, 1, 1, 3)},
-     .kind = {IN_F, IN_F, IN_F, IN_CF}, .data = {0, 0, 0, mask_row}, R2, .at = {.scale = 1.0}},
-    {.op = HG_OP_attention, .n_in = 4, .s = {S4(2, 2, 3, 2), S4(2, 2, 4, 2), S4(2, 2, 4, 3), S4(2, 1, 3, 4)},
-     .kind = {IN_F, IN_F, IN_F, IN_CF}, .data = {0, 0, 0, mask_b}, R2, .at = {.scale = 0.5}},
+    ATT3(attention),
+    /* the attention backward (differentiated through its decomposition) */
+    ATT3(attention_lse),
+    /* attention_grad(q, k, v, mask, o, lse, do): o and lse are free inputs
+     * here (the op's value does not depend on them: gradient 0) */
+    {.op = HG_OP_attention_grad, .n_in = 7,
+     .s = {S4(1, 1, 2, 3), S4(1, 1, 3, 3), S4(1, 1, 3, 2), S4(1, 1, 2, 3), S4(1, 1, 2, 2), S3(1, 1, 2), S4(1, 1, 2, 2)},
+     .kind = {IN_F, IN_F, IN_F, IN_CF}, .data = {0, 0, 0, mask_ones}, R2, .at = {.scale = 0.7, .axis = 0}},
+    {.op = HG_OP_attention_grad, .n_in = 7,
+     .s = {S4(1, 2, 2, 2), S4(1, 2, 3, 2), S4(1, 2, 3, 1), S4(1, 1, 1, 3), S4(1, 2, 2, 1), S3(1, 2, 2), S4(1, 2, 2, 1)},
+     .kind = {IN_F, IN_F, IN_F, IN_CF}, .data = {0, 0, 0, mask_row}, R2, .at = {.scale = 1.0, .axis = 1}},
+    {.op = HG_OP_attention_grad, .n_in = 7,
+     .s = {S4(2, 2, 3, 2), S4(2, 2, 4, 2), S4(2, 2, 4, 3), S4(2, 1, 3, 4), S4(2, 2, 3, 3), S3(2, 2, 3), S4(2, 2, 3, 3)},
+     .kind = {IN_F, IN_F, IN_F, IN_CF}, .data = {0, 0, 0, mask_b}, R2, .at = {.scale = 0.5, .axis = 2}},
 };
 #define N_CASES ((int)(sizeof cases / sizeof cases[0]))
 
@@ -190,8 +207,8 @@ static void check_case(int ci) {
     const char *opn = hg_op_table[c->op].name;
     uint64_t rng = 0x9e3779b97f4a7c15ull * (uint64_t)(ci + 1);
     hg_graph *g = hg_graph_new();
-    hg_value ins[4], wrt[4];
-    int nw = 0, widx[4];
+    hg_value ins[7], wrt[7];
+    int nw = 0, widx[7];
     hg_tensor_map inputs;
     hg_map_init(&inputs);
     for (int k = 0; k < c->n_in; k++) {
@@ -216,7 +233,7 @@ static void check_case(int ci) {
     hg_set_output(g, "loss", loss);
     HG_CHECK_OK(hg_graph_status(g));
     int n_fwd = g->n_nodes;
-    hg_value gr[4], h[4];
+    hg_value gr[7], h[7];
     HG_CHECK_OK(hg_grad(g, loss, nw, wrt, gr));
     hg_value s2 = HG_NONE;
     for (int i = 0; i < nw; i++) {
@@ -320,7 +337,7 @@ HG_TEST(fd_matmul) { check_ops(HG_OP_matmul, HG_OP_matmul); }
 HG_TEST(fd_layout) { check_ops(HG_OP_reshape, HG_OP_pad); }
 HG_TEST(fd_gather_scatter) { check_ops(HG_OP_gather, HG_OP_scatter_max); }
 HG_TEST(fd_cast) { check_ops(HG_OP_cast, HG_OP_cast); }
-HG_TEST(fd_composite) { check_ops(HG_OP_layer_norm, HG_OP_attention); }
+HG_TEST(fd_composite) { check_ops(HG_OP_layer_norm, HG_OP_attention_grad); }
 
 /* ------------------------------------------------- rules stated in passes.h */
 

@@ -363,7 +363,16 @@ static void build_every_op(hg_graph *g, hg_tensor_map *in, hg_tensor_map *state,
     hg_value v4 = in_f32(g, in, &r, "v", hg_shape_of(4, (int64_t)1, (int64_t)2, (int64_t)5, (int64_t)3), -1, 1);
     static const float amask[5] = {1, 0, 1, 1, 0};
     hg_value am = hg_constant(g, HG_F32, hg_shape_of(4, (int64_t)1, (int64_t)1, (int64_t)1, (int64_t)5), amask);
-    out(g, used, "attention", hg_attention(g, q4, k4, v4, am, 0.5));
+    hg_value att = hg_attention(g, q4, k4, v4, am, 0.5);
+    out(g, used, "attention", att);
+    /* the attention backward (the writer lowers it to standard ONNX) */
+    hg_value lse = hg_attention_lse(g, q4, k4, v4, am, 0.5);
+    out(g, used, "attention_lse", lse);
+    hg_value do4 = in_f32(g, in, &r, "do", hg_shape_of(4, (int64_t)1, (int64_t)2, (int64_t)3, (int64_t)3), -1, 1);
+    hg_value gin[7] = {q4, k4, v4, am, att, lse, do4};
+    out(g, used, "attention_dq", hg_attention_grad(g, gin, 0, 0.5));
+    out(g, used, "attention_dk", hg_attention_grad(g, gin, 1, 0.5));
+    out(g, used, "attention_dv", hg_attention_grad(g, gin, 2, 0.5));
 
     /* random ops: become noise inputs */
     hg_value seed = in_i32(g, in, "seed", hg_shape_scalar(), (const int32_t[]){11});
