@@ -55,7 +55,10 @@ typedef struct {
     char dir[HG_PATH_MAX];
     hg_config cfg;          /* parsed from the checkpoint's config YAML */
     char *config_yaml;      /* owned */
-    hg_tensor_map state;    /* parameters (and optimiser state) of the checkpoint */
+    hg_tensor_map state;    /* parameters (and optimiser state) of the checkpoint; with
+                               training.ema_decay on, the parameters are the EMA's */
+    int ema;                /* 1: the parameters are the EMA weights (ema/<path>) */
+    int weights_only;       /* 1: exported weights (hg_run_export), no optimiser state */
     int64_t step;           /* training steps done */
     hg_norm norm;           /* train-split standardisation; norm.box = box side L */
     double redshift;
@@ -145,6 +148,29 @@ hg_status hg_train(const hg_train_options *o, hg_train_result *res);
 
 /* SPEC 5 learning rate lr(k) of config c (k = updates already applied). */
 double hg_train_lr(const hg_config *c, int64_t k);
+
+/* ================================================ EMA of the parameters */
+
+/* SPEC 5 option training.ema_decay = d in (0, 1): the state also holds
+ * "ema/<path>" (f32, the parameter's shape) for every parameter, set to the
+ * initial parameters at step 0 and after every update
+ * ema <- d ema + (1 - d) p (evaluated in double, rounded to f32; p the
+ * parameter after the update). Saved in checkpoints with the rest of the
+ * state, so --resume continues it bit-identically. */
+#define HG_EMA_PREFIX "ema/"
+/* Checkpoint counter set to 1 in exported weights (parameters only, EMA
+ * already applied when the option is on). */
+#define HG_WEIGHTS_ONLY_COUNTER "weights_only"
+/* Adds ema/<path> = copy of <path> for every parameter of mb. Errors:
+ * HG_ERR_INVALID (a parameter missing from state), HG_ERR_NOMEM. */
+hg_status hg_ema_init(const hg_mb *mb, hg_tensor_map *state);
+/* One EMA step with decay d for every parameter of mb. Errors:
+ * HG_ERR_INVALID (an ema/ or parameter tensor missing or mismatched). */
+hg_status hg_ema_update(const hg_mb *mb, double decay, hg_tensor_map *state);
+/* Overwrites every parameter of mb with its ema/<path> (the weights that
+ * sample, likelihood, nelbo and export-onnx use when the option is on).
+ * Errors: HG_ERR_INVALID naming `where` and the missing tensor. */
+hg_status hg_ema_apply(const hg_mb *mb, hg_tensor_map *state, const char *where);
 
 /* ============================================================ sampling */
 
