@@ -240,6 +240,12 @@ typedef struct {
 } hg_interval;
 #define HG_DELTA_CHI2_68 0.989
 hg_status hg_profile_interval(const double *grid, const double *logl, int n, hg_interval *iv);
+/* The same with another threshold: the interval where
+ * 2 (logl - max) >= -delta_chi2 (HG_DELTA_CHI2_95: the 95% point of a
+ * chi-square with 1 degree of freedom, for `coverage`). */
+#define HG_DELTA_CHI2_95 3.841
+hg_status hg_profile_interval_at(const double *grid, const double *logl, int n, double delta_chi2,
+                                 hg_interval *iv);
 
 typedef struct {
     int steps;            /* S (50) */
