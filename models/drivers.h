@@ -85,6 +85,18 @@ void hg_run_free(hg_run *r);
 #define HG_RUN_MAX_FILES 5
 int hg_run_files(const char *dir, char paths[][HG_PATH_MAX], int max);
 
+/* Exports the weights of run r (opened with hg_run_open: the EMA weights
+ * when training.ema_decay is on) into out_dir (created if absent), a run
+ * directory that hg_run_open and every reader of runs accept:
+ *   checkpoint.h5  the parameters only (no optimiser or EMA state), the
+ *                  normalisation, config, step, seed, dataset checksum,
+ *                  counters HG_WEIGHTS_ONLY_COUNTER = 1 and ema (0/1)
+ *   config.yaml, norm.h5, and copies of r's run.yaml and metrics.csv
+ *   COMMANDS       the text `commands` (not written when NULL)
+ * every file atomically. *n_params: the scalars exported. Errors: file
+ * errors (a new out_dir is removed again), HG_ERR_INVALID. */
+hg_status hg_run_export(const hg_run *r, const char *out_dir, const char *commands, int64_t *n_params);
+
 /* Builds graph kind `kind` for the run's config and normalisation, batch B
  * (opts may be NULL: run defaults). */
 hg_status hg_run_build(const hg_run *r, const char *kind, int batch, const hg_model_opts *opts,
