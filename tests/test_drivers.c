@@ -219,6 +219,18 @@ static char *metrics_wo_time(const char *dir) {
     return buf;
 }
 
+/* Trains cfg to `steps` in dir, interrupted (as by Ctrl-C) after step
+ * stop_at; returns the interrupted call's status. */
+static hg_status train_interrupted(const char *cfg, const char *data, const char *dir, int64_t steps,
+                                   int64_t stop_at, hg_train_result *res) {
+    volatile sig_atomic_t flag = 0;
+    capture cap;
+    memset(&cap, 0, sizeof cap);
+    cap.flag = &flag;
+    cap.stop_at = stop_at;
+    return train_tiny(cfg, data, dir, steps, 0, &cap, res);
+}
+
 HG_TEST(resume_is_bit_identical) {
     const char *data = tiny_dataset();
     HG_CHECK(data);
@@ -228,12 +240,7 @@ HG_TEST(resume_is_bit_identical) {
     hg_train_result res;
     HG_CHECK_OK(train_tiny(cfgp, data, a, 14, 0, NULL, &res));
     /* interrupted after step 7 (between checkpoints 4 and 8), then resumed */
-    volatile sig_atomic_t flag = 0;
-    capture cap;
-    memset(&cap, 0, sizeof cap);
-    cap.flag = &flag;
-    cap.stop_at = 7;
-    hg_status s = train_tiny(cfgp, data, b, 14, 0, &cap, &res);
+    hg_status s = train_interrupted(cfgp, data, b, 14, 7, &res);
     HG_CHECK(s.code == HG_ERR_INTERRUPTED);
     HG_CHECK(strstr(s.msg, "step 7") && strstr(s.msg, "checkpoint.h5"));
     HG_CHECK(res.step == 7);
@@ -353,12 +360,8 @@ HG_TEST(ema_resume_is_bit_identical_and_off_by_default) {
     const char *a = run_dir("run_ema_straight"), *b = run_dir("run_ema_pieces");
     hg_train_result res;
     HG_CHECK_OK(train_tiny(cfg, data, a, 10, 0, NULL, &res));
-    volatile sig_atomic_t flag = 0;
-    capture cap;
-    memset(&cap, 0, sizeof cap);
-    cap.flag = &flag;
-    cap.stop_at = 5; /* between checkpoints 4 and 8 */
-    HG_CHECK(train_tiny(cfg, data, b, 10, 0, &cap, &res).code == HG_ERR_INTERRUPTED);
+    /* interrupted after step 5 (between checkpoints 4 and 8), then resumed */
+    HG_CHECK(train_interrupted(cfg, data, b, 10, 5, &res).code == HG_ERR_INTERRUPTED);
     HG_CHECK_OK(train_tiny(NULL, data, b, 10, 1, NULL, &res));
     char pa[1200], pb[1200], why[256] = "";
     snprintf(pa, sizeof pa, "%s/checkpoint.h5", a);
