@@ -57,6 +57,7 @@ void hg_config_default(hg_config *c) {
     c->weight_decay = 1.0e-4;
     c->grad_clip = 0.5;
     c->grad_clip_global_norm = 0;
+    c->ema_decay = 0;
     c->seed = 52;
 }
 
@@ -117,6 +118,7 @@ static const kdesc keys[] = {
     {"training", "weight_decay", K_DOUBLE, O(weight_decay), 0, 0},
     {"training", "grad_clip", K_DOUBLE, O(grad_clip), 0, 0},
     {"training", "grad_clip_global_norm", K_BOOL, O(grad_clip_global_norm), 0, 0},
+    {"training", "ema_decay", K_DOUBLE, O(ema_decay), 0, 0},
     {"training", "seed", K_LONG, O(seed), 0, 0xffffffffL},
 };
 #undef O
@@ -189,6 +191,8 @@ hg_status hg_config_validate(const hg_config *c, const char *what) {
         BAD("training.weight_decay", "%g is negative", c->weight_decay);
     if (!(c->grad_clip >= 0) || !isfinite(c->grad_clip))
         BAD("training.grad_clip", "%g is negative", c->grad_clip);
+    if (!(c->ema_decay >= 0 && c->ema_decay < 1))
+        BAD("training.ema_decay", "%g must be in [0, 1) (0 = off)", c->ema_decay);
     if (c->seed < 0 || c->seed > 0xffffffffL) BAD("training.seed", "%ld out of [0, 2^32)", c->seed);
     /* the documented bounds of every integer key (after the specific
      * messages above) */

@@ -55,7 +55,10 @@ typedef struct {
     char dir[HG_PATH_MAX];
     hg_config cfg;          /* parsed from the checkpoint's config YAML */
     char *config_yaml;      /* owned */
-    hg_tensor_map state;    /* parameters (and optimiser state) of the checkpoint */
+    hg_tensor_map state;    /* parameters (and optimiser state) of the checkpoint; with
+                               training.ema_decay on, the parameters are the EMA's */
+    int ema;                /* 1: the parameters are the EMA weights (ema/<path>) */
+    int weights_only;       /* 1: exported weights (hg_run_export), no optimiser state */
     int64_t step;           /* training steps done */
     hg_norm norm;           /* train-split standardisation; norm.box = box side L */
     double redshift;
@@ -81,6 +84,18 @@ void hg_run_free(hg_run *r);
  * reading a run refuse an output equal to any of them (tools/cli.h). */
 #define HG_RUN_MAX_FILES 5
 int hg_run_files(const char *dir, char paths[][HG_PATH_MAX], int max);
+
+/* Exports the weights of run r (opened with hg_run_open: the EMA weights
+ * when training.ema_decay is on) into out_dir (created if absent), a run
+ * directory that hg_run_open and every reader of runs accept:
+ *   checkpoint.h5  the parameters only (no optimiser or EMA state), the
+ *                  normalisation, config, step, seed, dataset checksum,
+ *                  counters HG_WEIGHTS_ONLY_COUNTER = 1 and ema (0/1)
+ *   config.yaml, norm.h5, and copies of r's run.yaml and metrics.csv
+ *   COMMANDS       the text `commands` (not written when NULL)
+ * every file atomically. *n_params: the scalars exported. Errors: file
+ * errors (a new out_dir is removed again), HG_ERR_INVALID. */
+hg_status hg_run_export(const hg_run *r, const char *out_dir, const char *commands, int64_t *n_params);
 
 /* Builds graph kind `kind` for the run's config and normalisation, batch B
  * (opts may be NULL: run defaults). */
@@ -145,6 +160,29 @@ hg_status hg_train(const hg_train_options *o, hg_train_result *res);
 
 /* SPEC 5 learning rate lr(k) of config c (k = updates already applied). */
 double hg_train_lr(const hg_config *c, int64_t k);
+
+/* ================================================ EMA of the parameters */
+
+/* SPEC 5 option training.ema_decay = d in (0, 1): the state also holds
+ * "ema/<path>" (f32, the parameter's shape) for every parameter, set to the
+ * initial parameters at step 0 and after every update
+ * ema <- d ema + (1 - d) p (evaluated in double, rounded to f32; p the
+ * parameter after the update). Saved in checkpoints with the rest of the
+ * state, so --resume continues it bit-identically. */
+#define HG_EMA_PREFIX "ema/"
+/* Checkpoint counter set to 1 in exported weights (parameters only, EMA
+ * already applied when the option is on). */
+#define HG_WEIGHTS_ONLY_COUNTER "weights_only"
+/* Adds ema/<path> = copy of <path> for every parameter of mb. Errors:
+ * HG_ERR_INVALID (a parameter missing from state), HG_ERR_NOMEM. */
+hg_status hg_ema_init(const hg_mb *mb, hg_tensor_map *state);
+/* One EMA step with decay d for every parameter of mb. Errors:
+ * HG_ERR_INVALID (an ema/ or parameter tensor missing or mismatched). */
+hg_status hg_ema_update(const hg_mb *mb, double decay, hg_tensor_map *state);
+/* Overwrites every parameter of mb with its ema/<path> (the weights that
+ * sample, likelihood, nelbo and export-onnx use when the option is on).
+ * Errors: HG_ERR_INVALID naming `where` and the missing tensor. */
+hg_status hg_ema_apply(const hg_mb *mb, hg_tensor_map *state, const char *where);
 
 /* ============================================================ sampling */
 
@@ -214,6 +252,12 @@ typedef struct {
 } hg_interval;
 #define HG_DELTA_CHI2_68 0.989
 hg_status hg_profile_interval(const double *grid, const double *logl, int n, hg_interval *iv);
+/* The same with another threshold: the interval where
+ * 2 (logl - max) >= -delta_chi2 (HG_DELTA_CHI2_95: the 95% point of a
+ * chi-square with 1 degree of freedom, for `coverage`). */
+#define HG_DELTA_CHI2_95 3.841
+hg_status hg_profile_interval_at(const double *grid, const double *logl, int n, double delta_chi2,
+                                 hg_interval *iv);
 
 typedef struct {
     int steps;            /* S (50) */

@@ -184,7 +184,7 @@ hg_status hg_run_build(const hg_run *r, const char *kind, int batch, const hg_mo
 
 /* Every parameter of the model must be in the state with its shape (the
  * "loss" graph holds them all: schedule, encoder/decoder, embedding, score). */
-static hg_status check_params(const hg_run *r) {
+static hg_status check_params(hg_run *r) {
     hg_model m;
     HG_TRY(hg_run_build(r, "loss", 1, NULL, &m));
     char msg[400] = "";
@@ -204,11 +204,22 @@ static hg_status check_params(const hg_run *r) {
         bad++;
         if (n > 0 && used + (size_t)n < sizeof msg) used += (size_t)n;
     }
-    hg_model_free(&m);
+    hg_status s = hg_ok();
     if (bad)
-        return hg_error(HG_ERR_INVALID, "%s/checkpoint.h5 does not fit its config (%d parameters): %s", r->dir,
-                        bad, msg);
-    return hg_ok();
+        s = hg_error(HG_ERR_INVALID, "%s/checkpoint.h5 does not fit its config (%d parameters): %s", r->dir, bad,
+                     msg);
+    /* training.ema_decay on: the readers use the EMA weights (exported
+     * weights already are them) */
+    if (s.code == HG_OK && r->cfg.ema_decay > 0 && !r->weights_only) {
+        char where[HG_PATH_MAX + 32];
+        snprintf(where, sizeof where, "%s/checkpoint.h5", r->dir);
+        s = hg_ema_apply(&m.mb, &r->state, where);
+        r->ema = s.code == HG_OK;
+    } else if (s.code == HG_OK) {
+        r->ema = r->cfg.ema_decay > 0;
+    }
+    hg_model_free(&m);
+    return s;
 }
 
 int hg_run_files(const char *dir, char paths[][HG_PATH_MAX], int max) {
@@ -252,6 +263,8 @@ hg_status hg_run_open(const char *dir, hg_run *r) {
     r->step = ck.step;
     r->norm = ck.norm;
     r->dataset_checksum = ck.dataset_checksum;
+    for (int i = 0; i < ck.n_counters; i++)
+        if (!strcmp(ck.counter_names[i], HG_WEIGHTS_ONLY_COUNTER)) r->weights_only = ck.counters[i] != 0;
     hg_checkpoint_free(&ck);
     if (r->norm.n_features != r->cfg.n_features)
         return hg_error(HG_ERR_INVALID, "%s: normalisation has %d features, config %d", path,

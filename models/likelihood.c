@@ -44,6 +44,11 @@ int hg_default_grid(const char *param, double *lo, double *hi, int *n) {
 }
 
 hg_status hg_profile_interval(const double *grid, const double *logl, int n, hg_interval *iv) {
+    return hg_profile_interval_at(grid, logl, n, HG_DELTA_CHI2_68, iv);
+}
+
+hg_status hg_profile_interval_at(const double *grid, const double *logl, int n, double delta_chi2,
+                                 hg_interval *iv) {
     memset(iv, 0, sizeof *iv);
     if (n < 1) return hg_error(HG_ERR_INVALID, "profile: empty grid");
     for (int i = 0; i < n; i++) {
@@ -55,7 +60,7 @@ hg_status hg_profile_interval(const double *grid, const double *logl, int n, hg_
     int b = 0;
     for (int i = 1; i < n; i++)
         if (logl[i] > logl[b]) b = i;
-    double mx = logl[b], thr = -HG_DELTA_CHI2_68;
+    double mx = logl[b], thr = -delta_chi2;
 #define D2(i) (2.0 * (logl[i] - mx))
     int j = b;
     while (j > 0 && D2(j - 1) >= thr) j--;

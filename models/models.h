@@ -75,6 +75,7 @@ typedef struct {
     double weight_decay;           /* 1e-4 */
     double grad_clip;              /* 0.5 (elementwise) */
     int grad_clip_global_norm;     /* 0 (SPEC 5 option) */
+    double ema_decay;              /* 0 = off (SPEC 5 option: EMA of the parameters) */
     long seed;                     /* 52 */
 } hg_config;
 

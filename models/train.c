@@ -362,6 +362,7 @@ static hg_status setup(trainer *tr, int64_t *start, int64_t *target) {
     /* state: fresh initialisation (also the expected layout on resume) */
     HG_TRY(hg_mb_init_params(&tr->tm.mb, (uint32_t)tr->cfg.seed, &tr->state));
     HG_TRY(hg_optim_init_state(tr->tm.g, &tr->state));
+    if (tr->cfg.ema_decay > 0) HG_TRY(hg_ema_init(&tr->tm.mb, &tr->state));
     *start = 0;
     tr->ck_step = -1;
     if (o->resume) {
@@ -462,6 +463,7 @@ hg_status hg_train(const hg_train_options *o, hg_train_result *res) {
         if (s.code == HG_OK) s = hg_program_run(tr.tp, &tr.state, &tr.in, &tr.out);
         if (tr.have_prof) hg_profile_step_end(&tr.prof);
         hg_batch_free(&b);
+        if (s.code == HG_OK && tr.cfg.ema_decay > 0) s = hg_ema_update(&tr.tm.mb, tr.cfg.ema_decay, &tr.state);
         if (s.code) break;
         hg_train_progress p;
         memset(&p, 0, sizeof p);

@@ -219,6 +219,18 @@ static char *metrics_wo_time(const char *dir) {
     return buf;
 }
 
+/* Trains cfg to `steps` in dir, interrupted (as by Ctrl-C) after step
+ * stop_at; returns the interrupted call's status. */
+static hg_status train_interrupted(const char *cfg, const char *data, const char *dir, int64_t steps,
+                                   int64_t stop_at, hg_train_result *res) {
+    volatile sig_atomic_t flag = 0;
+    capture cap;
+    memset(&cap, 0, sizeof cap);
+    cap.flag = &flag;
+    cap.stop_at = stop_at;
+    return train_tiny(cfg, data, dir, steps, 0, &cap, res);
+}
+
 HG_TEST(resume_is_bit_identical) {
     const char *data = tiny_dataset();
     HG_CHECK(data);
@@ -228,12 +240,7 @@ HG_TEST(resume_is_bit_identical) {
     hg_train_result res;
     HG_CHECK_OK(train_tiny(cfgp, data, a, 14, 0, NULL, &res));
     /* interrupted after step 7 (between checkpoints 4 and 8), then resumed */
-    volatile sig_atomic_t flag = 0;
-    capture cap;
-    memset(&cap, 0, sizeof cap);
-    cap.flag = &flag;
-    cap.stop_at = 7;
-    hg_status s = train_tiny(cfgp, data, b, 14, 0, &cap, &res);
+    hg_status s = train_interrupted(cfgp, data, b, 14, 7, &res);
     HG_CHECK(s.code == HG_ERR_INTERRUPTED);
     HG_CHECK(strstr(s.msg, "step 7") && strstr(s.msg, "checkpoint.h5"));
     HG_CHECK(res.step == 7);
@@ -261,6 +268,130 @@ HG_TEST(resume_is_bit_identical) {
     snprintf(pb, sizeof pb, "%s/checkpoint.h5", c);
     why[0] = 0;
     HG_CHECK(!same_checkpoints(pa, pb, why, sizeof why));
+}
+
+/* ------------------------------------------------- EMA (training.ema_decay) */
+
+/* The state of RUN/checkpoint.h5 (loaded; caller frees). */
+static void load_state(const char *dir, hg_checkpoint *ck) {
+    char p[1200];
+    snprintf(p, sizeof p, "%s/checkpoint.h5", dir);
+    hg_checkpoint_init(ck);
+    hg_status s = hg_checkpoint_load(p, NULL, NULL, ck);
+    if (s.code) fprintf(stderr, "load %s: %s\n", p, s.msg);
+}
+
+HG_TEST(ema_matches_hand_computation_over_three_steps) {
+    const char *data = tiny_dataset();
+    HG_CHECK(data);
+    const char *rp[] = {"ema_decay", "0.9"};
+    const char *cfg = tiny_config("ema.yaml", 1, rp);
+    const double d = 0.9;
+    /* p_0: the initial parameters of the config's seed */
+    hg_config c;
+    HG_CHECK_OK(hg_config_load(cfg, &c));
+    HG_CHECK(c.ema_decay == 0.9);
+    hg_model_opts mo;
+    hg_model_opts_default(&mo, &c);
+    hg_model m;
+    HG_CHECK_OK(hg_model_build(&c, "loss", 1, HG_F32, &mo, &m));
+    hg_tensor_map p0;
+    hg_map_init(&p0);
+    HG_CHECK_OK(hg_mb_init_params(&m.mb, (uint32_t)c.seed, &p0));
+    /* p_1, p_2, p_3 and ema_3: three one-step pieces */
+    const char *dir = run_dir("run_ema3");
+    hg_train_result res;
+    hg_checkpoint ck[3];
+    for (int k = 1; k <= 3; k++) {
+        HG_CHECK_OK(train_tiny(k == 1 ? cfg : NULL, data, dir, k, k > 1, NULL, &res));
+        load_state(dir, &ck[k - 1]);
+        HG_CHECK(ck[k - 1].step == k);
+    }
+    /* ema_3 = d^3 p0 + d^2 (1-d) p1 + d (1-d) p2 + (1-d) p3, and
+     * ema_1 = d p0 + (1-d) p1 */
+    double w[4] = {d * d * d, d * d * (1 - d), d * (1 - d), 1 - d};
+    int64_t checked = 0, moved = 0;
+    for (int i = 0; i < m.mb.n_params; i++) {
+        const char *path = m.mb.params[i].path;
+        char en[HG_NAME_MAX + 8];
+        snprintf(en, sizeof en, "ema/%s", path);
+        const hg_tensor *a = hg_map_get(&p0, path), *e1 = hg_map_get(&ck[0].state, en),
+                        *e3 = hg_map_get(&ck[2].state, en);
+        const hg_tensor *ps[4] = {a, hg_map_get(&ck[0].state, path), hg_map_get(&ck[1].state, path),
+                                  hg_map_get(&ck[2].state, path)};
+        HG_CHECK(a && e1 && e3 && ps[1] && ps[2] && ps[3]);
+        int64_t n = hg_shape_numel(a->shape);
+        for (int64_t j = 0; j < n; j++) {
+            double want3 = 0, want1 = d * hg_tensor_get(ps[0], j) + (1 - d) * hg_tensor_get(ps[1], j);
+            for (int k = 0; k < 4; k++) want3 += w[k] * hg_tensor_get(ps[k], j);
+            double got3 = hg_tensor_get(e3, j), got1 = hg_tensor_get(e1, j);
+            double tol = 1e-6 * (1 + fabs(want3));
+            if (fabs(got3 - want3) > tol || fabs(got1 - want1) > tol)
+                HG_FAIL("%s[%lld]: ema_1 %.9g vs %.9g, ema_3 %.9g vs %.9g", path, (long long)j, got1, want1, got3,
+                        want3);
+            /* the comparison can fail: the parameters moved, so ema_3 is neither p_0 nor p_3 */
+            if (fabs(hg_tensor_get(ps[3], j) - hg_tensor_get(ps[0], j)) > 100 * tol) moved++;
+            checked++;
+        }
+    }
+    HG_CHECK(checked == hg_mb_param_count(&m.mb));
+    HG_CHECK(moved > checked / 10);
+    /* the run's readers use the EMA weights */
+    hg_run r;
+    HG_CHECK_OK(hg_run_open(dir, &r));
+    HG_CHECK(r.ema == 1);
+    for (int i = 0; i < m.mb.n_params; i++) {
+        char en[HG_NAME_MAX + 8];
+        snprintf(en, sizeof en, "ema/%s", m.mb.params[i].path);
+        const hg_tensor *pr = hg_map_get(&r.state, m.mb.params[i].path), *e3 = hg_map_get(&ck[2].state, en);
+        HG_CHECK(pr && e3 && !memcmp(pr->data, e3->data, hg_tensor_bytes(e3)));
+    }
+    hg_run_free(&r);
+    for (int k = 0; k < 3; k++) hg_checkpoint_free(&ck[k]);
+    hg_map_free(&p0);
+    hg_model_free(&m);
+}
+
+HG_TEST(ema_resume_is_bit_identical_and_off_by_default) {
+    const char *data = tiny_dataset();
+    HG_CHECK(data);
+    const char *rp[] = {"ema_decay", "0.99"};
+    const char *cfg = tiny_config("ema99.yaml", 1, rp);
+    const char *a = run_dir("run_ema_straight"), *b = run_dir("run_ema_pieces");
+    hg_train_result res;
+    HG_CHECK_OK(train_tiny(cfg, data, a, 10, 0, NULL, &res));
+    /* interrupted after step 5 (between checkpoints 4 and 8), then resumed */
+    HG_CHECK(train_interrupted(cfg, data, b, 10, 5, &res).code == HG_ERR_INTERRUPTED);
+    HG_CHECK_OK(train_tiny(NULL, data, b, 10, 1, NULL, &res));
+    char pa[1200], pb[1200], why[256] = "";
+    snprintf(pa, sizeof pa, "%s/checkpoint.h5", a);
+    snprintf(pb, sizeof pb, "%s/checkpoint.h5", b);
+    if (!same_checkpoints(pa, pb, why, sizeof why)) HG_FAIL("checkpoints differ: %s", why);
+    hg_checkpoint ck;
+    load_state(a, &ck);
+    int n_ema = 0;
+    for (int i = 0; i < ck.state.n; i++) n_ema += !strncmp(ck.state.e[i].name, "ema/", 4);
+    HG_CHECK(n_ema > 0);
+    hg_checkpoint_free(&ck);
+    /* off (the config's default 0): no ema/ tensors, the readers use the raw parameters */
+    char cfg0[1024];
+    snprintf(cfg0, sizeof cfg0, "%s/configs/tiny-test.yaml", hg_test_srcdir());
+    const char *c0 = run_dir("run_ema_off");
+    HG_CHECK_OK(train_tiny(cfg0, data, c0, 2, 0, NULL, &res));
+    load_state(c0, &ck);
+    for (int i = 0; i < ck.state.n; i++) HG_CHECK(strncmp(ck.state.e[i].name, "ema/", 4));
+    hg_run r;
+    HG_CHECK_OK(hg_run_open(c0, &r));
+    HG_CHECK(r.ema == 0);
+    hg_run_free(&r);
+    hg_checkpoint_free(&ck);
+    /* resuming an EMA-less checkpoint with EMA on is refused by name */
+    hg_status s = train_tiny(cfg, data, c0, 4, 1, NULL, &res);
+    HG_CHECK_ERR(s, "ema/");
+    /* out of range */
+    const char *bad[] = {"ema_decay", "1.0"};
+    hg_config c;
+    HG_CHECK_ERR(hg_config_load(tiny_config("ema_bad.yaml", 1, bad), &c), "training.ema_decay");
 }
 
 HG_TEST(nan_loss_names_step_and_checkpoint) {

@@ -45,14 +45,37 @@ static const char *USAGE_N =
     "  --backend NAME " HG_CLI_BACKENDS "\n";
 
 
+static const char *USAGE_C =
+    "usage: halograph coverage --run RUN --data D.h5 [--split test] --param NAME\n"
+    "                          [--grid LO:HI:N] [--steps S] [--replicas K] [--max-clouds M]\n"
+    "                          [--seed S] [--backend NAME] [--threads N] --out C.h5\n\n"
+    "Calibration of the likelihood profiles (SPEC 3.6) over a whole split: profiles\n"
+    "parameter NAME for every cloud of the split (default test; the first M with\n"
+    "--max-clouds) exactly as `halograph likelihood --index I` does (same grid, S, K,\n"
+    "seed: common random numbers), and reports the fraction of 68% and 95% intervals\n"
+    "(2 (logL - max) >= -0.989 / -3.841) containing the true value, the mean bias\n"
+    "(maximum-likelihood value - truth) and the mean 68% width.\n"
+    "  --grid LO:HI:N default 0.1:0.5:30 for Omega_m, 0.6:1.0:30 for sigma_8 (SPEC 3.6)\n"
+    "  --steps S      diffusion terms of the NELBO (default 50)\n"
+    "  --replicas K   noise replicas (default 16)\n"
+    "  --max-clouds M profile only the first M clouds of the split (for speed)\n"
+    "  --backend NAME " HG_CLI_BACKENDS "\n"
+    "Writes C.h5 atomically: /grid f64 [G], /loglik f64 [M, G], /truth, /best, /lo68,\n"
+    "/hi68, /lo95, /hi95 f64 [M], /open68, /open95 i32 [M] (1: the interval reaches a grid\n"
+    "end), /sims i32 [M], attributes param, frac68, frac95, mean_bias, mean_width68 and\n"
+    "the run's provenance. tools/plot_coverage.py C.h5 --out C.png draws true vs\n"
+    "maximum-likelihood value with the intervals.\n";
+
 typedef struct {
     const char *run, *data, *split, *param, *grid, *out, *backend;
-    long index, steps, replicas, seed, threads, batch;
+    long index, steps, replicas, seed, threads, batch, max_clouds;
     volatile sig_atomic_t *interrupt; /* set by SIGINT (after parsing) */
 } args;
 
-/* Parses the shared options; returns -1 on success, else the exit code. */
-static int parse(const char *cmd, int argc, char **argv, args *a, int likelihood) {
+/* Parses the shared options of mode 0 (nelbo), 1 (likelihood) or 2
+ * (coverage); returns -1 on success, else the exit code. */
+static int parse(const char *cmd, int argc, char **argv, args *a, int mode) {
+    int likelihood = mode >= 1;
     memset(a, 0, sizeof *a);
     a->split = "test";
     a->index = -1;
@@ -70,7 +93,8 @@ static int parse(const char *cmd, int argc, char **argv, args *a, int likelihood
         else if (!strcmp(s, "--backend") && has) a->backend = argv[++i];
         else if (likelihood && !strcmp(s, "--param") && has) a->param = argv[++i];
         else if (likelihood && !strcmp(s, "--grid") && has) a->grid = argv[++i];
-        else if (likelihood && !strcmp(s, "--index") && has) iv = &a->index, lo = 0, hi = 2000000000L, what = s;
+        else if (mode == 1 && !strcmp(s, "--index") && has) iv = &a->index, lo = 0, hi = 2000000000L, what = s;
+        else if (mode == 2 && !strcmp(s, "--max-clouds") && has) iv = &a->max_clouds, lo = 1, hi = 2000000000L, what = s;
         else if (!likelihood && !strcmp(s, "--batch") && has) iv = &a->batch, lo = 1, hi = 100000, what = s;
         else if (!strcmp(s, "--steps") && has) iv = &a->steps, lo = 1, hi = 100000, what = s;
         else if (!strcmp(s, "--replicas") && has) iv = &a->replicas, lo = 1, hi = 100000, what = s;
@@ -78,14 +102,17 @@ static int parse(const char *cmd, int argc, char **argv, args *a, int likelihood
         else if (!strcmp(s, "--threads") && has) iv = &a->threads, lo = 1, hi = 4096, what = s;
         else
             return hg_cli_bad_arg(cmd, s, !has,
-                                  "--run --data --split --out --backend --param --grid --index --batch --steps "
-                                  "--replicas --seed --threads");
+                                  "--run --data --split --out --backend --param --grid --index --max-clouds "
+                                  "--batch --steps --replicas --seed --threads");
         if (iv && hg_cli_parse_int(argv[++i], lo, hi, iv))
             return hg_cli_fail(cmd, HG_EXIT_USAGE, "%s: '%s' is not an integer in [%ld, %ld]", what, argv[i], lo, hi);
     }
-    if (!a->run || !a->data || !a->out || (likelihood && (!a->param || a->index < 0)))
+    if (!a->run || !a->data || !a->out || (likelihood && !a->param) || (mode == 1 && a->index < 0))
         return hg_cli_fail(cmd, HG_EXIT_USAGE, "%s are required (see halograph %s --help)",
-                           likelihood ? "--run, --data, --index, --param and --out" : "--run, --data and --out", cmd);
+                           mode == 1   ? "--run, --data, --index, --param and --out"
+                           : mode == 2 ? "--run, --data, --param and --out"
+                                       : "--run, --data and --out",
+                           cmd);
     hg_split sp;
     if (hg_cli_parse_split(a->split, &sp))
         return hg_cli_fail(cmd, HG_EXIT_USAGE, "--split: expected train, val or test, got '%s'", a->split);
@@ -122,6 +149,45 @@ static hg_status open_inputs(const args *a, hg_run *r, hg_dataset *ds, hg_pipeli
     return hg_status_prefix(hg_pipeline_init(pl, ds, *split, &pc, &r->norm), "%s vs run %s", a->data, a->run);
 }
 
+/* The grid of --grid or the parameter's default; -1 on success, else the exit code. */
+static int parse_grid(const char *cmd, const args *a, double *lo, double *hi, int *n) {
+    if (a->grid) {
+        hg_status s = hg_parse_grid(a->grid, lo, hi, n);
+        if (s.code) return hg_cli_fail(cmd, HG_EXIT_USAGE, "%s", s.msg);
+    } else if (hg_default_grid(a->param, lo, hi, n)) {
+        return hg_cli_fail(cmd, HG_EXIT_USAGE, "--param %s has no default grid: give --grid LO:HI:N", a->param);
+    }
+    return -1;
+}
+
+/* linspace(lo, hi, n) into grid (the last point exactly hi). */
+static void fill_grid(double *grid, double lo, double hi, int n) {
+    for (int i = 0; i < n; i++) grid[i] = lo + (hi - lo) * i / (n - 1);
+    grid[n - 1] = hi;
+}
+
+/* The NELBO options of the parsed arguments, with progress on pc. */
+static void nelbo_opts(const args *a, hg_nelbo_options *o, hg_cli_counter *pc) {
+    hg_nelbo_options_default(o);
+    o->steps = (int)a->steps;
+    o->replicas = (int)a->replicas;
+    o->seed = (uint32_t)a->seed;
+    o->backend = a->backend;
+    o->interrupt = a->interrupt;
+    *pc = hg_cli_counter_make("NELBO calls");
+    o->progress = hg_cli_counter_progress;
+    o->user = pc;
+}
+
+/* The index of conditioning parameter `name` in the run's config, or an error. */
+static hg_status param_index(const hg_run *r, const char *name, int *param) {
+    *param = -1;
+    for (int i = 0; i < r->cfg.n_cond; i++)
+        if (!strcmp(name, r->cfg.conditioning[i])) *param = i;
+    if (*param < 0) return hg_error(HG_ERR_INVALID, "--param %s is not a conditioning parameter of the model", name);
+    return hg_ok();
+}
+
 static hg_status common_attrs(hg_out *w, const args *a, const hg_run *r, const hg_dataset *ds) {
     char buf[32];
     snprintf(buf, sizeof buf, "%llu", (unsigned long long)ds->checksum);
@@ -145,12 +211,7 @@ static int run_likelihood(int argc, char **argv) {
     if (rc >= 0) return rc;
     double lo, hi;
     int n;
-    if (a.grid) {
-        hg_status s = hg_parse_grid(a.grid, &lo, &hi, &n);
-        if (s.code) return hg_cli_fail(cmd, HG_EXIT_USAGE, "%s", s.msg);
-    } else if (hg_default_grid(a.param, &lo, &hi, &n)) {
-        return hg_cli_fail(cmd, HG_EXIT_USAGE, "--param %s has no default grid: give --grid LO:HI:N", a.param);
-    }
+    if ((rc = parse_grid(cmd, &a, &lo, &hi, &n)) >= 0) return rc;
     hg_run r;
     hg_dataset ds;
     hg_pipeline pl;
@@ -161,10 +222,7 @@ static int run_likelihood(int argc, char **argv) {
     double *rep = malloc(sizeof(double) * (size_t)n * (size_t)a.replicas);
     hg_status s = open_inputs(&a, &r, &ds, &pl, &split);
     int param = -1;
-    for (int i = 0; s.code == HG_OK && i < r.cfg.n_cond; i++)
-        if (!strcmp(a.param, r.cfg.conditioning[i])) param = i;
-    if (s.code == HG_OK && param < 0)
-        s = hg_error(HG_ERR_INVALID, "--param %s is not a conditioning parameter of the model", a.param);
+    if (s.code == HG_OK) s = param_index(&r, a.param, &param);
     if (s.code == HG_OK && a.index >= pl.n_clouds)
         s = hg_error(HG_ERR_INVALID, "--index %ld: the %s split has %lld clouds", a.index, a.split,
                      (long long)pl.n_clouds);
@@ -173,18 +231,10 @@ static int run_likelihood(int argc, char **argv) {
     hg_interval iv;
     memset(&iv, 0, sizeof iv);
     if (s.code == HG_OK) {
-        for (int i = 0; i < n; i++) grid[i] = lo + (hi - lo) * i / (n - 1);
-        grid[n - 1] = hi;
+        fill_grid(grid, lo, hi, n);
         hg_nelbo_options o;
-        hg_nelbo_options_default(&o);
-        o.steps = (int)a.steps;
-        o.replicas = (int)a.replicas;
-        o.seed = (uint32_t)a.seed;
-        o.backend = a.backend;
-        o.interrupt = a.interrupt;
-        hg_cli_counter pc = hg_cli_counter_make("NELBO calls");
-        o.progress = hg_cli_counter_progress;
-        o.user = &pc;
+        hg_cli_counter pc;
+        nelbo_opts(&a, &o, &pc);
         s = hg_likelihood_profile(&r, bt.x.data, bt.mask.data, bt.cond.data, param, grid, n, &o, logl, rep);
     }
     if (s.code == HG_OK) s = hg_profile_interval(grid, logl, n, &iv);
@@ -259,16 +309,9 @@ static int run_nelbo(int argc, char **argv) {
     if (s.code == HG_OK && (!nel || !parts || !rep)) s = hg_error(HG_ERR_NOMEM, "nelbo");
     if (s.code == HG_OK) {
         hg_nelbo_options o;
-        hg_nelbo_options_default(&o);
-        o.steps = (int)a.steps;
-        o.replicas = (int)K;
-        o.seed = (uint32_t)a.seed;
+        hg_cli_counter pc;
+        nelbo_opts(&a, &o, &pc);
         o.batch = (int)a.batch;
-        o.backend = a.backend;
-        o.interrupt = a.interrupt;
-        hg_cli_counter pc = hg_cli_counter_make("NELBO calls");
-        o.progress = hg_cli_counter_progress;
-        o.user = &pc;
         s = hg_nelbo_split(&r, &pl, &o, nel, parts, rep);
     }
     double mean = 0, pts = 0;
@@ -316,6 +359,137 @@ static int run_nelbo(int argc, char **argv) {
     return s.code ? hg_cli_status(cmd, s) : HG_EXIT_OK;
 }
 
+/* Per-cloud results of `coverage`. */
+typedef struct {
+    double *truth, *best, *lo68, *hi68, *lo95, *hi95, *logl;
+    int32_t *open68, *open95, *sims;
+} coverage_rows;
+
+static hg_status coverage_save(const args *a, const hg_run *r, const hg_dataset *ds, const double *grid, int G,
+                               int64_t M, const coverage_rows *c, const double summary[4]) {
+    hg_out *w = NULL;
+    hg_status s = hg_out_create(a->out, &w);
+    struct {
+        const char *name;
+        void *data;
+        hg_dtype t;
+    } cols[] = {{"truth", c->truth, HG_F64}, {"best", c->best, HG_F64}, {"lo68", c->lo68, HG_F64},
+                {"hi68", c->hi68, HG_F64},   {"lo95", c->lo95, HG_F64}, {"hi95", c->hi95, HG_F64},
+                {"open68", c->open68, HG_I32}, {"open95", c->open95, HG_I32}, {"sims", c->sims, HG_I32}};
+    hg_tensor tg = {HG_F64, hg_shape_of(1, (int64_t)G), (void *)grid, 0};
+    hg_tensor tl = {HG_F64, hg_shape_of(2, M, (int64_t)G), c->logl, 0};
+    if (s.code == HG_OK) s = hg_out_tensor(w, "grid", &tg);
+    if (s.code == HG_OK) s = hg_out_tensor(w, "loglik", &tl);
+    for (size_t i = 0; s.code == HG_OK && i < sizeof cols / sizeof cols[0]; i++) {
+        hg_tensor t = {cols[i].t, hg_shape_of(1, M), cols[i].data, 0};
+        s = hg_out_tensor(w, cols[i].name, &t);
+    }
+    if (s.code == HG_OK) s = hg_out_attr_str(w, "/", "format", "halograph-coverage-1");
+    if (s.code == HG_OK) s = common_attrs(w, a, r, ds);
+    if (s.code == HG_OK) s = hg_out_attr_str(w, "/", "param", a->param);
+    const char *names[4] = {"frac68", "frac95", "mean_bias", "mean_width68"};
+    for (int i = 0; s.code == HG_OK && i < 4; i++) s = hg_out_attr_f64(w, "/", names[i], summary[i]);
+    if (s.code == HG_OK) s = hg_out_attr_f64(w, "/", "delta_chi2_68", HG_DELTA_CHI2_68);
+    if (s.code == HG_OK) s = hg_out_attr_f64(w, "/", "delta_chi2_95", HG_DELTA_CHI2_95);
+    if (w) {
+        hg_status s2 = hg_out_close(w, s.code == HG_OK);
+        if (s.code == HG_OK) s = s2;
+    }
+    return s;
+}
+
+static int run_coverage(int argc, char **argv) {
+    const char *cmd = "coverage";
+    if (hg_cli_wants_help(argc, argv)) {
+        hg_cli_usage(USAGE_C, stdout);
+        return HG_EXIT_OK;
+    }
+    args a;
+    int rc = parse(cmd, argc, argv, &a, 2);
+    if (rc >= 0) return rc;
+    double lo, hi;
+    int G;
+    if ((rc = parse_grid(cmd, &a, &lo, &hi, &G)) >= 0) return rc;
+    hg_run r;
+    hg_dataset ds;
+    hg_pipeline pl;
+    hg_split split;
+    hg_status s = open_inputs(&a, &r, &ds, &pl, &split);
+    int param = -1;
+    if (s.code == HG_OK) s = param_index(&r, a.param, &param);
+    int64_t M = s.code == HG_OK ? pl.n_clouds : 0;
+    if (a.max_clouds && M > a.max_clouds) M = a.max_clouds;
+    if (s.code == HG_OK && M < 1) s = hg_error(HG_ERR_INVALID, "the %s split of %s has no clouds", a.split, a.data);
+    size_t m1 = (size_t)(M > 0 ? M : 1);
+    coverage_rows c;
+    double *f64[7] = {NULL};
+    for (int i = 0; i < 7; i++) f64[i] = malloc(sizeof(double) * m1 * (i == 6 ? (size_t)G : 1));
+    c.truth = f64[0], c.best = f64[1], c.lo68 = f64[2], c.hi68 = f64[3], c.lo95 = f64[4], c.hi95 = f64[5];
+    c.logl = f64[6];
+    c.open68 = malloc(sizeof(int32_t) * m1), c.open95 = malloc(sizeof(int32_t) * m1);
+    c.sims = malloc(sizeof(int32_t) * m1);
+    double *grid = malloc(sizeof(double) * (size_t)G), *rep = malloc(sizeof(double) * (size_t)G * (size_t)a.replicas);
+    int ok_alloc = grid && rep && c.open68 && c.open95 && c.sims;
+    for (int i = 0; i < 7; i++) ok_alloc = ok_alloc && f64[i];
+    if (s.code == HG_OK && !ok_alloc) s = hg_error(HG_ERR_NOMEM, "coverage");
+    if (s.code == HG_OK) fill_grid(grid, lo, hi, G);
+    double summary[4] = {0, 0, 0, 0}; /* frac68, frac95, mean bias, mean 68% width */
+    if (s.code == HG_OK)
+        printf("coverage of %s in the %s split of %s: %lld clouds, grid %g:%g:%d, S = %ld, K = %ld\n"
+               "%6s %6s %10s %10s %23s %23s\n",
+               a.param, a.split, a.data, (long long)M, lo, hi, G, a.steps, a.replicas, "index", "sim", "true",
+               "max-like", "68% interval", "95% interval");
+    for (int64_t i = 0; s.code == HG_OK && i < M; i++) {
+        hg_batch bt;
+        memset(&bt, 0, sizeof bt);
+        s = hg_pipeline_eval_batch(&pl, i, 1, &bt);
+        hg_nelbo_options o;
+        hg_cli_counter pc;
+        nelbo_opts(&a, &o, &pc);
+        double *row = c.logl + i * G;
+        if (s.code == HG_OK)
+            s = hg_likelihood_profile(&r, bt.x.data, bt.mask.data, bt.cond.data, param, grid, G, &o, row, rep);
+        hg_interval i68, i95;
+        if (s.code == HG_OK) s = hg_profile_interval_at(grid, row, G, HG_DELTA_CHI2_68, &i68);
+        if (s.code == HG_OK) s = hg_profile_interval_at(grid, row, G, HG_DELTA_CHI2_95, &i95);
+        if (s.code == HG_OK) {
+            c.truth[i] = ((float *)bt.cond.data)[param];
+            c.sims[i] = ((int32_t *)bt.sims.data)[0];
+            c.best[i] = i68.best;
+            c.lo68[i] = i68.lo, c.hi68[i] = i68.hi, c.open68[i] = i68.lo_open || i68.hi_open;
+            c.lo95[i] = i95.lo, c.hi95[i] = i95.hi, c.open95[i] = i95.lo_open || i95.hi_open;
+            summary[0] += (c.truth[i] >= i68.lo && c.truth[i] <= i68.hi) / (double)M;
+            summary[1] += (c.truth[i] >= i95.lo && c.truth[i] <= i95.hi) / (double)M;
+            summary[2] += (c.best[i] - c.truth[i]) / (double)M;
+            summary[3] += (i68.hi - i68.lo) / (double)M;
+            printf("%6lld %6d %10.5g %10.5g [%9.5g, %9.5g]%s [%9.5g, %9.5g]%s\n", (long long)i, c.sims[i], c.truth[i],
+                   c.best[i], c.lo68[i], c.hi68[i], c.open68[i] ? "*" : " ", c.lo95[i], c.hi95[i],
+                   c.open95[i] ? "*" : " ");
+            fflush(stdout);
+        }
+        hg_batch_free(&bt);
+    }
+    if (s.code == HG_OK) s = coverage_save(&a, &r, &ds, grid, G, M, &c, summary);
+    if (s.code == HG_OK)
+        printf("(* = the interval reaches a grid end)\n"
+               "%s: truth inside the 68%% interval for a fraction %.3g of the %lld clouds (%.0f), inside the 95%%\n"
+               "interval for %.3g (%.0f); mean bias (max-likelihood - true) %.5g, mean 68%% width %.5g\nwrote %s\n",
+               a.param, summary[0], (long long)M, summary[0] * (double)M, summary[1], summary[1] * (double)M,
+               summary[2], summary[3], a.out);
+    hg_pipeline_free(&pl);
+    hg_dataset_free(&ds);
+    hg_run_free(&r);
+    for (int i = 0; i < 7; i++) free(f64[i]);
+    free(c.open68);
+    free(c.open95);
+    free(c.sims);
+    free(grid);
+    free(rep);
+    return s.code ? hg_cli_status(cmd, s) : HG_EXIT_OK;
+}
+
 HG_COMMAND(likelihood, "likelihood", "likelihood profile of one cloud over a parameter grid (SPEC 3.6)",
            run_likelihood)
 HG_COMMAND(nelbo, "nelbo", "per-cloud NELBO of a dataset split at the true conditioning (SPEC 3.6)", run_nelbo)
+HG_COMMAND(coverage, "coverage", "likelihood-profile calibration over a split: 68%/95% coverage and bias (SPEC 3.6)",
+           run_coverage)
