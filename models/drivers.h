@@ -40,6 +40,7 @@
 #include "models/models.h"
 #include <stdio.h>
 
+#include "runtime/comm.h"
 #include "runtime/profile.h"
 #include "runtime/program.h"
 #include "runtime/runtime.h"
@@ -120,6 +121,19 @@ typedef struct {
     volatile sig_atomic_t *interrupt; /* nonzero: checkpoint and stop (may be NULL) */
     void (*progress)(void *user, const hg_train_progress *p); /* after every step */
     void *user;
+    /* Data-parallel training (issue 15; NULL or one process: as without).
+     * With P ranks every rank runs hg_train with the same options: each
+     * global batch of config batch_size B (hg_pipeline_train_batch, drawn
+     * whole on every rank) is split into contiguous row shards
+     * (hg_comm_shard: the first B mod P ranks take one row more; B < P is
+     * refused), each rank runs the "grad" graph on its rows with the
+     * batch's noise (hg_model_opts batch_total/offset), the gradients
+     * times shard/B and the loss parts are summed over the ranks in ONE
+     * f32 allreduce per step (with the ranks' error and interrupt flags),
+     * and every rank applies the same update (hg_model_build_update).
+     * Validation batches are dealt round-robin. Rank 0 alone writes the
+     * run's files and calls progress. */
+    const hg_comm *comm;
 } hg_train_options;
 
 /* val_every 100, ckpt_every 100, val_replicas 4, everything else 0/NULL. */
