@@ -174,6 +174,12 @@ typedef struct {
     volatile sig_atomic_t *interrupt;
     void (*progress)(void *user, int64_t done, int64_t total); /* sampler steps */
     void *user;
+    /* P > 1 ranks (issue 15; NULL: one process): the chunks of B clouds
+     * are dealt contiguously (hg_comm_gather_rows, unit B), each rank
+     * samples its own, rank 0 gathers *out (bit-identical to one process:
+     * every chunk draws the same numbers wherever it runs); on the other
+     * ranks *out holds only their rows. */
+    const hg_comm *comm;
 } hg_sample_options;
 
 /* SPEC 3.5 ancestral sampling: for each chunk of B clouds, z_1 ~ N(0, I),
@@ -239,6 +245,11 @@ typedef struct {
     volatile sig_atomic_t *interrupt;
     void (*progress)(void *user, int64_t done, int64_t total);
     void *user;
+    /* P > 1 ranks (issue 15; NULL: one process): the likelihood profile's
+     * grid points, or hg_nelbo_split's batches, are dealt contiguously
+     * (hg_comm_gather_rows) and the results gathered on rank 0,
+     * bit-identical to one process; other ranks hold only their rows. */
+    const hg_comm *comm;
 } hg_nelbo_options;
 void hg_nelbo_options_default(hg_nelbo_options *o);
 

@@ -69,18 +69,8 @@ typedef struct {
  * number of ranks whose step failed, the number interrupted */
 enum { FUSED_LOSS = 0, FUSED_ERR = 4, FUSED_INTR = 5, FUSED_TAIL = 6 };
 
-/* The lowest rank whose status failed decides: that rank keeps its status,
- * the others return its code with a message pointing to it. P = 1: s. */
 static hg_status agree(const trainer *tr, hg_status s, const char *what) {
-    if (tr->P < 2) return s;
-    int32_t v = s.code ? tr->P - tr->rank : 0;
-    HG_TRY(hg_comm_max_i32(tr->comm, &v, what));
-    if (!v) return s;
-    int k = tr->P - v;
-    int32_t code = tr->rank == k ? (int32_t)s.code : 0;
-    HG_TRY(hg_comm_max_i32(tr->comm, &code, what));
-    if (s.code) return s;
-    return hg_error((hg_code)code, "rank %d failed in the %s (its message above)", k, what);
+    return hg_comm_agree(tr->P > 1 ? tr->comm : NULL, s, what);
 }
 
 /* Stop requested: this process's flag (P = 1) or any rank's (P > 1, as

@@ -22,6 +22,44 @@ void hg_comm_shard(int64_t n, int rank, int size, int64_t *start, int64_t *count
     *start = (int64_t)rank * q + (rank < r ? rank : r);
 }
 
+hg_status hg_comm_agree(const hg_comm *c, hg_status s, const char *what) {
+    if (!c || c->size < 2) return s;
+    int32_t v = s.code ? c->size - c->rank : 0;
+    HG_TRY(hg_comm_max_i32(c, &v, what));
+    if (!v) return s;
+    int k = c->size - v;
+    int32_t code = c->rank == k ? (int32_t)s.code : 0;
+    HG_TRY(hg_comm_max_i32(c, &code, what));
+    if (s.code) return s;
+    return hg_error((hg_code)code, "rank %d failed in the %s (its message above)", k, what);
+}
+
+static void rows_of(int64_t n_rows, int64_t unit, int rank, int size, int64_t *r0, int64_t *r1) {
+    int64_t nu = (n_rows + unit - 1) / unit, u0, un;
+    hg_comm_shard(nu, rank, size, &u0, &un);
+    *r0 = u0 * unit < n_rows ? u0 * unit : n_rows;
+    *r1 = (u0 + un) * unit < n_rows ? (u0 + un) * unit : n_rows;
+}
+
+void hg_comm_my_rows(const hg_comm *c, int64_t n_rows, int64_t unit, int64_t *r0, int64_t *r1) {
+    rows_of(n_rows, unit, c ? c->rank : 0, c && c->size > 1 ? c->size : 1, r0, r1);
+}
+
+hg_status hg_comm_gather_rows(const hg_comm *c, void *base, int64_t n_rows, int64_t unit, int64_t row_bytes,
+                              const char *what) {
+    if (!c || c->size < 2) return hg_ok();
+    int64_t *counts = malloc(sizeof *counts * (size_t)c->size), r0 = 0, r1 = 0, mine0 = 0;
+    if (!counts) return hg_error(HG_ERR_NOMEM, "%s", what);
+    for (int r = 0; r < c->size; r++) {
+        rows_of(n_rows, unit, r, c->size, &r0, &r1);
+        counts[r] = (r1 - r0) * row_bytes;
+        if (r == c->rank) mine0 = r0;
+    }
+    hg_status s = hg_comm_gather(c, (char *)base + mine0 * row_bytes, counts, base, what);
+    free(counts);
+    return s;
+}
+
 #ifndef HG_HAVE_MPI
 
 int hg_comm_available(void) { return 0; }
@@ -211,7 +249,7 @@ hg_status hg_comm_gather(const hg_comm *c, const void *mine, const int64_t *coun
     hg_status s = arrive(c, what);
     if (s.code == HG_OK) {
         MPI_Request req;
-        int rc = MPI_Igatherv(mine, cnt[c->rank], MPI_BYTE, all, cnt, disp, MPI_BYTE, 0, MPI_COMM_WORLD, &req);
+        int rc = MPI_Igatherv(c->rank == 0 && mine == all ? MPI_IN_PLACE : mine, cnt[c->rank], MPI_BYTE, all, cnt, disp, MPI_BYTE, 0, MPI_COMM_WORLD, &req);
         s = rc != MPI_SUCCESS ? mpi_err(rc, what) : finish(c, &req, what);
     }
     free(cnt);

@@ -58,13 +58,29 @@ hg_status hg_comm_sum_f64(const hg_comm *c, double *buf, int64_t n, const char *
 hg_status hg_comm_max_i32(const hg_comm *c, int32_t *v, const char *what);
 
 /* Gathers to rank 0: rank r contributes counts[r] bytes at mine; on rank
- * 0, all is filled rank after rank (sum of counts bytes); all is unused on
- * other ranks. counts[size] is the same on every rank. Errors as above. */
+ * 0, all is filled rank after rank (sum of counts bytes; mine may be all on
+ * rank 0: its part is then in place); all is unused on other ranks. counts[size] is the same on every rank. Errors as above. */
 hg_status hg_comm_gather(const hg_comm *c, const void *mine, const int64_t *counts, void *all,
                          const char *what);
 
 /* Broadcasts n bytes of buf from rank 0 to every rank. Errors as above. */
 hg_status hg_comm_bcast(const hg_comm *c, void *buf, int64_t n, const char *what);
+
+/* The outcome of a step every rank took part in: the lowest rank whose s
+ * failed decides; that rank gets its own status back, every other rank
+ * that code with "rank K failed in the <what> (its message above)" (or its
+ * own failure). One process: s. Errors of the collective itself: as above. */
+hg_status hg_comm_agree(const hg_comm *c, hg_status s, const char *what);
+
+/* Gathers rows to rank 0: n_rows rows of row_bytes at base, dealt to the
+ * ranks in units of `unit` rows (hg_comm_shard of ceil(n_rows / unit)
+ * units; the last unit may be short): rank r computed its rows in place at
+ * base; afterwards rank 0's base holds every row (other ranks' base
+ * unchanged). */
+hg_status hg_comm_gather_rows(const hg_comm *c, void *base, int64_t n_rows, int64_t unit, int64_t row_bytes,
+                              const char *what);
+/* The rows [*r0, *r1) that this rank computes under hg_comm_gather_rows. */
+void hg_comm_my_rows(const hg_comm *c, int64_t n_rows, int64_t unit, int64_t *r0, int64_t *r1);
 
 /* Every error of a collective above starts with HG_COMM_FATAL: the ranks
  * no longer agree on where they are, so the job must end (hg_comm_abort).

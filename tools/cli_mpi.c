@@ -17,7 +17,7 @@ int hg_cli_mpi_end(const char *cmd, hg_comm *c, hg_status s) {
     if (s.code) {
         /* a rank that only points at another rank's message stays quiet */
         if (c->size < 2) rc = hg_cli_status(cmd, s);
-        else if (!strstr(s.msg, "(its message above)") || c->rank == 0) {
+        else if (c->rank == 0 || (s.code != HG_ERR_INTERRUPTED && !strstr(s.msg, "(its message above)"))) {
             fprintf(stderr, "halograph %s: rank %d: %s\n", cmd, c->rank, s.msg);
             rc = s.code == HG_ERR_INTERRUPTED ? 130 : HG_EXIT_FAIL;
         } else {
