@@ -597,7 +597,8 @@ hg_status hg_train(const hg_train_options *o, hg_train_result *res) {
         hg_batch b;
         memset(&b, 0, sizeof b);
         s = hg_pipeline_train_batch(&tr.train, step, tr.cfg.batch_size, &b);
-        if (s.code == HG_OK && tr.P > 1) shard_rows(&b, tr.shard_off, tr.shard_n);
+        int sharded = s.code == HG_OK && tr.P > 1;
+        if (sharded) shard_rows(&b, tr.shard_off, tr.shard_n);
         if (s.code == HG_OK) s = feed_batch(&tr.in, &b, tr.cfg.n_cond > 0);
         if (s.code == HG_OK) s = put_i32(&tr.in, "seed", tr.cfg.seed);
         if (s.code == HG_OK) s = put_i32(&tr.in, "step", step);
@@ -605,7 +606,7 @@ hg_status hg_train(const hg_train_options *o, hg_train_result *res) {
         if (tr.have_prof) hg_profile_step_begin(&tr.prof);
         if (s.code == HG_OK) s = hg_program_run(tr.tp, &tr.state, &tr.in, &tr.out);
         if (tr.have_prof) hg_profile_step_end(&tr.prof);
-        if (tr.P > 1) shard_rows(&b, -tr.shard_off, tr.cfg.batch_size);
+        if (sharded) shard_rows(&b, -tr.shard_off, tr.cfg.batch_size);
         hg_batch_free(&b);
         hg_train_progress p;
         memset(&p, 0, sizeof p);

@@ -90,6 +90,8 @@ hg_status hg_comm_bcast(const hg_comm *c, void *buf, int64_t n, const char *what
 int hg_comm_available(void) { return 1; }
 
 #define TAG_ARRIVED 7301
+#define TAG_PING 7302
+#define TAG_PONG 7303
 
 static int launched_by_mpi(void) {
     return getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK") || getenv("PMI_SIZE");
@@ -138,15 +140,27 @@ static hg_status mpi_err(int rc, const char *what) {
     return hg_error(HG_ERR_IO, HG_COMM_FATAL "%s: %s", what, s);
 }
 
+/* A rank other than 0 answers rank 0's "are you alive" (see finish). */
+static void answer_ping(void) {
+    int flag = 0, v;
+    MPI_Iprobe(0, TAG_PING, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE);
+    if (!flag) return;
+    MPI_Recv(&v, 1, MPI_INT, 0, TAG_PING, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    MPI_Send(&v, 1, MPI_INT, 0, TAG_PONG, MPI_COMM_WORLD);
+}
+
 /* Polls req until done or the deadline; naps (up to 1 ms) once the wait
  * is longer than a millisecond, so waiting ranks leave the cores to the
- * ranks still computing. */
+ * ranks still computing. Ranks other than 0 answer pings meanwhile. */
 static int poll_until(MPI_Request *req, double deadline, int *rc) {
     double t0 = now_s();
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     for (;;) {
         int done = 0;
         *rc = MPI_Test(req, &done, MPI_STATUS_IGNORE);
         if (*rc != MPI_SUCCESS || done) return 1;
+        if (rank != 0) answer_ping();
         double t = now_s();
         if (t > deadline) return 0;
         if (t - t0 > 1e-3) {
@@ -196,13 +210,50 @@ static hg_status arrive(const hg_comm *c, const char *what) {
     return s;
 }
 
+/* Rank 0, a collective late although every rank arrived: pings every
+ * rank (the live ones answer from their poll loop within a second) and
+ * names the silent ones in buf. Returns their count. */
+static int silent_ranks(const hg_comm *c, char *buf, size_t n) {
+    int P = c->size, silent = 0;
+    MPI_Request *rq = malloc(sizeof *rq * (size_t)P * 2);
+    int *v = malloc(sizeof *v * (size_t)P * 2);
+    size_t u = 0;
+    buf[0] = 0;
+    if (!rq || !v) {
+        free(rq), free(v);
+        return 0;
+    }
+    for (int r = 1; r < P; r++) {
+        v[r] = r;
+        MPI_Isend(&v[r], 1, MPI_INT, r, TAG_PING, MPI_COMM_WORLD, &rq[r]);
+        MPI_Irecv(&v[P + r], 1, MPI_INT, r, TAG_PONG, MPI_COMM_WORLD, &rq[P + r]);
+    }
+    double deadline = now_s() + 1.0;
+    for (int r = 1; r < P; r++) {
+        int rc;
+        if (!poll_until(&rq[P + r], deadline, &rc) && u + 16 < n) {
+            u += (size_t)snprintf(buf + u, n - u, "%s%d", silent ? ", " : "", r);
+            silent++;
+        }
+    }
+    free(rq), free(v); /* the job ends next: pending requests are not waited for */
+    return silent;
+}
+
 /* Waits for a collective; ranks other than 0 wait 1.5x the timeout, so
- * that rank 0 (which knows who is missing) reports first. */
+ * that rank 0 (which can ask who is silent) reports first. */
 static hg_status finish(const hg_comm *c, MPI_Request *req, const char *what) {
     double t = c->rank == 0 ? c->timeout_s : 1.5 * c->timeout_s;
     int rc;
-    if (!poll_until(req, now_s() + t, &rc))
-        return hg_error(HG_ERR_IO, HG_COMM_FATAL "the %s did not complete within %g s: rank 0 or another rank is hung or dead", what, t);
+    if (!poll_until(req, now_s() + t, &rc)) {
+        char who[256];
+        int k = c->rank == 0 ? silent_ranks(c, who, sizeof who) : 0;
+        if (k)
+            return hg_error(HG_ERR_IO, HG_COMM_FATAL "rank%s %s did not complete the %s within %g s and %s not answer (hung or dead)",
+                            k > 1 ? "s" : "", who, what, t, k > 1 ? "do" : "does");
+        return hg_error(HG_ERR_IO, HG_COMM_FATAL "the %s did not complete within %g s: rank 0 or another rank is hung or dead",
+                        what, t);
+    }
     return rc == MPI_SUCCESS ? hg_ok() : mpi_err(rc, what);
 }
 
