@@ -71,6 +71,23 @@ static hg_status build_loss(hg_mb *mb, const hg_config *c, const hg_model_opts *
     return hg_graph_status(g);
 }
 
+/* Replaces m's graph by g (a transformed copy of it): node ids changed, so
+ * every parameter and RNG input is found again by name. */
+static hg_status adopt_graph(hg_model *m, hg_graph *g, const char *kind) {
+    hg_graph_free(m->g);
+    m->g = g;
+    m->mb.g = g;
+    for (int i = 0; i < m->mb.n_params; i++) {
+        m->mb.params[i].node = hg_find_state(g, m->mb.params[i].path);
+        if (m->mb.params[i].node == HG_NONE)
+            return hg_error(HG_ERR_INVALID, "%s graph lost parameter %s", kind, m->mb.params[i].path);
+    }
+    m->mb.seed = hg_find_input(g, "seed");
+    m->mb.step = hg_find_input(g, "step");
+    m->mb.replica = hg_find_input(g, "replica");
+    return hg_ok();
+}
+
 static hg_status build_train(hg_model *m, const hg_config *c, const hg_model_opts *o, int64_t B) {
     hg_vdm_loss_out lo;
     HG_TRY(build_loss(&m->mb, c, o, B, &lo));
@@ -83,19 +100,7 @@ static hg_status build_train(hg_model *m, const hg_config *c, const hg_model_opt
     hg_status s = hg_train_step_graph(m->g, lo.loss, m->mb.n_params, ps, &oc, &tg);
     free(ps);
     HG_TRY(hg_status_prefix(s, "train graph"));
-    hg_graph_free(m->g);
-    m->g = tg;
-    m->mb.g = tg;
-    /* node ids changed: find every parameter and RNG input again by name */
-    for (int i = 0; i < m->mb.n_params; i++) {
-        m->mb.params[i].node = hg_find_state(tg, m->mb.params[i].path);
-        if (m->mb.params[i].node == HG_NONE)
-            return hg_error(HG_ERR_INVALID, "train graph lost parameter %s", m->mb.params[i].path);
-    }
-    m->mb.seed = hg_find_input(tg, "seed");
-    m->mb.step = hg_find_input(tg, "step");
-    m->mb.replica = hg_find_input(tg, "replica");
-    return hg_ok();
+    return adopt_graph(m, tg, "train");
 }
 
 static hg_status build_grad(hg_model *m, const hg_config *c, const hg_model_opts *o, int64_t B) {
@@ -115,17 +120,7 @@ static hg_status build_grad(hg_model *m, const hg_config *c, const hg_model_opts
     HG_TRY(s);
     hg_graph *sg = NULL;
     HG_TRY(hg_simplify(m->g, &sg, NULL));
-    hg_graph_free(m->g);
-    m->g = m->mb.g = sg;
-    for (int i = 0; i < n; i++) {
-        m->mb.params[i].node = hg_find_state(sg, m->mb.params[i].path);
-        if (m->mb.params[i].node == HG_NONE)
-            return hg_error(HG_ERR_INVALID, "grad graph lost parameter %s", m->mb.params[i].path);
-    }
-    m->mb.seed = hg_find_input(sg, "seed");
-    m->mb.step = hg_find_input(sg, "step");
-    m->mb.replica = hg_find_input(sg, "replica");
-    return hg_ok();
+    return adopt_graph(m, sg, "grad");
 }
 
 hg_status hg_model_build_update(const hg_config *c, const hg_model *grad, hg_graph **out) {
