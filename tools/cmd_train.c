@@ -29,14 +29,14 @@ static const char *USAGE =
     "  --ckpt-every K   checkpoint every K steps (default 100; 0: only at the end)\n"
     "  --profile        print the per-kernel profile of the train graph at the end\n"
     "  --step-timeout S under mpirun: a rank that does not reach a step's gradient\n"
-    "                   allreduce within S seconds (default 600) ends the job, named\n"
+    "                   allreduce within S seconds (default 600) ends the job, naming it\n"
     "Under mpirun each batch of training.batch_size B is split into contiguous row\n"
     "shards (the first B mod P ranks take one row more; P > B is refused), gradients\n"
     "are averaged in one allreduce per step; rank 0 writes the run's files.\n"
     "Writes RUN/config.yaml, RUN/run.yaml (data provenance), RUN/norm.h5,\n"
     "RUN/checkpoint.h5 (atomic; at step 0, every K steps and at the end) and\n"
     "RUN/metrics.csv (step,loss,loss_diff,loss_klz,loss_recon,val_loss,lr,seconds).\n"
-    "Ctrl-C saves a checkpoint and exits with status 130; a NaN/Inf loss stops with\n"
+    "Ctrl-C (or SIGTERM) saves a checkpoint and exits with status 130; a NaN/Inf loss stops with\n"
     "exit 1 naming the step and the last good checkpoint.\n";
 
 
