@@ -76,3 +76,18 @@ set_source_files_properties(${HG_ONNX_PB_C} PROPERTIES COMPILE_OPTIONS "-w")
 find_package(OpenMP QUIET COMPONENTS C)
 hg_require(OpenMP_C_FOUND "OpenMP for C (libgomp)" build-essential)
 target_link_libraries(hg_deps INTERFACE OpenMP::OpenMP_C)
+
+# MPI (optional; Debian openmpi-bin + libopenmpi-dev): data-parallel train,
+# sample, likelihood and nelbo under mpirun (runtime/comm.h). Auto-detected:
+# without it the build is unchanged and every command runs as one process.
+option(HG_MPI "Use MPI when found (data-parallel runs under mpirun)" ON)
+if(HG_MPI)
+  find_package(MPI QUIET COMPONENTS C)
+endif()
+if(HG_MPI AND MPI_C_FOUND)
+  target_link_libraries(hg_deps INTERFACE MPI::MPI_C)
+  target_compile_definitions(hg_deps INTERFACE HG_HAVE_MPI=1)
+  message(STATUS "halograph: MPI ${MPI_C_VERSION} (${MPIEXEC_EXECUTABLE}): data-parallel runs enabled")
+else()
+  message(STATUS "halograph: MPI not used (install openmpi-bin libopenmpi-dev for data-parallel runs)")
+endif()

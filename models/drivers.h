@@ -40,6 +40,7 @@
 #include "models/models.h"
 #include <stdio.h>
 
+#include "runtime/comm.h"
 #include "runtime/profile.h"
 #include "runtime/program.h"
 #include "runtime/runtime.h"
@@ -135,6 +136,19 @@ typedef struct {
     volatile sig_atomic_t *interrupt; /* nonzero: checkpoint and stop (may be NULL) */
     void (*progress)(void *user, const hg_train_progress *p); /* after every step */
     void *user;
+    /* Data-parallel training (issue 15; NULL or one process: as without).
+     * With P ranks every rank runs hg_train with the same options: each
+     * global batch of config batch_size B (hg_pipeline_train_batch, drawn
+     * whole on every rank) is split into contiguous row shards
+     * (hg_comm_shard: the first B mod P ranks take one row more; B < P is
+     * refused), each rank runs the "grad" graph on its rows with the
+     * batch's noise (hg_model_opts batch_total/offset), the gradients
+     * times shard/B and the loss parts are summed over the ranks in ONE
+     * f32 allreduce per step (with the ranks' error and interrupt flags),
+     * and every rank applies the same update (hg_model_build_update).
+     * Validation batches are dealt round-robin. Rank 0 alone writes the
+     * run's files and calls progress. */
+    const hg_comm *comm;
 } hg_train_options;
 
 /* val_every 100, ckpt_every 100, val_replicas 4, everything else 0/NULL. */
@@ -198,6 +212,12 @@ typedef struct {
     volatile sig_atomic_t *interrupt;
     void (*progress)(void *user, int64_t done, int64_t total); /* sampler steps */
     void *user;
+    /* P > 1 ranks (issue 15; NULL: one process): the chunks of B clouds
+     * are dealt contiguously (hg_comm_gather_rows, unit B), each rank
+     * samples its own, rank 0 gathers *out (bit-identical to one process:
+     * every chunk draws the same numbers wherever it runs); on the other
+     * ranks *out holds only their rows. */
+    const hg_comm *comm;
 } hg_sample_options;
 
 /* SPEC 3.5 ancestral sampling: for each chunk of B clouds, z_1 ~ N(0, I),
@@ -269,6 +289,11 @@ typedef struct {
     volatile sig_atomic_t *interrupt;
     void (*progress)(void *user, int64_t done, int64_t total);
     void *user;
+    /* P > 1 ranks (issue 15; NULL: one process): the likelihood profile's
+     * grid points, or hg_nelbo_split's batches, are dealt contiguously
+     * (hg_comm_gather_rows) and the results gathered on rank 0,
+     * bit-identical to one process; other ranks hold only their rows. */
+    const hg_comm *comm;
 } hg_nelbo_options;
 void hg_nelbo_options_default(hg_nelbo_options *o);
 

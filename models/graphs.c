@@ -71,6 +71,23 @@ static hg_status build_loss(hg_mb *mb, const hg_config *c, const hg_model_opts *
     return hg_graph_status(g);
 }
 
+/* Replaces m's graph by g (a transformed copy of it): node ids changed, so
+ * every parameter and RNG input is found again by name. */
+static hg_status adopt_graph(hg_model *m, hg_graph *g, const char *kind) {
+    hg_graph_free(m->g);
+    m->g = g;
+    m->mb.g = g;
+    for (int i = 0; i < m->mb.n_params; i++) {
+        m->mb.params[i].node = hg_find_state(g, m->mb.params[i].path);
+        if (m->mb.params[i].node == HG_NONE)
+            return hg_error(HG_ERR_INVALID, "%s graph lost parameter %s", kind, m->mb.params[i].path);
+    }
+    m->mb.seed = hg_find_input(g, "seed");
+    m->mb.step = hg_find_input(g, "step");
+    m->mb.replica = hg_find_input(g, "replica");
+    return hg_ok();
+}
+
 static hg_status build_train(hg_model *m, const hg_config *c, const hg_model_opts *o, int64_t B) {
     hg_vdm_loss_out lo;
     HG_TRY(build_loss(&m->mb, c, o, B, &lo));
@@ -83,19 +100,62 @@ static hg_status build_train(hg_model *m, const hg_config *c, const hg_model_opt
     hg_status s = hg_train_step_graph(m->g, lo.loss, m->mb.n_params, ps, &oc, &tg);
     free(ps);
     HG_TRY(hg_status_prefix(s, "train graph"));
-    hg_graph_free(m->g);
-    m->g = tg;
-    m->mb.g = tg;
-    /* node ids changed: find every parameter and RNG input again by name */
-    for (int i = 0; i < m->mb.n_params; i++) {
-        m->mb.params[i].node = hg_find_state(tg, m->mb.params[i].path);
-        if (m->mb.params[i].node == HG_NONE)
-            return hg_error(HG_ERR_INVALID, "train graph lost parameter %s", m->mb.params[i].path);
+    return adopt_graph(m, tg, "train");
+}
+
+static hg_status build_grad(hg_model *m, const hg_config *c, const hg_model_opts *o, int64_t B) {
+    hg_vdm_loss_out lo;
+    HG_TRY(build_loss(&m->mb, c, o, B, &lo));
+    int n = m->mb.n_params;
+    hg_value *ps = malloc((size_t)(n ? n : 1) * 2 * sizeof *ps);
+    if (!ps) return hg_error(HG_ERR_NOMEM, "grad graph");
+    for (int i = 0; i < n; i++) ps[i] = m->mb.params[i].node;
+    hg_status s = hg_grad(m->g, lo.loss, n, ps, ps + n);
+    for (int i = 0; i < n && s.code == HG_OK; i++) {
+        char name[HG_NAME_MAX + 8];
+        snprintf(name, sizeof name, "grad/%s", m->mb.params[i].path);
+        hg_set_output(m->g, name, ps[n + i]);
     }
-    m->mb.seed = hg_find_input(tg, "seed");
-    m->mb.step = hg_find_input(tg, "step");
-    m->mb.replica = hg_find_input(tg, "replica");
-    return hg_ok();
+    free(ps);
+    HG_TRY(s);
+    hg_graph *sg = NULL;
+    HG_TRY(hg_simplify(m->g, &sg, NULL));
+    return adopt_graph(m, sg, "grad");
+}
+
+hg_status hg_model_build_update(const hg_config *c, const hg_model *grad, hg_graph **out) {
+    *out = NULL;
+    if (!grad || strcmp(grad->kind, "grad"))
+        return hg_error(HG_ERR_INVALID, "update graph: needs a \"grad\" model");
+    int n = grad->mb.n_params;
+    hg_optim_config oc;
+    hg_model_optim_config(c, &oc);
+    hg_graph *g = hg_graph_new();
+    hg_value *v = malloc((size_t)(n ? n : 1) * 3 * sizeof *v);
+    if (!g || !v) {
+        hg_graph_free(g);
+        free(v);
+        return hg_error(HG_ERR_NOMEM, "update graph");
+    }
+    for (int i = 0; i < n; i++) {
+        const hg_node *p = hg_node_at(grad->g, grad->mb.params[i].node);
+        char name[HG_NAME_MAX + 8];
+        snprintf(name, sizeof name, "grad/%s", grad->mb.params[i].path);
+        v[i] = hg_state(g, grad->mb.params[i].path, p->dtype, p->shape);
+        v[n + i] = hg_input(g, name, p->dtype, p->shape);
+    }
+    hg_status s = hg_graph_status(g);
+    if (s.code == HG_OK) s = hg_clip_gradients(g, &oc, n, v + n, v + 2 * n);
+    if (s.code == HG_OK) s = hg_optim_apply(g, &oc, n, v, v + 2 * n);
+    if (s.code == HG_OK) s = hg_graph_status(g);
+    if (s.code == HG_OK) s = hg_verify(g);
+    free(v);
+    if (s.code) {
+        hg_graph_free(g);
+        return hg_status_prefix(s, "update graph");
+    }
+    *out = g;
+    return s;
 }
 
 static hg_status build_score(hg_mb *mb, const hg_config *c, const hg_model_opts *o, int64_t B) {
@@ -232,20 +292,25 @@ hg_status hg_model_build(const hg_config *c, const char *kind, int batch, hg_dty
     }
     if (c->score == HG_SCORE_GRAPH && !(opts->norm.box > 0))
         return hg_error(HG_ERR_INVALID, "model: the graph score network needs the box side (norm.box > 0)");
-    static const char *kinds[] = {"loss", "train", "score", "sample-step", "sample-decode", "nelbo"};
+    static const char *kinds[] = {"loss", "train", "score", "sample-step", "sample-decode", "nelbo", "grad"};
     int ki = -1;
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < 7; i++)
         if (kind && !strcmp(kind, kinds[i])) ki = i;
     if (ki < 0)
         return hg_error(HG_ERR_INVALID,
                         "model: unknown graph kind '%s' (loss, train, score, sample-step, "
-                        "sample-decode, nelbo)", kind ? kind : "(null)");
-    HG_TRY(hg_status_prefix(hg_model_check_size(c, batch, ki <= 1, 0), "config"));
+                        "sample-decode, nelbo, grad)", kind ? kind : "(null)");
+    if (opts->batch_total && (opts->batch_offset < 0 || opts->batch_offset + batch > opts->batch_total))
+        return hg_error(HG_ERR_INVALID, "model: shard rows %d..%d outside the batch of %d", opts->batch_offset,
+                        opts->batch_offset + batch, opts->batch_total);
+    HG_TRY(hg_status_prefix(hg_model_check_size(c, batch, ki <= 1 || ki == 6, 0), "config"));
     out->g = hg_graph_new();
     if (!out->g) return hg_error(HG_ERR_NOMEM, "model graph");
     snprintf(out->kind, sizeof out->kind, "%s", kind);
     out->batch = batch;
     hg_status s = hg_mb_init(&out->mb, out->g, dtype);
+    out->mb.rows_total = opts->batch_total;
+    out->mb.rows_offset = opts->batch_offset;
     if (s.code == HG_OK) {
         hg_vdm_loss_out lo;
         switch (ki) {
@@ -254,7 +319,8 @@ hg_status hg_model_build(const hg_config *c, const char *kind, int batch, hg_dty
         case 2: s = build_score(&out->mb, c, opts, batch); break;
         case 3: s = build_sample_step(&out->mb, c, opts, batch); break;
         case 4: s = build_sample_decode(&out->mb, c, opts, batch); break;
-        default: s = build_nelbo(&out->mb, c, opts, batch); break;
+        case 5: s = build_nelbo(&out->mb, c, opts, batch); break;
+        default: s = build_grad(out, c, opts, batch); break;
         }
     }
     if (s.code == HG_OK) s = hg_graph_status(out->g);

@@ -206,8 +206,10 @@ hg_status hg_likelihood_profile(const hg_run *r, const float *x, const float *ma
             memcpy((float *)tm->data + (int64_t)k * N, mask, sizeof(float) * (size_t)N);
         }
     }
-    int64_t done = 0, total = (int64_t)n_grid * (o->steps / M);
-    for (int g = 0; g < n_grid && s.code == HG_OK; g++) {
+    int64_t g0, g1; /* this rank's grid points */
+    hg_comm_my_rows(o->comm, n_grid, 1, &g0, &g1);
+    int64_t done = 0, total = (g1 - g0) * (o->steps / M);
+    for (int g = (int)g0; g < g1 && s.code == HG_OK; g++) {
         for (int k = 0; k < K; k++)
             for (int q = 0; q < C; q++) ((float *)tc->data)[k * C + q] = q == param ? (float)grid[g] : theta[q];
         s = nelbo_calls(p, r, o, M, &in, K, nel, NULL, &done, total);
@@ -225,6 +227,11 @@ hg_status hg_likelihood_profile(const hg_run *r, const float *x, const float *ma
     free(nel);
     hg_map_free(&in);
     hg_program_free(p);
+    s = hg_comm_agree(o->comm, s, "likelihood profile");
+    if (s.code == HG_OK) s = hg_comm_gather_rows(o->comm, logl, n_grid, 1, sizeof(double), "gather of the profile");
+    if (s.code == HG_OK && logl_rep)
+        s = hg_comm_gather_rows(o->comm, logl_rep, n_grid, 1, (int64_t)K * (int64_t)sizeof(double),
+                                "gather of the replica profiles");
     return s;
 }
 
@@ -238,7 +245,11 @@ hg_status hg_nelbo_split(const hg_run *r, const hg_pipeline *pl, const hg_nelbo_
     hg_program *p = NULL;
     HG_TRY(nelbo_program(r, o, B, M, &p));
     int64_t nb = hg_pipeline_n_eval_batches(pl, B);
-    int64_t done = 0, total = nb * K * (o->steps / M);
+    int64_t c0, c1; /* this rank's clouds: whole batches */
+    hg_comm_my_rows(o->comm, n, B, &c0, &c1);
+    int64_t b0 = c0 / B, b1 = (c1 + B - 1) / B;
+    if (b1 > nb) b1 = nb;
+    int64_t done = 0, total = (b1 - b0) * K * (o->steps / M);
     double *nel = malloc(sizeof(double) * (size_t)B), *pt = malloc(sizeof(double) * 3 * (size_t)B);
     hg_tensor_map in;
     hg_map_init(&in);
@@ -247,7 +258,7 @@ hg_status hg_nelbo_split(const hg_run *r, const hg_pipeline *pl, const hg_nelbo_
         nelbo[i] = 0;
         for (int q = 0; q < 3 && parts; q++) parts[3 * i + q] = 0;
     }
-    for (int64_t bi = 0; bi < nb && s.code == HG_OK; bi++) {
+    for (int64_t bi = b0; bi < b1 && s.code == HG_OK; bi++) {
         hg_batch bt;
         memset(&bt, 0, sizeof bt);
         s = hg_pipeline_eval_batch(pl, bi, B, &bt);
@@ -272,11 +283,17 @@ hg_status hg_nelbo_split(const hg_run *r, const hg_pipeline *pl, const hg_nelbo_
         }
         hg_batch_free(&bt);
     }
-    for (int64_t i = 0; i < n && s.code == HG_OK; i++)
+    for (int64_t i = c0; i < c1 && s.code == HG_OK; i++)
         if (!isfinite(nelbo[i])) s = hg_error(HG_ERR_NUMERIC, "nelbo: cloud %lld: NELBO %g", (long long)i, nelbo[i]);
     free(nel);
     free(pt);
     hg_map_free(&in);
     hg_program_free(p);
+    s = hg_comm_agree(o->comm, s, "NELBO");
+    if (s.code == HG_OK) s = hg_comm_gather_rows(o->comm, nelbo, n, B, sizeof(double), "gather of the NELBOs");
+    if (s.code == HG_OK && parts)
+        s = hg_comm_gather_rows(o->comm, parts, n, B, 3 * sizeof(double), "gather of the NELBO parts");
+    if (s.code == HG_OK && rep)
+        s = hg_comm_gather_rows(o->comm, rep, n, B, (int64_t)K * (int64_t)sizeof(double), "gather of the replicas");
     return s;
 }

@@ -122,6 +122,7 @@ typedef struct {
     int n_params, cap_params;
     hg_value seed, step, replica; /* i32 scalar inputs "seed", "step", "replica" */
     hg_dtype dtype;               /* F32 normally, F64 for gradient checks */
+    int64_t rows_total, rows_offset; /* hg_model_opts batch_total/offset (0: this batch) */
 } hg_mb;
 
 /* Starts a builder on graph g (creates the seed/step/replica inputs unless
@@ -263,6 +264,12 @@ typedef struct {
     hg_norm norm;            /* data normalisation; box needed by the graph net */
     int nelbo_steps;         /* S of SPEC 3.6 (50 if 0) */
     int nelbo_terms_per_call;/* M: diffusion terms per nelbo call (0: all S; must divide S) */
+    /* Data-parallel shards (issue 15, "loss" and "grad"): this graph's B
+     * rows are rows batch_offset.. of a global batch of batch_total rows,
+     * and draw that batch's noise and times (the draws are made for
+     * batch_total rows and sliced), so the shards of P ranks see exactly
+     * the random numbers of the one-process batch. 0, 0: the whole batch. */
+    int batch_total, batch_offset;
 } hg_model_opts;
 /* Defaults: identity normalisation of c->n_features features, box 1000,
  * nelbo_steps 50, all terms in one call. */
@@ -278,6 +285,9 @@ void hg_model_opts_default(hg_model_opts *o, const hg_config *c);
  *  "train"         the loss graph plus gradients, elementwise clipping and
  *                  AdamW (SPEC 5) through hg_train_step_graph: same inputs,
  *                  the same outputs, parameters and optimiser state updated.
+ *  "grad"          the loss graph plus the gradients of "loss" w.r.t. every
+ *                  parameter, outputs "grad/<path>" (no clipping, no update;
+ *                  data-parallel training, hg_model_build_update).
  *  "score"         z [B,N,D], gamma [B], cond, mask -> "e_hat" [B,N,D].
  *  "sample-step"   z [B,N,D], t, s (f32 scalars), cond, mask -> "z_next"
  *                  (SPEC 3.5; noise e from random_normal with the step input:
@@ -302,6 +312,15 @@ void hg_model_opts_default(hg_model_opts *o, const hg_config *c);
 /* The SPEC 5 optimiser settings of config c (AdamW, elementwise or
  * global-norm clipping, warmup-cosine schedule). */
 void hg_model_optim_config(const hg_config *c, hg_optim_config *oc);
+
+/* The update half of the "train" graph for data-parallel training (issue
+ * 15): inputs "grad/<path>" (dtype and shape of each parameter of `grad`,
+ * a "grad" model: the batch-mean gradients), parameters and optimiser
+ * state as state nodes; clipping and AdamW of SPEC 5 (hg_clip_gradients,
+ * hg_optim_apply, as hg_train_step_graph) update them in place. No
+ * outputs. *out: caller frees with hg_graph_free. Errors: HG_ERR_INVALID
+ * (grad is not a "grad" model), HG_ERR_NOMEM. */
+hg_status hg_model_build_update(const hg_config *c, const hg_model *grad, hg_graph **out);
 hg_status hg_model_build(const hg_config *c, const char *kind, int batch, hg_dtype dtype,
                          const hg_model_opts *opts, hg_model *out);
 

@@ -224,21 +224,32 @@ hg_status hg_sample_generate(const hg_run *r, const hg_sample_options *o, hg_ten
     int64_t N = c->n_particles, F = c->n_features;
     HG_TRY(hg_tensor_alloc(out, HG_F32, hg_shape_of(3, (int64_t)o->n, N, F)));
     int64_t n_full = o->n / B, rest = o->n % B;
-    int64_t total = (n_full + (rest > 0)) * o->steps, done = 0;
+    /* this rank's chunks [k0, k1) (all of them with one process) */
+    int64_t r0, r1;
+    hg_comm_my_rows(o->comm, o->n, B, &r0, &r1);
+    int64_t k0 = r0 / B, k1 = (r1 + B - 1) / B;
+    int64_t kf = k1 < n_full ? k1 : n_full; /* full chunks end */
+    int64_t total = (k1 - k0) * o->steps, done = 0;
     sampler sp;
-    hg_status s = sampler_build(r, B, o->backend, &sp);
-    if (s.code == HG_OK && o->profile) s = sampler_profile(&sp);
-    for (int64_t k = 0; s.code == HG_OK && k < n_full; k++)
-        s = sample_chunk(r, o, &sp, k, k * B, out->data, &done, total);
-    if (s.code == HG_OK && sp.have_prof && n_full > 0) s = sampler_report(&sp, o->profile);
-    sampler_free(&sp);
-    if (s.code == HG_OK && rest > 0) {
+    hg_status s = hg_ok();
+    if (kf > k0) {
+        s = sampler_build(r, B, o->backend, &sp);
+        if (s.code == HG_OK && o->profile) s = sampler_profile(&sp);
+        for (int64_t k = k0; s.code == HG_OK && k < kf; k++)
+            s = sample_chunk(r, o, &sp, k, k * B, out->data, &done, total);
+        if (s.code == HG_OK && sp.have_prof) s = sampler_report(&sp, o->profile);
+        sampler_free(&sp);
+    }
+    if (s.code == HG_OK && rest > 0 && k1 > n_full) {
         s = sampler_build(r, (int)rest, o->backend, &sp);
         if (s.code == HG_OK && o->profile) s = sampler_profile(&sp);
         if (s.code == HG_OK) s = sample_chunk(r, o, &sp, n_full, n_full * B, out->data, &done, total);
         if (s.code == HG_OK && sp.have_prof) s = sampler_report(&sp, o->profile);
         sampler_free(&sp);
     }
+    s = hg_comm_agree(o->comm, s, "sampling");
+    if (s.code == HG_OK)
+        s = hg_comm_gather_rows(o->comm, out->data, o->n, B, N * F * (int64_t)sizeof(float), "gather of the samples");
     if (s.code) hg_tensor_free(out);
     return s;
 }

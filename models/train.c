@@ -55,7 +55,30 @@ typedef struct {
     int64_t ck_step; /* step of the last good checkpoint, -1 none */
     FILE *metrics;
     hg_mkdirs_record made; /* directories this invocation created */
+    /* data-parallel (issue 15): P ranks; P = 1: the fused "train" graph */
+    const hg_comm *comm;
+    int P, rank;
+    int64_t shard_off, shard_n; /* this rank's rows of each global batch */
+    hg_program *up;             /* the update graph (P > 1; tp = "grad") */
+    float *fused;               /* [n_grad + FUSED_TAIL] the allreduce buffer */
+    int64_t n_grad;
+    int stop;                   /* P > 1: some rank was interrupted */
 } trainer;
+
+/* tail of the fused buffer: loss, diff, klz, recon (shard-weighted), the
+ * number of ranks whose step failed, the number interrupted */
+enum { FUSED_LOSS = 0, FUSED_ERR = 4, FUSED_INTR = 5, FUSED_TAIL = 6 };
+
+static hg_status agree(const trainer *tr, hg_status s, const char *what) {
+    return hg_comm_agree(tr->P > 1 ? tr->comm : NULL, s, what);
+}
+
+/* Stop requested: this process's flag (P = 1) or any rank's (P > 1, as
+ * reduced with the last step). */
+static int stopping(const trainer *tr) {
+    if (tr->P > 1) return tr->stop;
+    return tr->o->interrupt && *tr->o->interrupt;
+}
 
 /* 1 if a and b name the same existing file. */
 static int same_file(const char *a, const char *b) {
@@ -146,6 +169,14 @@ static hg_status save_checkpoint(trainer *tr, int64_t step) {
     return s;
 }
 
+/* save_checkpoint on rank 0, the outcome agreed by every rank (each then
+ * knows the last good checkpoint's step). */
+static hg_status checkpoint_all(trainer *tr, int64_t step) {
+    HG_TRY(agree(tr, tr->rank == 0 ? save_checkpoint(tr, step) : hg_ok(), "checkpoint"));
+    tr->ck_step = step;
+    return hg_ok();
+}
+
 /* Validation loss: mean over the val split and R noise replicas, fixed
  * noise (replica inputs 1..R, step = batch index). */
 static hg_status validate(trainer *tr, double *val) {
@@ -155,7 +186,7 @@ static hg_status validate(trainer *tr, double *val) {
     hg_tensor_map in;
     hg_map_init(&in);
     hg_status s = hg_ok();
-    for (int64_t b = 0; b < nb && s.code == HG_OK; b++) {
+    for (int64_t b = tr->rank; b < nb && s.code == HG_OK; b += tr->P) {
         if (tr->o->interrupt && *tr->o->interrupt) {
             s = hg_error(HG_ERR_INTERRUPTED, "interrupted during validation");
             break;
@@ -174,6 +205,15 @@ static hg_status validate(trainer *tr, double *val) {
         hg_batch_free(&bt);
     }
     hg_map_free(&in);
+    if (tr->P > 1) {
+        /* validation batches are dealt round-robin: sum the parts */
+        double red[3] = {sum, s.code == HG_ERR_INTERRUPTED, s.code && s.code != HG_ERR_INTERRUPTED};
+        hg_status c = hg_comm_sum_f64(tr->comm, red, 3, "validation allreduce");
+        if (c.code) return c;
+        sum = red[0];
+        if (s.code == HG_OK && red[2] > 0) s = hg_error(HG_ERR_INVALID, "validation failed on another rank");
+        else if (s.code == HG_OK && red[1] > 0) s = hg_error(HG_ERR_INTERRUPTED, "interrupted during validation");
+    }
     *val = sum / (double)(nb * R);
     return s;
 }
@@ -208,6 +248,74 @@ static hg_status truncate_metrics(const char *path, int64_t upto) {
     buf[n] = 0;
     hg_status s = write_text(path, buf);
     free(buf);
+    return s;
+}
+
+/* Points the batch's tensors at rows off..off+n of themselves (n rows);
+ * shard_rows(b, -off, B) restores the whole batch before hg_batch_free. */
+static void shard_rows(hg_batch *b, int64_t off, int64_t n) {
+    hg_tensor *ts[3] = {&b->x, &b->mask, &b->cond};
+    for (int i = 0; i < 3; i++) {
+        hg_tensor *t = ts[i];
+        if (!t->data || t->shape.rank < 1) continue;
+        int64_t row = hg_shape_numel(t->shape) / t->shape.dim[0];
+        t->data = (char *)t->data + off * row * (int64_t)hg_dtype_size(t->dtype);
+        t->shape.dim[0] = n;
+    }
+}
+
+/* The data-parallel half of a step (P > 1): packs this rank's gradients
+ * (shard mean times shard/B) and loss parts with its error and interrupt
+ * flags into the fused buffer, sums it over the ranks in one allreduce,
+ * and applies the update graph to the summed gradients (the batch mean)
+ * on every rank. s is this rank's status of the grad step. */
+static hg_status dp_update(trainer *tr, hg_status s, int64_t step, hg_train_progress *p) {
+    float *f = tr->fused, w = (float)((double)tr->shard_n / (double)tr->cfg.batch_size);
+    int64_t at = 0;
+    memset(f, 0, sizeof(float) * (size_t)(tr->n_grad + FUSED_TAIL));
+    char name[HG_NAME_MAX + 8];
+    for (int i = 0; i < tr->tm.mb.n_params && s.code == HG_OK; i++) {
+        snprintf(name, sizeof name, "grad/%s", tr->tm.mb.params[i].path);
+        const hg_tensor *g = hg_map_get(&tr->out, name);
+        int64_t n = hg_shape_numel(tr->tm.mb.params[i].shape);
+        if (!g || g->dtype != HG_F32 || hg_shape_numel(g->shape) != n) {
+            s = hg_error(HG_ERR_INVALID, "train: grad graph output %s missing or not f32", name);
+            break;
+        }
+        const float *gd = g->data;
+        for (int64_t j = 0; j < n; j++) f[at + j] = gd[j] * w;
+        at += n;
+    }
+    static const char *parts[4] = {"loss", "loss_diff", "loss_klz", "loss_recon"};
+    float *tail = f + tr->n_grad;
+    for (int i = 0; i < 4 && s.code == HG_OK; i++) tail[FUSED_LOSS + i] = (float)out_scalar(&tr->out, parts[i]) * w;
+    tail[FUSED_ERR] = s.code != HG_OK;
+    tail[FUSED_INTR] = tr->o->interrupt && *tr->o->interrupt;
+    char what[64];
+    snprintf(what, sizeof what, "gradient allreduce of step %lld", (long long)step + 1);
+    HG_TRY(hg_comm_sum_f32(tr->comm, f, tr->n_grad + FUSED_TAIL, what));
+    if (s.code) return s;
+    if (tail[FUSED_ERR] > 0)
+        return hg_error(HG_ERR_INVALID, "step %lld failed on another rank (its message above)", (long long)step + 1);
+    tr->stop = tail[FUSED_INTR] > 0;
+    p->loss = tail[FUSED_LOSS];
+    p->diff = tail[FUSED_LOSS + 1];
+    p->klz = tail[FUSED_LOSS + 2];
+    p->recon = tail[FUSED_LOSS + 3];
+    hg_tensor_map in;
+    hg_map_init(&in);
+    at = 0;
+    for (int i = 0; i < tr->tm.mb.n_params && s.code == HG_OK; i++) {
+        snprintf(name, sizeof name, "grad/%s", tr->tm.mb.params[i].path);
+        hg_tensor t = {HG_F32, tr->tm.mb.params[i].shape, f + at, 0};
+        s = hg_map_put(&in, name, &t);
+        at += hg_shape_numel(t.shape);
+    }
+    hg_tensor_map none;
+    hg_map_init(&none);
+    if (s.code == HG_OK) s = hg_program_run(tr->up, &tr->state, &in, &none);
+    hg_map_free(&none);
+    hg_map_free(&in);
     return s;
 }
 
@@ -262,6 +370,8 @@ static void trainer_free(trainer *tr) {
     if (tr->metrics) fclose(tr->metrics);
     if (tr->have_prof) hg_profile_free(&tr->prof);
     hg_program_free(tr->tp);
+    hg_program_free(tr->up);
+    free(tr->fused);
     hg_program_free(tr->lp);
     hg_model_free(&tr->tm);
     hg_model_free(&tr->lm);
@@ -346,7 +456,29 @@ static hg_status setup(trainer *tr, int64_t *start, int64_t *target) {
     hg_model_opts mo;
     hg_model_opts_default(&mo, &tr->cfg);
     mo.norm = tr->norm;
-    HG_TRY(hg_model_build(&tr->cfg, "train", tr->cfg.batch_size, HG_F32, &mo, &tr->tm));
+    hg_graph *ug = NULL;
+    if (tr->P > 1) {
+        /* data-parallel: this rank's rows through the "grad" graph, the
+         * summed gradients through the update graph */
+        hg_comm_shard(tr->cfg.batch_size, tr->rank, tr->P, &tr->shard_off, &tr->shard_n);
+        if (tr->cfg.batch_size < tr->P)
+            return hg_error(HG_ERR_INVALID, "train: training.batch_size %d is smaller than the %d MPI ranks",
+                            tr->cfg.batch_size, tr->P);
+        mo.batch_total = (int)tr->cfg.batch_size;
+        mo.batch_offset = (int)tr->shard_off;
+        HG_TRY(hg_model_build(&tr->cfg, "grad", (int)tr->shard_n, HG_F32, &mo, &tr->tm));
+        mo.batch_total = mo.batch_offset = 0;
+        HG_TRY(hg_model_build_update(&tr->cfg, &tr->tm, &ug));
+        hg_status us = hg_program_compile(ug, o->backend, &tr->up);
+        if (us.code == HG_OK) us = hg_optim_init_state(ug, &tr->state);
+        hg_graph_free(ug);
+        HG_TRY(us);
+        for (int i = 0; i < tr->tm.mb.n_params; i++) tr->n_grad += hg_shape_numel(tr->tm.mb.params[i].shape);
+        tr->fused = malloc(sizeof(float) * (size_t)(tr->n_grad + FUSED_TAIL));
+        if (!tr->fused) return hg_error(HG_ERR_NOMEM, "train: allreduce buffer");
+    } else {
+        HG_TRY(hg_model_build(&tr->cfg, "train", tr->cfg.batch_size, HG_F32, &mo, &tr->tm));
+    }
     HG_TRY(hg_program_compile(tr->tm.g, o->backend, &tr->tp));
     if (o->profile) {
         HG_TRY(hg_profile_init_schedule(&tr->prof, hg_program_graph(tr->tp),
@@ -361,7 +493,7 @@ static hg_status setup(trainer *tr, int64_t *start, int64_t *target) {
     }
     /* state: fresh initialisation (also the expected layout on resume) */
     HG_TRY(hg_mb_init_params(&tr->tm.mb, (uint32_t)tr->cfg.seed, &tr->state));
-    HG_TRY(hg_optim_init_state(tr->tm.g, &tr->state));
+    if (tr->P < 2) HG_TRY(hg_optim_init_state(tr->tm.g, &tr->state));
     if (tr->cfg.ema_decay > 0) HG_TRY(hg_ema_init(&tr->tm.mb, &tr->state));
     *start = 0;
     tr->ck_step = -1;
@@ -404,7 +536,12 @@ static hg_status setup(trainer *tr, int64_t *start, int64_t *target) {
     if (*target <= *start)
         return hg_error(HG_ERR_INVALID, "train: target step %lld is not beyond the checkpoint's step %lld",
                         (long long)*target, (long long)*start);
-    /* run directory files */
+    return hg_ok();
+}
+
+/* The run directory's files (rank 0 alone). */
+static hg_status setup_files(trainer *tr) {
+    const hg_train_options *o = tr->o;
     HG_TRY(hg_mkdirs(o->run_dir, &tr->made));
     /* temporary files of writers killed before their rename */
     HG_TRY(hg_atomic_remove_stale(o->run_dir, NULL));
@@ -437,7 +574,13 @@ hg_status hg_train(const hg_train_options *o, hg_train_result *res) {
     memset(res, 0, sizeof *res);
     res->last_loss = res->last_val_loss = NAN;
     int64_t step = 0, target = 0;
-    hg_status s = setup(&tr, &step, &target);
+    tr.comm = o->comm;
+    tr.P = o->comm && o->comm->size > 1 ? o->comm->size : 1;
+    tr.rank = tr.P > 1 ? o->comm->rank : 0;
+    hg_status s = agree(&tr, setup(&tr, &step, &target), "training setup");
+    if (s.code == HG_OK && tr.rank == 0) s = setup_files(&tr);
+    s = agree(&tr, s, "run directory setup");
+    if (s.code == HG_OK && !o->resume) tr.ck_step = 0;
     if (s.code != HG_OK && tr.made.n > 0) {
         /* the run directory is new: remove the files setup wrote, then it */
         if (tr.metrics) fclose(tr.metrics);
@@ -451,10 +594,12 @@ hg_status hg_train(const hg_train_options *o, hg_train_result *res) {
     double t0 = now_s();
     int64_t first = step;
     while (s.code == HG_OK && step < target) {
-        if (o->interrupt && *o->interrupt) break;
+        if (stopping(&tr)) break;
         hg_batch b;
         memset(&b, 0, sizeof b);
         s = hg_pipeline_train_batch(&tr.train, step, tr.cfg.batch_size, &b);
+        int sharded = s.code == HG_OK && tr.P > 1;
+        if (sharded) shard_rows(&b, tr.shard_off, tr.shard_n);
         if (s.code == HG_OK) s = feed_batch(&tr.in, &b, tr.cfg.n_cond > 0);
         if (s.code == HG_OK) s = put_i32(&tr.in, "seed", tr.cfg.seed);
         if (s.code == HG_OK) s = put_i32(&tr.in, "step", step);
@@ -462,15 +607,20 @@ hg_status hg_train(const hg_train_options *o, hg_train_result *res) {
         if (tr.have_prof) hg_profile_step_begin(&tr.prof);
         if (s.code == HG_OK) s = hg_program_run(tr.tp, &tr.state, &tr.in, &tr.out);
         if (tr.have_prof) hg_profile_step_end(&tr.prof);
+        if (sharded) shard_rows(&b, -tr.shard_off, tr.cfg.batch_size);
         hg_batch_free(&b);
-        if (s.code == HG_OK && tr.cfg.ema_decay > 0) s = hg_ema_update(&tr.tm.mb, tr.cfg.ema_decay, &tr.state);
-        if (s.code) break;
         hg_train_progress p;
         memset(&p, 0, sizeof p);
-        p.loss = out_scalar(&tr.out, "loss");
-        p.diff = out_scalar(&tr.out, "loss_diff");
-        p.klz = out_scalar(&tr.out, "loss_klz");
-        p.recon = out_scalar(&tr.out, "loss_recon");
+        if (tr.P > 1) s = dp_update(&tr, s, step, &p);
+        /* the EMA follows the parameters this step's update wrote (every rank alike) */
+        if (s.code == HG_OK && tr.cfg.ema_decay > 0) s = hg_ema_update(&tr.tm.mb, tr.cfg.ema_decay, &tr.state);
+        if (s.code) break;
+        if (tr.P < 2) {
+            p.loss = out_scalar(&tr.out, "loss");
+            p.diff = out_scalar(&tr.out, "loss_diff");
+            p.klz = out_scalar(&tr.out, "loss_klz");
+            p.recon = out_scalar(&tr.out, "loss_recon");
+        }
         p.lr = hg_train_lr(&tr.cfg, step);
         step++;
         if (!isfinite(p.loss)) {
@@ -481,7 +631,7 @@ hg_status hg_train(const hg_train_options *o, hg_train_result *res) {
         }
         res->last_loss = p.loss;
         p.val_loss = NAN;
-        int last = step == target || (o->interrupt && *o->interrupt);
+        int last = step == target || stopping(&tr);
         if (tr.have_val && ((o->val_every && step % o->val_every == 0) || step == target)) {
             s = validate(&tr, &p.val_loss);
             if (s.code == HG_ERR_INTERRUPTED) {
@@ -489,6 +639,7 @@ hg_status hg_train(const hg_train_options *o, hg_train_result *res) {
                 s = hg_ok();
                 p.val_loss = NAN;
                 last = 1;
+                tr.stop = 1;
             } else if (s.code) {
                 break;
             } else {
@@ -506,9 +657,11 @@ hg_status hg_train(const hg_train_options *o, hg_train_result *res) {
          * on resume) */
         char val[40] = "";
         if (!isnan(p.val_loss)) snprintf(val, sizeof val, "%.9g", p.val_loss);
-        fprintf(tr.metrics, "%lld,%.9g,%.9g,%.9g,%.9g,%s,%.9g,%.3f\n", (long long)step, p.loss, p.diff, p.klz,
-                p.recon, val, p.lr, p.seconds);
-        fflush(tr.metrics);
+        if (tr.metrics) {
+            fprintf(tr.metrics, "%lld,%.9g,%.9g,%.9g,%.9g,%s,%.9g,%.3f\n", (long long)step, p.loss, p.diff,
+                    p.klz, p.recon, val, p.lr, p.seconds);
+            fflush(tr.metrics);
+        }
         if ((o->ckpt_every && step % o->ckpt_every == 0) || last) {
             const char *bad = NULL;
             if (!state_finite(&tr.state, &bad)) {
@@ -517,24 +670,24 @@ hg_status hg_train(const hg_train_options *o, hg_train_result *res) {
                 s = last_good(&tr, HG_ERR_NUMERIC, what);
                 break;
             }
-            s = save_checkpoint(&tr, step);
+            s = checkpoint_all(&tr, step);
             if (s.code) break;
             p.checkpointed = 1;
         }
-        if (o->progress) o->progress(o->user, &p);
+        if (o->progress && tr.rank == 0) o->progress(o->user, &p);
     }
-    if (s.code == HG_OK && o->interrupt && *o->interrupt) {
+    if (s.code == HG_OK && stopping(&tr)) {
         if (tr.ck_step != step) {
             const char *bad = NULL;
             if (!state_finite(&tr.state, &bad)) s = last_good(&tr, HG_ERR_NUMERIC, "non-finite parameters");
-            else s = save_checkpoint(&tr, step);
+            else s = checkpoint_all(&tr, step);
         }
         if (s.code == HG_OK)
             s = hg_error(HG_ERR_INTERRUPTED, "interrupted at step %lld; checkpoint saved: %s", (long long)step,
                          tr.ck_path);
     } else if (s.code == HG_ERR_INTERRUPTED) {
         /* interrupted during validation: the state after `step` is good */
-        hg_status s2 = save_checkpoint(&tr, step);
+        hg_status s2 = checkpoint_all(&tr, step);
         s = s2.code ? s2
                     : hg_error(HG_ERR_INTERRUPTED, "interrupted at step %lld; checkpoint saved: %s",
                                (long long)step, tr.ck_path);

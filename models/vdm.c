@@ -253,11 +253,15 @@ hg_status hg_vdm_loss(hg_mb *mb, const hg_config *c, const hg_norm *norm, hg_val
     if (xs.rank != 3) return hg_error(HG_ERR_INVALID, "vdm loss: x must be [B, N, F]");
     int64_t B = xs.dim[0], N = xs.dim[1];
     int64_t D = hg_vdm_latent_width(c);
-    hg_shape zsh = hg_shape_of(3, B, N, D);
+    /* a data-parallel shard draws the noise of the whole batch (Bt rows)
+     * and takes its rows: the same numbers as one process (models.h) */
+    int64_t Bt = mb->rows_total > 0 ? mb->rows_total : B, off = mb->rows_total > 0 ? mb->rows_offset : 0;
+    hg_shape zsh = hg_shape_of(3, Bt, N, D);
     hg_value cemb = hg_vdm_embed_cond(mb, c, theta);
     hg_value f = hg_vdm_encode(mb, c, x, cemb);
     /* 1. reconstruction */
     hg_value e0 = hg_random_normal(g, mb->dtype, zsh, mb->seed, mb->step, mb->replica);
+    if (Bt != B) e0 = hg_slice_axis(g, e0, 0, off, B);
     hg_value Lrec = hg_vdm_recon_elem(mb, c, x, f, cemb, e0);
     /* 2. prior */
     hg_value Lklz = hg_vdm_klz_elem(mb, c, f);
@@ -266,13 +270,15 @@ hg_status hg_vdm_loss(hg_mb *mb, const hg_config *c, const hg_norm *norm, hg_val
     if (c->antithetic_time_sampling) {
         hg_value t0 = hg_random_uniform(g, mb->dtype, hg_shape_scalar(), mb->seed, mb->step,
                                         mb->replica);
-        hg_value off = hg_mul_s(g, hg_iota(g, mb->dtype, hg_shape_of(1, B), 0), 1.0 / (double)B);
-        t = hg_binary(g, HG_OP_floor_mod, hg_add(g, t0, off), hg_scalar(g, mb->dtype, 1.0));
+        hg_value row = hg_mul_s(g, hg_iota(g, mb->dtype, hg_shape_of(1, Bt), 0), 1.0 / (double)Bt);
+        t = hg_binary(g, HG_OP_floor_mod, hg_add(g, t0, row), hg_scalar(g, mb->dtype, 1.0));
     } else {
-        t = hg_random_uniform(g, mb->dtype, hg_shape_of(1, B), mb->seed, mb->step, mb->replica);
+        t = hg_random_uniform(g, mb->dtype, hg_shape_of(1, Bt), mb->seed, mb->step, mb->replica);
     }
+    if (Bt != B) t = hg_slice_axis(g, t, 0, off, B);
     t = hg_vdm_discretise(g, c, t);
     hg_value e = hg_random_normal(g, mb->dtype, zsh, mb->seed, mb->step, mb->replica);
+    if (Bt != B) e = hg_slice_axis(g, e, 0, off, B);
     hg_value Ldif = hg_vdm_diff_elem(mb, c, norm, f, t, e, cemb, mask);
     /* 4. masked per-cloud parts and batch means */
     static const int ax1[1] = {1};

@@ -40,3 +40,14 @@ run() {
 expect_rc() {
     [ "$RC" = "$1" ] || fail "$2: exit code $RC, expected $1 (stdout: $OUT; stderr: $ERR)"
 }
+
+# mpi_ready NAME: exits 77 (ctest skip) with a message unless mpirun exists,
+# halograph was built with MPI and $PY has numpy and h5py; sets MPIRUN to the launcher command for
+# loopback runs (OMP_NUM_THREADS=1 per rank; CI runs as root).
+mpi_ready() {
+    command -v mpirun >/dev/null 2>&1 || { echo "SKIP $1: mpirun not found (install openmpi-bin)"; exit 77; }
+    "$HG" --version | grep -q "^mpi: yes" || { echo "SKIP $1: halograph built without MPI (libopenmpi-dev)"; exit 77; }
+    $PY -c "import h5py, numpy" 2>/dev/null || { echo "SKIP $1: $PY lacks h5py/numpy"; exit 77; }
+    export OMP_NUM_THREADS=1
+    MPIRUN="mpirun --oversubscribe --allow-run-as-root --mca btl self,vader -x OMP_NUM_THREADS"
+}

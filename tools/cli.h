@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "ir/ir.h"
+#include "runtime/comm.h"
 #include "runtime/runtime.h"
 
 #define HG_EXIT_OK 0
@@ -36,6 +37,14 @@ int hg_cli_fail(const char *cmd, int code, const char *fmt, ...)
 /* Prints a failed status as "halograph CMD: msg" and returns 1 (or 130 for
  * HG_ERR_INTERRUPTED). */
 int hg_cli_status(const char *cmd, hg_status s);
+/* Data-parallel commands (tools/cli_mpi.c, runtime/comm.h): _begin
+ * initialises c (MPI only under mpirun; prints a failure, returns 1);
+ * _end prints a failed status (with "rank R: " when P > 1; a rank whose
+ * message only points at another rank's stays quiet), aborts the whole
+ * job when the ranks lost step (hg_comm_is_fatal), else finalises; returns
+ * the exit code (0, 1, 130 for HG_ERR_INTERRUPTED). */
+int hg_cli_mpi_begin(const char *cmd, hg_comm *c);
+int hg_cli_mpi_end(const char *cmd, hg_comm *c, hg_status s);
 /* Prints a usage text to f, replacing the marker HG_CLI_BACKENDS by the
  * backend registry (runtime/backend.h): one line per backend, "NAME:
  * summary" ("(default)" after the default's name), each further line

@@ -220,6 +220,10 @@ static int run_likelihood(int argc, char **argv) {
     memset(&bt, 0, sizeof bt);
     double *grid = malloc(sizeof(double) * (size_t)n), *logl = malloc(sizeof(double) * (size_t)n);
     double *rep = malloc(sizeof(double) * (size_t)n * (size_t)a.replicas);
+    hg_comm comm;
+    int rc0 = hg_cli_mpi_begin(cmd, &comm);
+    if (rc0) return rc0;
+    int root = comm.rank == 0;
     hg_status s = open_inputs(&a, &r, &ds, &pl, &split);
     int param = -1;
     if (s.code == HG_OK) s = param_index(&r, a.param, &param);
@@ -235,11 +239,13 @@ static int run_likelihood(int argc, char **argv) {
         hg_nelbo_options o;
         hg_cli_counter pc;
         nelbo_opts(&a, &o, &pc);
+        o.comm = &comm;
+        if (!root) o.progress = NULL;
         s = hg_likelihood_profile(&r, bt.x.data, bt.mask.data, bt.cond.data, param, grid, n, &o, logl, rep);
     }
-    if (s.code == HG_OK) s = hg_profile_interval(grid, logl, n, &iv);
+    if (s.code == HG_OK && root) s = hg_profile_interval(grid, logl, n, &iv);
     double truth = s.code == HG_OK ? ((float *)bt.cond.data)[param] : 0;
-    if (s.code == HG_OK) {
+    if (s.code == HG_OK && root) {
         hg_out *w = NULL;
         hg_tensor tg = {HG_F64, hg_shape_of(1, (int64_t)n), grid, 0};
         hg_tensor tl = {HG_F64, hg_shape_of(1, (int64_t)n), logl, 0};
@@ -266,7 +272,7 @@ static int run_likelihood(int argc, char **argv) {
             if (s.code == HG_OK) s = s2;
         }
     }
-    if (s.code == HG_OK) {
+    if (s.code == HG_OK && root) {
         printf("likelihood profile of %s cloud %ld (simulation %d) in %s, %s true value %.4g\n", a.split, a.index,
                ((int32_t *)bt.sims.data)[0], a.data, a.param, truth);
         printf("%12s %16s %16s\n", a.param, "log L (mean)", "2 (logL - max)");
@@ -285,7 +291,7 @@ static int run_likelihood(int argc, char **argv) {
     free(grid);
     free(logl);
     free(rep);
-    return s.code ? hg_cli_status(cmd, s) : HG_EXIT_OK;
+    return hg_cli_mpi_end(cmd, &comm, s);
 }
 
 static int run_nelbo(int argc, char **argv) {
@@ -297,6 +303,8 @@ static int run_nelbo(int argc, char **argv) {
     args a;
     int rc = parse(cmd, argc, argv, &a, 0);
     if (rc >= 0) return rc;
+    hg_comm comm;
+    if ((rc = hg_cli_mpi_begin(cmd, &comm))) return rc;
     hg_run r;
     hg_dataset ds;
     hg_pipeline pl;
@@ -312,10 +320,12 @@ static int run_nelbo(int argc, char **argv) {
         hg_cli_counter pc;
         nelbo_opts(&a, &o, &pc);
         o.batch = (int)a.batch;
+        o.comm = &comm;
+        if (comm.rank != 0) o.progress = NULL;
         s = hg_nelbo_split(&r, &pl, &o, nel, parts, rep);
     }
     double mean = 0, pts = 0;
-    if (s.code == HG_OK) {
+    if (s.code == HG_OK && comm.rank == 0) {
         int64_t C = pl.n_cond;
         for (int64_t i = 0; i < n; i++) {
             mean += nel[i] / n;
@@ -347,7 +357,7 @@ static int run_nelbo(int argc, char **argv) {
             if (s.code == HG_OK) s = s2;
         }
     }
-    if (s.code == HG_OK)
+    if (s.code == HG_OK && comm.rank == 0)
         printf("NELBO of %lld %s clouds (S = %ld, K = %lld): mean %.6g, per point %.6g\nwrote %s\n", (long long)n,
                a.split, a.steps, (long long)K, mean, mean / (pts > 0 ? pts : 1), a.out);
     hg_pipeline_free(&pl);
@@ -356,7 +366,7 @@ static int run_nelbo(int argc, char **argv) {
     free(nel);
     free(parts);
     free(rep);
-    return s.code ? hg_cli_status(cmd, s) : HG_EXIT_OK;
+    return hg_cli_mpi_end(cmd, &comm, s);
 }
 
 /* Per-cloud results of `coverage`. */

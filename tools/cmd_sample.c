@@ -96,11 +96,13 @@ static int run_sample(int argc, char **argv) {
     if (rc) return rc;
     if (threads) omp_set_num_threads((int)threads);
 
+    hg_comm comm;
+    if ((rc = hg_cli_mpi_begin(cmd, &comm))) return rc;
     hg_run r;
     hg_status s = hg_run_open(run_dir, &r);
     if (s.code) {
         hg_run_free(&r);
-        return hg_cli_status(cmd, s);
+        return hg_cli_mpi_end(cmd, &comm, s);
     }
     int C = r.cfg.n_cond;
     float *cond = calloc((size_t)n * (size_t)(C ? C : 1), sizeof(float));
@@ -158,21 +160,23 @@ static int run_sample(int argc, char **argv) {
     o.profile = profile ? stdout : NULL;
     o.cond = C ? cond : NULL;
     hg_cli_counter pg = hg_cli_counter_make("sampling: step");
-    o.progress = hg_cli_counter_progress;
+    if (comm.rank == 0) o.progress = hg_cli_counter_progress;
+    else o.profile = NULL;
     o.user = &pg;
     o.interrupt = hg_cli_catch_interrupt(0);
+    o.comm = &comm;
     hg_tensor smp;
     memset(&smp, 0, sizeof smp);
     if (s.code == HG_OK) s = hg_sample_generate(&r, &o, &smp);
-    if (s.code == HG_OK) s = hg_sample_save(out, &r, &o, &smp, sims, source);
-    if (s.code == HG_OK)
+    if (s.code == HG_OK && comm.rank == 0) s = hg_sample_save(out, &r, &o, &smp, sims, source);
+    if (s.code == HG_OK && comm.rank == 0)
         printf("wrote %s: %ld clouds x %lld points x %d features, T = %ld steps, seed %ld (run %s, step %lld)\n", out,
                n, (long long)r.cfg.n_particles, r.cfg.n_features, steps, seed, run_dir, (long long)r.step);
     hg_tensor_free(&smp);
     free(cond);
     free(sims);
     hg_run_free(&r);
-    return s.code ? hg_cli_status(cmd, s) : HG_EXIT_OK;
+    return hg_cli_mpi_end(cmd, &comm, s);
 }
 
 HG_COMMAND(sample, "sample", "generate point clouds with a trained model (ancestral sampling)", run_sample)

@@ -13,7 +13,8 @@
 static const char *USAGE =
     "usage: halograph train --config C.yaml --data D.h5 --out RUN [--steps N] [--resume]\n"
     "                       [--backend NAME] [--threads N] [--val-every K] [--ckpt-every K]\n"
-    "                       [--profile]\n\n"
+    "                       [--profile] [--step-timeout S]\n"
+    "       mpirun -np P halograph train ...   (data-parallel, built with MPI)\n\n"
     "Trains the diffusion model of config C (SPEC 3, 4, 7) on the train split of the\n"
     "dataset D (made by `halograph import`) with AdamW and the warmup-cosine schedule\n"
     "(SPEC 5). One step = forward + backward + clipping + update of one batch.\n"
@@ -27,10 +28,15 @@ static const char *USAGE =
     "                   0: only at the end)\n"
     "  --ckpt-every K   checkpoint every K steps (default 100; 0: only at the end)\n"
     "  --profile        print the per-kernel profile of the train graph at the end\n"
+    "  --step-timeout S under mpirun: a rank that does not reach a step's gradient\n"
+    "                   allreduce within S seconds (default 600) ends the job, naming it\n"
+    "Under mpirun each batch of training.batch_size B is split into contiguous row\n"
+    "shards (the first B mod P ranks take one row more; P > B is refused), gradients\n"
+    "are averaged in one allreduce per step; rank 0 writes the run's files.\n"
     "Writes RUN/config.yaml, RUN/run.yaml (data provenance), RUN/norm.h5,\n"
     "RUN/checkpoint.h5 (atomic; at step 0, every K steps and at the end) and\n"
     "RUN/metrics.csv (step,loss,loss_diff,loss_klz,loss_recon,val_loss,lr,seconds).\n"
-    "Ctrl-C saves a checkpoint and exits with status 130; a NaN/Inf loss stops with\n"
+    "Ctrl-C (or SIGTERM) saves a checkpoint and exits with status 130; a NaN/Inf loss stops with\n"
     "exit 1 naming the step and the last good checkpoint.\n";
 
 
@@ -92,6 +98,7 @@ static int run_train(int argc, char **argv) {
     hg_train_options o;
     hg_train_options_default(&o);
     long threads = 0;
+    double timeout = HG_COMM_TIMEOUT_DEFAULT;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
@@ -109,6 +116,10 @@ static int run_train(int argc, char **argv) {
         } else if (!strcmp(a, "--threads") && has) {
             if (hg_cli_parse_int(argv[++i], 1, 4096, &threads))
                 return hg_cli_fail(cmd, HG_EXIT_USAGE, "--threads: '%s' is not an integer in [1, 4096]", argv[i]);
+        } else if (!strcmp(a, "--step-timeout") && has) {
+            if (hg_cli_parse_double(argv[++i], &timeout) || !(timeout > 0) || timeout > 1e7)
+                return hg_cli_fail(cmd, HG_EXIT_USAGE, "--step-timeout: '%s' is not a number of seconds in (0, 1e7]",
+                                   argv[i]);
         } else if (!strcmp(a, "--val-every") && has) {
             if (hg_cli_parse_int(argv[++i], 0, 2000000000L, &v))
                 return hg_cli_fail(cmd, HG_EXIT_USAGE, "--val-every: '%s' is not an integer >= 0", argv[i]);
@@ -118,7 +129,7 @@ static int run_train(int argc, char **argv) {
                 return hg_cli_fail(cmd, HG_EXIT_USAGE, "--ckpt-every: '%s' is not an integer >= 0", argv[i]);
             o.ckpt_every = v;
         } else {
-            return hg_cli_bad_arg(cmd, a, !has, "--config --data --out --backend --steps --threads --val-every --ckpt-every");
+            return hg_cli_bad_arg(cmd, a, !has, "--config --data --out --backend --steps --threads --val-every --ckpt-every --step-timeout");
         }
     }
     if (!o.data_path || !o.run_dir || (!o.config_path && !o.resume))
@@ -148,16 +159,20 @@ static int run_train(int argc, char **argv) {
     hg_cli_inputs_free(&in);
     if (rc) return rc;
     if (threads) omp_set_num_threads((int)threads);
+    hg_comm comm;
+    if ((rc = hg_cli_mpi_begin(cmd, &comm))) return rc;
+    comm.timeout_s = timeout;
+    o.comm = &comm;
+    if (comm.rank != 0) o.profile = NULL;
     progress_state ps = {isatty(STDERR_FILENO), -1e9};
     o.interrupt = hg_cli_catch_interrupt(1);
     o.progress = on_progress;
     o.user = &ps;
     hg_train_result r;
     hg_status s = hg_train(&o, &r);
-    if (s.code) {
-        if (ps.tty) fputc('\n', stderr);
-        return hg_cli_status(cmd, s);
-    }
+    if (s.code && ps.tty && comm.rank == 0) fputc('\n', stderr);
+    if (s.code || comm.rank != 0) return hg_cli_mpi_end(cmd, &comm, s);
+    hg_cli_mpi_end(cmd, &comm, s);
     printf("trained to step %lld: loss %.6g", (long long)r.step, r.last_loss);
     if (!isnan(r.last_val_loss)) printf(", val_loss %.6g", r.last_val_loss);
     printf("\ncheckpoint: %s\nmetrics: %s/metrics.csv\n", r.checkpoint, o.run_dir);

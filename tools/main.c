@@ -137,6 +137,7 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
         printf("halograph %s\n", HG_VERSION);
+        printf("mpi: %s\n", hg_comm_available() ? "yes (data-parallel train, sample, likelihood, nelbo under mpirun)" : "no");
         return HG_EXIT_OK;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
