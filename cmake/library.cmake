@@ -49,6 +49,9 @@ set_target_properties(halograph_static PROPERTIES OUTPUT_NAME halograph
 # static imported target of the package config): absolute paths.
 set(HG_PRIVATE_LIBS ${HG_LLVM_LIB} ${HG_DNNL_LIB} ${HG_HDF5_LINK_LIBRARIES} ${HG_YAML_LINK_LIBRARIES}
     ${HG_PBC_LINK_LIBRARIES} ${OpenMP_C_LIBRARIES} m)
+if(HG_MPI AND MPI_C_FOUND)
+  list(APPEND HG_PRIVATE_LIBS ${MPI_C_LIBRARIES}) # runtime/comm.c (cmake/deps.cmake)
+endif()
 list(REMOVE_DUPLICATES HG_PRIVATE_LIBS)
 set(HG_PC_LIBS_PRIVATE "")
 foreach(l ${HG_PRIVATE_LIBS})
