@@ -138,6 +138,10 @@ static hg_graph *all_ops_graph(void) {
     hg_value v = hg_input(g, "v", HG_F32, S4(1, 2, 5, 3));
     hg_value am = hg_input(g, "am", HG_F32, S4(1, 1, 4, 5));
     hg_value at = hg_attention(g, q, k, v, am, 0.35355339059327379);
+    hg_value lse = hg_attention_lse(g, q, k, v, am, 0.35355339059327379);
+    hg_value dout = hg_input(g, "dout", HG_F32, S4(1, 2, 4, 3));
+    hg_value ag_in[7] = {q, k, v, am, at, lse, dout};
+    hg_value agk = hg_attention_grad(g, ag_in, 1, 0.35355339059327379);
     hg_value seed = hg_input(g, "seed", HG_I32, hg_shape_scalar());
     hg_value step = hg_input(g, "step", HG_I32, hg_shape_scalar());
     hg_value rep = hg_scalar(g, HG_I32, 0);
@@ -157,6 +161,8 @@ static hg_graph *all_ops_graph(void) {
     hg_set_output(g, "knn", kn);
     hg_set_output(g, "ln", ln);
     hg_set_output(g, "att", at);
+    hg_set_output(g, "lse", lse);
+    hg_set_output(g, "agk", agk);
     hg_set_output(g, "ru", ru);
     hg_set_output(g, "rn", rn);
     hg_set_update(g, w, hg_add(g, w, x));
