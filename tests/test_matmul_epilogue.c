@@ -88,6 +88,29 @@ static hg_status run_jit(const hg_graph *g, hg_tensor_map *in, hg_tensor_map *ou
     return st;
 }
 
+/* One jit case: inputs fed, outputs, schedule and compile stats. */
+typedef struct {
+    hg_tensor_map in, out;
+    hg_schedule s;
+    hg_jit_stats st;
+} jit_case;
+
+static hg_status jc_run(jit_case *c, const hg_graph *g) {
+    memset(c, 0, sizeof *c);
+    hg_map_init(&c->in);
+    hg_map_init(&c->out);
+    HG_TRY(hg_graph_status(g));
+    HG_TRY(feed(g, &c->in));
+    return run_jit(g, &c->in, &c->out, &c->s, &c->st);
+}
+
+static void jc_free(jit_case *c, hg_graph *g) {
+    hg_schedule_free(&c->s);
+    hg_map_free(&c->in);
+    hg_map_free(&c->out);
+    hg_graph_free(g);
+}
+
 /* The kernel computing v in s. */
 static const hg_kernel *kernel_of(const hg_schedule *s, hg_value v) {
     return s->kernel_of[v] >= 0 ? &s->kernels[s->kernel_of[v]] : NULL;
@@ -114,28 +137,19 @@ HG_TEST(bias_gelu_is_one_primitive) {
     hg_value bias = hg_input(G.g, "b", HG_F32, hg_shape_of(1, (int64_t)N_));
     hg_value h = hg_add(G.g, G.mm, bias), y = hg_gelu(G.g, h);
     hg_set_output(G.g, "y", y);
-    HG_CHECK_OK(hg_graph_status(G.g));
-    hg_tensor_map in, out;
-    hg_map_init(&in);
-    hg_map_init(&out);
-    hg_schedule s = {0};
-    hg_jit_stats st;
-    HG_CHECK_OK(feed(G.g, &in));
-    HG_CHECK_OK(run_jit(G.g, &in, &out, &s, &st));
-    const hg_kernel *k = kernel_of(&s, y);
+    jit_case c;
+    HG_CHECK_OK(jc_run(&c, G.g));
+    const hg_kernel *k = kernel_of(&c.s, y);
     HG_CHECK(k && k->kind == HG_KERNEL_MATMUL && k->n_members == 3 && k->members[0] == G.mm);
-    HG_CHECK(st.n_post_ops == 2 && st.n_post_ref == 0);
+    HG_CHECK(c.st.n_post_ops == 2 && c.st.n_post_ref == 0);
     double *want = malloc(sizeof(double) * B_ * M_ * N_);
-    ref_matmul(hg_map_get(&in, "x"), hg_map_get(&in, "w"), 0, want);
-    const hg_tensor *tb = hg_map_get(&in, "b");
+    ref_matmul(hg_map_get(&c.in, "x"), hg_map_get(&c.in, "w"), 0, want);
+    const hg_tensor *tb = hg_map_get(&c.in, "b");
     for (int64_t i = 0; i < (int64_t)B_ * M_ * N_; i++)
         want[i] = gelu(want[i] + hg_tensor_get(tb, i % N_));
-    double e = max_rel(hg_map_get(&out, "y"), want);
+    double e = max_rel(hg_map_get(&c.out, "y"), want);
     free(want);
-    hg_schedule_free(&s);
-    hg_map_free(&in);
-    hg_map_free(&out);
-    hg_graph_free(G.g);
+    jc_free(&c, G.g);
     HG_CHECK(e <= TOL);
 }
 
@@ -146,32 +160,23 @@ HG_TEST(bias_residual_scale_post_ops) {
     mm_graph_make(&G, 0);
     hg_value bias = hg_input(G.g, "b", HG_F32, hg_shape_of(2, (int64_t)1, (int64_t)N_));
     hg_value r = hg_input(G.g, "r", HG_F32, hg_shape_of(3, (int64_t)B_, (int64_t)M_, (int64_t)N_));
-    hg_value c = hg_input(G.g, "c", HG_F32, hg_shape_scalar());
-    hg_value y = hg_mul(G.g, c, hg_add(G.g, r, hg_add(G.g, G.mm, bias)));
+    hg_value scale = hg_input(G.g, "c", HG_F32, hg_shape_scalar());
+    hg_value y = hg_mul(G.g, scale, hg_add(G.g, r, hg_add(G.g, G.mm, bias)));
     hg_set_output(G.g, "y", y);
-    HG_CHECK_OK(hg_graph_status(G.g));
-    hg_tensor_map in, out;
-    hg_map_init(&in);
-    hg_map_init(&out);
-    hg_schedule s = {0};
-    hg_jit_stats st;
-    HG_CHECK_OK(feed(G.g, &in));
-    HG_CHECK_OK(run_jit(G.g, &in, &out, &s, &st));
-    const hg_kernel *k = kernel_of(&s, y);
+    jit_case c;
+    HG_CHECK_OK(jc_run(&c, G.g));
+    const hg_kernel *k = kernel_of(&c.s, y);
     HG_CHECK(k && k->kind == HG_KERNEL_MATMUL && k->n_members == 4);
-    HG_CHECK(st.n_post_ops == 3 && st.n_post_ref == 0);
+    HG_CHECK(c.st.n_post_ops == 3 && c.st.n_post_ref == 0);
     double *want = malloc(sizeof(double) * B_ * M_ * N_);
-    ref_matmul(hg_map_get(&in, "x"), hg_map_get(&in, "w"), 0, want);
-    const hg_tensor *tb = hg_map_get(&in, "b"), *tr = hg_map_get(&in, "r");
-    double cv = hg_tensor_get(hg_map_get(&in, "c"), 0);
+    ref_matmul(hg_map_get(&c.in, "x"), hg_map_get(&c.in, "w"), 0, want);
+    const hg_tensor *tb = hg_map_get(&c.in, "b"), *tr = hg_map_get(&c.in, "r");
+    double cv = hg_tensor_get(hg_map_get(&c.in, "c"), 0);
     for (int64_t i = 0; i < (int64_t)B_ * M_ * N_; i++)
         want[i] = cv * (hg_tensor_get(tr, i) + (want[i] + hg_tensor_get(tb, i % N_)));
-    double e = max_rel(hg_map_get(&out, "y"), want);
+    double e = max_rel(hg_map_get(&c.out, "y"), want);
     free(want);
-    hg_schedule_free(&s);
-    hg_map_free(&in);
-    hg_map_free(&out);
-    hg_graph_free(G.g);
+    jc_free(&c, G.g);
     HG_CHECK(e <= TOL);
 }
 
@@ -184,28 +189,19 @@ HG_TEST(batched_transposed_with_bias) {
     hg_value bias = hg_input(G.g, "b", HG_F32, hg_shape_of(1, (int64_t)N_));
     hg_value y = hg_gelu(G.g, hg_add(G.g, bias, G.mm));
     hg_set_output(G.g, "y", y);
-    HG_CHECK_OK(hg_graph_status(G.g));
-    hg_tensor_map in, out;
-    hg_map_init(&in);
-    hg_map_init(&out);
-    hg_schedule s = {0};
-    hg_jit_stats st;
-    HG_CHECK_OK(feed(G.g, &in));
-    HG_CHECK_OK(run_jit(G.g, &in, &out, &s, &st));
-    const hg_kernel *k = kernel_of(&s, y);
+    jit_case c;
+    HG_CHECK_OK(jc_run(&c, G.g));
+    const hg_kernel *k = kernel_of(&c.s, y);
     HG_CHECK(k && k->kind == HG_KERNEL_MATMUL && k->n_members == 3);
-    HG_CHECK(st.n_post_ops + st.n_post_ref == 2);
+    HG_CHECK(c.st.n_post_ops + c.st.n_post_ref == 2);
     double *want = malloc(sizeof(double) * B_ * M_ * N_);
-    ref_matmul(hg_map_get(&in, "x"), hg_map_get(&in, "w"), 1, want);
-    const hg_tensor *tb = hg_map_get(&in, "b");
+    ref_matmul(hg_map_get(&c.in, "x"), hg_map_get(&c.in, "w"), 1, want);
+    const hg_tensor *tb = hg_map_get(&c.in, "b");
     for (int64_t i = 0; i < (int64_t)B_ * M_ * N_; i++)
         want[i] = gelu(hg_tensor_get(tb, i % N_) + want[i]);
-    double e = max_rel(hg_map_get(&out, "y"), want);
+    double e = max_rel(hg_map_get(&c.out, "y"), want);
     free(want);
-    hg_schedule_free(&s);
-    hg_map_free(&in);
-    hg_map_free(&out);
-    hg_graph_free(G.g);
+    jc_free(&c, G.g);
     HG_CHECK(e <= TOL);
 }
 
@@ -224,39 +220,30 @@ HG_TEST(chains_that_stop) {
     hg_set_output(G.g, "h", h);
     hg_set_output(G.g, "y", y);
     hg_set_output(G.g, "z", z);
-    HG_CHECK_OK(hg_graph_status(G.g));
-    hg_tensor_map in, out;
-    hg_map_init(&in);
-    hg_map_init(&out);
-    hg_schedule s = {0};
-    hg_jit_stats st;
-    HG_CHECK_OK(feed(G.g, &in));
-    HG_CHECK_OK(run_jit(G.g, &in, &out, &s, &st));
-    const hg_kernel *kh = kernel_of(&s, h), *ky = kernel_of(&s, y), *kz = kernel_of(&s, z);
+    jit_case c;
+    HG_CHECK_OK(jc_run(&c, G.g));
+    const hg_kernel *kh = kernel_of(&c.s, h), *ky = kernel_of(&c.s, y), *kz = kernel_of(&c.s, z);
     HG_CHECK(kh && kh->kind == HG_KERNEL_MATMUL && kh->n_members == 2);
     HG_CHECK(ky && ky != kh && ky->kind == HG_KERNEL_LOOP);
-    HG_CHECK(kz && kz->kind != HG_KERNEL_MATMUL && kernel_of(&s, mm2)->kind == HG_KERNEL_OP);
+    HG_CHECK(kz && kz->kind != HG_KERNEL_MATMUL && kernel_of(&c.s, mm2)->kind == HG_KERNEL_OP);
     double *mm = malloc(sizeof(double) * B_ * M_ * N_);
     double *wh = malloc(sizeof(double) * B_ * M_ * N_), *wy = malloc(sizeof(double) * B_ * M_ * N_);
     double *wz = malloc(sizeof(double) * B_ * M_ * N_);
-    ref_matmul(hg_map_get(&in, "x"), hg_map_get(&in, "w"), 0, mm);
-    const hg_tensor *tb = hg_map_get(&in, "b"), *tp = hg_map_get(&in, "pb");
+    ref_matmul(hg_map_get(&c.in, "x"), hg_map_get(&c.in, "w"), 0, mm);
+    const hg_tensor *tb = hg_map_get(&c.in, "b"), *tp = hg_map_get(&c.in, "pb");
     for (int64_t i = 0; i < (int64_t)B_ * M_ * N_; i++) {
         int64_t n = i % N_, b = i / ((int64_t)M_ * N_);
         wh[i] = mm[i] + hg_tensor_get(tb, n);
         wy[i] = gelu(wh[i]);
         wz[i] = mm[i] + hg_tensor_get(tp, b * N_ + n);
     }
-    double eh = max_rel(hg_map_get(&out, "h"), wh), ey = max_rel(hg_map_get(&out, "y"), wy);
-    double ez = max_rel(hg_map_get(&out, "z"), wz);
+    double eh = max_rel(hg_map_get(&c.out, "h"), wh), ey = max_rel(hg_map_get(&c.out, "y"), wy);
+    double ez = max_rel(hg_map_get(&c.out, "z"), wz);
     free(mm);
     free(wh);
     free(wy);
     free(wz);
-    hg_schedule_free(&s);
-    hg_map_free(&in);
-    hg_map_free(&out);
-    hg_graph_free(G.g);
+    jc_free(&c, G.g);
     HG_CHECK(eh <= TOL && ey <= TOL && ez <= TOL);
 }
 
