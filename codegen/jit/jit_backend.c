@@ -45,6 +45,11 @@ static int can_fuse(void *user, hg_kernel_kind kind, const hg_graph *g, hg_value
     (void)user;
     const hg_node *n = hg_node_at(g, v);
     if (kind == HG_KERNEL_MATMUL) return can_matmul(g, n);
+    if (kind == HG_KERNEL_ROW) { /* jit_row.c: float anchors, ew formulas around them */
+        if (n->op == HG_OP_softmax || n->op == HG_OP_layer_norm)
+            return hg_dtype_is_float(n->dtype) && hg_value_dtype(g, n->in[0]) == n->dtype;
+        return hg_jit_ew_supported(g, n);
+    }
     if (kind != HG_KERNEL_LOOP) return 0;
     switch (n->op) {
     case HG_OP_sum: case HG_OP_mean: case HG_OP_max:
@@ -58,7 +63,7 @@ static int can_fuse(void *user, hg_kernel_kind kind, const hg_graph *g, hg_value
 hg_status hg_jit_schedule(const hg_graph *g, hg_schedule *out) {
     hg_fuse_opts o;
     hg_fuse_opts_default(&o);
-    o.kinds = (1u << HG_KERNEL_LOOP) | (1u << HG_KERNEL_MATMUL);
+    o.kinds = HG_FUSE_ALL_KINDS;
     o.can_fuse = can_fuse;
     return hg_fuse(g, &o, out);
 }

@@ -119,6 +119,29 @@ void hg_jit_extent(const hg_graph *g, const hg_kernel *k, int64_t *units,
 hg_status hg_jit_emit_loop(hg_jb *b, const hg_graph *g, const hg_kernel *k, const int *alias,
                            const char *name);
 
+/* Emits ROW kernel k of g (a softmax / layer_norm anchor over the last
+ * axis of k->space with elementwise prologue and epilogue members,
+ * passes/schedule.h HG_KERNEL_ROW) as function `name` (jit_row.c); the
+ * ABI, alias[] and errors as hg_jit_emit_loop, the parallel extent is the
+ * rows. */
+hg_status hg_jit_emit_row(hg_jb *b, const hg_graph *g, const hg_kernel *k, const int *alias,
+                          const char *name);
+/* 1 when hg_jit_emit_row compiles ROW kernel k: a float softmax or
+ * layer_norm anchor and every other member an elementwise-class op with
+ * an LLVM formula (hg_jit_ew_supported; random ops are not ROW members). */
+int hg_jit_row_supported(const hg_graph *g, const hg_kernel *k);
+
+/* Shared by the kernel emitters (defined in jit_loop.c). */
+/* Element strides st[0..space.rank) of a value of shape s broadcast into
+ * space (numpy rules: 0 along broadcast dims, row-major otherwise). */
+void hg_jit_bcast_strides(hg_shape space, hg_shape s, int64_t *st);
+/* Declares the kernel ABI wrapper `name(i64 begin, i64 end, ptr ptrs)` and
+ * an always-inlined inner function taking the np pointers as noalias
+ * arguments; returns the inner function with the builder at its entry and
+ * b->fn set to it, inner_ptrs[0..np) its pointer parameters (its
+ * parameters 0 and 1 are begin and end). */
+LLVMValueRef hg_jit_open_kernel(hg_jb *b, const char *name, int np, LLVMValueRef *inner_ptrs);
+
 /* Canonical text of kernel k (ops, attributes, dtypes, shapes, member and
  * input references by position, the in-place aliases as for
  * hg_jit_emit_loop): two kernels with equal signatures compute the same

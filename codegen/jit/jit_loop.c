@@ -81,8 +81,7 @@ static int input_pos(const hg_kernel *k, hg_value v) {
     return -1;
 }
 
-/* Strides of a value of shape s broadcast into space (numpy rules). */
-static void bcast_strides(hg_shape space, hg_shape s, int64_t *st) {
+void hg_jit_bcast_strides(hg_shape space, hg_shape s, int64_t *st) {
     int r = space.rank;
     int64_t m = 1;
     for (int d = r - 1; d >= 0; d--) {
@@ -123,12 +122,12 @@ static void make_plan(const hg_graph *g, const hg_kernel *k, plan *p) {
                 if (!p->red_axis[d]) m *= sp.dim[d];
             }
         } else {
-            bcast_strides(sp, sp, st[o]);
+            hg_jit_bcast_strides(sp, sp, st[o]);
         }
     }
     for (int i = 0; i < k->n_inputs; i++)
-        bcast_strides(sp, hg_value_shape(g, k->inputs[i]), st[k->n_outputs + i]);
-    bcast_strides(sp, sp, st[p->idx_stream]);
+        hg_jit_bcast_strides(sp, hg_value_shape(g, k->inputs[i]), st[k->n_outputs + i]);
+    hg_jit_bcast_strides(sp, sp, st[p->idx_stream]);
     /* loop order: kept dims then reduced dims; collapse within a class */
     nest *ln = &p->ln;
     ln->ns = ns;
@@ -444,9 +443,7 @@ static hg_status emit_nest(ectx *e, int l, LLVMValueRef *base, LLVMValueRef begi
     return hg_ok();
 }
 
-/* Declares the wrapper `name(i64, i64, ptr)` and the inner function with
- * noalias pointers; returns the inner function, builder at its entry. */
-static LLVMValueRef open_kernel(hg_jb *b, const char *name, int np, LLVMValueRef *inner_ptrs) {
+LLVMValueRef hg_jit_open_kernel(hg_jb *b, const char *name, int np, LLVMValueRef *inner_ptrs) {
     LLVMTypeRef wt_args[3] = {b->i64, b->i64, b->ptr};
     LLVMTypeRef wt = LLVMFunctionType(b->vd, wt_args, 3, 0);
     LLVMValueRef w = LLVMAddFunction(b->M, name, wt);
@@ -498,7 +495,7 @@ hg_status hg_jit_emit_loop(hg_jb *b, const hg_graph *g, const hg_kernel *k, cons
     e->b = b;
     e->p = p;
     int np = k->n_outputs + k->n_inputs;
-    LLVMValueRef in = open_kernel(b, name, np, e->ptr);
+    LLVMValueRef in = hg_jit_open_kernel(b, name, np, e->ptr);
     for (int o = 0; alias && o < k->n_outputs; o++)
         if (alias[o] >= 0) e->ptr[o] = e->ptr[k->n_outputs + alias[o]];
     LLVMTypeRef rng_args[5] = {b->i32, b->i32, b->i32, b->i32, b->i64};
