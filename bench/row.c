@@ -46,7 +46,6 @@
 
 #include "codegen/jit/jit.h"
 #include "passes/passes.h"
-#include "runtime/program.h"
 
 typedef struct {
     int B, N, C, R, S, threads, iters, reps;
@@ -75,8 +74,7 @@ static void dnnl_ok(dnnl_status_t s, const char *what) {
  * backward programs, which is neither forward nor backward; HG_NONE:
  * every kernel). */
 typedef struct {
-    hg_program *p;          /* or NULL when b is used */
-    hg_jit_backend *b;      /* a hand-scheduled program */
+    hg_jit_backend *b;      /* the jit backend, ROW kernels on the JIT's code */
     hg_schedule s;
     hg_tensor_map in, out, state;
     hg_value skip;
@@ -98,14 +96,7 @@ static void hook(void *user, const hg_graph *g, const hg_schedule *s, int kernel
 static double jrun(jprog *j) {
     hg_exec_hooks h = {hook, j};
     j->seconds = 0;
-    hg_status st;
-    if (j->p) {
-        hg_program_set_hooks(j->p, &h);
-        st = hg_program_run(j->p, &j->state, &j->in, &j->out);
-    } else {
-        st = hg_jit_backend_run(j->b, &j->state, &j->in, &j->out, &h);
-    }
-    ok_or_die(st, "jit run");
+    ok_or_die(hg_jit_backend_run(j->b, &j->state, &j->in, &j->out, &h), "jit run");
     return j->seconds;
 }
 
@@ -126,9 +117,8 @@ static void jinit(jprog *j) {
 }
 
 static void jfree(jprog *j) {
-    hg_program_free(j->p);
     hg_jit_backend_free(j->b);
-    if (j->b) hg_schedule_free(&j->s);
+    hg_schedule_free(&j->s);
     hg_map_free(&j->in);
     hg_map_free(&j->out);
     hg_map_free(&j->state);
@@ -162,16 +152,17 @@ static void ln_prog(const opts *o, int which, jprog *j, hg_graph **gout) {
         hg_set_output(g, "db", gr[2]);
     }
     ok_or_die(hg_graph_status(g), "graph");
+    ok_or_die(hg_verify(g), "verify");
     if (which == 2) { /* LOOP groups only: layer_norm is fast's OP kernel */
-        ok_or_die(hg_verify(g), "verify");
         hg_fuse_opts fo;
         hg_fuse_opts_default(&fo);
         fo.kinds = 1u << HG_KERNEL_LOOP;
         ok_or_die(hg_fuse(g, &fo, &j->s), "fuse");
-        ok_or_die(hg_jit_backend_compile(g, &j->s, &j->b), "compile unfused");
     } else {
-        ok_or_die(hg_program_compile(g, "jit", &j->p), "compile");
+        ok_or_die(hg_jit_schedule(g, &j->s), "schedule");
     }
+    /* the JIT's ROW code, never the oneDNN route (measured separately) */
+    ok_or_die(hg_jit_backend_compile_ex(g, &j->s, 0, &j->b), "compile");
     *gout = g;
 }
 
@@ -194,7 +185,9 @@ static void sm_prog(const opts *o, int bwd, jprog *j, hg_graph **gout) {
         hg_set_output(g, "y", y);
     }
     ok_or_die(hg_graph_status(g), "graph");
-    ok_or_die(hg_program_compile(g, "jit", &j->p), "compile");
+    ok_or_die(hg_verify(g), "verify");
+    ok_or_die(hg_jit_schedule(g, &j->s), "schedule");
+    ok_or_die(hg_jit_backend_compile_ex(g, &j->s, 0, &j->b), "compile");
     *gout = g;
 }
 

@@ -13,7 +13,9 @@
  *     fused attention's, tests/test_attention_fused.c);
  *   - 1 and 2 threads bit-identical;
  *   - the fusion rules under the jit's can_fuse: what joins a ROW group
- *     and what must not.
+ *     and what must not;
+ *   - the ROW kernels the jit backend runs as oneDNN primitives (which,
+ *     which not, agreement with the reference, special rows, threads).
  * Tolerances: the row statistics are sums in double in a vectorised order
  * (the reference sums in ascending order), rounded once to f32, so the
  * anchor's f32 output is within 1 ulp of the reference and almost always
@@ -41,6 +43,7 @@ HG_LABELS(fast)
 typedef struct {
     int n_row, n_loop;   /* kernels of the jit schedule by kind */
     int row_members;     /* members of the (last) ROW kernel */
+    int n_dnnl;          /* ROW kernels run by oneDNN */
 } census;
 
 static void count(const hg_schedule *s, census *c) {
@@ -55,27 +58,34 @@ static void count(const hg_schedule *s, census *c) {
 }
 
 /* Runs g (outputs named "o<id>") on the jit backend (hg_jit_schedule,
- * every ROW kernel compiled) into *out with `threads` OpenMP threads. */
-static hg_status run_jit(const hg_graph *g, const hg_tensor_map *in, int threads,
-                         hg_tensor_map *out, census *c) {
+ * every ROW kernel run by the JIT's code, or with dnnl_rows those oneDNN
+ * computes by oneDNN) into *out with `threads` OpenMP threads. */
+static hg_status run_backend(const hg_graph *g, const hg_tensor_map *in, int threads,
+                             int dnnl_rows, hg_tensor_map *out, census *c) {
     hg_schedule s;
     HG_TRY(hg_verify(g));
     HG_TRY(hg_jit_schedule(g, &s));
     census tmp;
     count(&s, c ? c : &tmp);
     hg_jit_backend *b = NULL;
-    hg_status st = hg_jit_backend_compile(g, &s, &b);
+    hg_status st = hg_jit_backend_compile_ex(g, &s, dnnl_rows, &b);
     hg_tensor_map state;
     hg_map_init(&state);
     hg_map_init(out);
     int saved = omp_get_max_threads();
     omp_set_num_threads(threads);
+    if (st.code == HG_OK) (c ? c : &tmp)->n_dnnl = hg_jit_backend_stats(b)->n_dnnl_rows;
     if (st.code == HG_OK) st = hg_jit_backend_run(b, &state, in, out, NULL);
     omp_set_num_threads(saved);
     hg_jit_backend_free(b);
     hg_map_free(&state);
     hg_schedule_free(&s);
     return st;
+}
+
+static hg_status run_jit(const hg_graph *g, const hg_tensor_map *in, int threads,
+                         hg_tensor_map *out, census *c) {
+    return run_backend(g, in, threads, 0, out, c);
 }
 
 static hg_value out(hg_graph *g, hg_value v) {
@@ -490,4 +500,85 @@ HG_TEST(fusion_row_group_refuses) {
     diff(g, &in, anchors, 2, 1.0, 1.0, 3, "refused joins");
     hg_map_free(&in);
     hg_graph_free(g);
+}
+
+/* ------------------------------------------------- the oneDNN route */
+
+/* jit_dnnl_row.c: the ROW kernels oneDNN computes alone run as its
+ * primitives on the jit backend (hg_jit_backend_compile), the others on
+ * the JIT's code. oneDNN computes the statistics in f32: checked against
+ * the reference with |d| <= 1e-5 max(|ref|, 1) (observed below 1e-6), NaN
+ * rows NaN as in the reference; 1 and 2 threads bit-identical. */
+static void dnnl_case(int pattern, int want_dnnl) {
+    hg_graph *g = hg_graph_new();
+    hg_shape s = hg_shape_of(3, (int64_t)8, (int64_t)640, (int64_t)128);
+    hg_value x = hg_input(g, "x", HG_F32, s);
+    hg_value sc = hg_input(g, "scale", HG_F32, hg_shape_of(1, (int64_t)128));
+    hg_value bi = hg_input(g, "bias", HG_F32, hg_shape_of(1, (int64_t)128));
+    hg_value r = hg_input(g, "r", HG_F32, hg_shape_of(3, (int64_t)8, (int64_t)1, (int64_t)128));
+    switch (pattern) {
+    case 0: out(g, hg_add(g, hg_mul(g, hg_layer_norm(g, x, 1e-6), sc), bi)); break; /* sampling LN */
+    case 1: out(g, hg_add(g, hg_mul(g, sc, hg_layer_norm(g, x, 1e-6)), bi)); break; /* operands swapped */
+    case 2: out(g, hg_layer_norm(g, x, 1e-5)); break;
+    case 3: out(g, hg_softmax(g, x)); break;
+    case 4: out(g, hg_add(g, hg_mul(g, hg_layer_norm(g, hg_add(g, x, r), 1e-6), sc), bi)); break; /* prologue */
+    case 5: { /* the normalised value is an output too (training) */
+        hg_value ln = out(g, hg_layer_norm(g, x, 1e-6));
+        out(g, hg_add(g, hg_mul(g, ln, sc), bi));
+        break;
+    }
+    default: out(g, hg_add(g, hg_mul(g, hg_layer_norm(g, x, 1e-6), r), bi)); break; /* [B,1,C] scale */
+    }
+    hg_tensor_map in, ref, o1, o2;
+    hg_map_init(&in);
+    HG_CHECK_OK(feed(g, x, &in, 0));
+    HG_CHECK_OK(feed(g, sc, &in, 1));
+    HG_CHECK_OK(feed(g, bi, &in, 2));
+    HG_CHECK_OK(feed(g, r, &in, 3));
+    float *xv = hg_map_get(&in, "x")->data; /* special rows: NaN, +inf, all -inf, constant */
+    for (int j = 0; j < 128; j++) {
+        xv[0 * 128 + j] = j == 3 ? NAN : (float)j;
+        xv[1 * 128 + j] = j == 9 ? INFINITY : (float)j;
+        xv[2 * 128 + j] = -INFINITY;
+        xv[3 * 128 + j] = 2.5f;
+    }
+    hg_map_init(&ref);
+    HG_CHECK_OK(hg_ref_run(g, NULL, &in, &ref, NULL));
+    census c;
+    HG_CHECK_OK(run_backend(g, &in, 1, 1, &o1, &c));
+    if (c.n_dnnl != want_dnnl) HG_FAIL("pattern %d: %d kernels on oneDNN, expected %d", pattern, c.n_dnnl, want_dnnl);
+    HG_CHECK_OK(run_backend(g, &in, 2, 1, &o2, NULL));
+    for (int o = 0; o < g->n_outputs; o++) {
+        const hg_tensor *a = hg_map_get(&o1, g->outputs[o].name), *b = hg_map_get(&ref, g->outputs[o].name);
+        HG_CHECK(memcmp(a->data, hg_map_get(&o2, g->outputs[o].name)->data, hg_tensor_bytes(a)) == 0);
+        double worst = 0;
+        int64_t at = 0;
+        for (int64_t i = 0; i < hg_shape_numel(b->shape); i++) {
+            double u = hg_tensor_get(a, i), v = hg_tensor_get(b, i);
+            double e = isnan(v) || isnan(u) ? (isnan(u) && isnan(v) ? 0 : INFINITY)
+                                            : fabs(u - v) / fmax(fabs(v), 1);
+            if (!(e <= worst)) {
+                worst = e;
+                at = i;
+            }
+        }
+        if (!(worst <= 1e-5))
+            HG_FAIL("pattern %d %s: error %.3g at [%lld]: got %.9g ref %.9g", pattern,
+                    g->outputs[o].name, worst, (long long)at, hg_tensor_get(a, at), hg_tensor_get(b, at));
+    }
+    hg_map_free(&o1);
+    hg_map_free(&o2);
+    hg_map_free(&ref);
+    hg_map_free(&in);
+    hg_graph_free(g);
+}
+
+HG_TEST(dnnl_rows_route_and_agree) {
+    dnnl_case(0, 1);
+    dnnl_case(1, 1);
+    dnnl_case(2, 1);
+    dnnl_case(3, 0); /* softmax: oneDNN returns 0 on NaN rows (jit_dnnl_row.c) */
+    dnnl_case(4, 0); /* prologue: the JIT's fused kernel */
+    dnnl_case(5, 0); /* two outputs */
+    dnnl_case(6, 0); /* scale not [C] */
 }

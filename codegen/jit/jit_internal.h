@@ -11,6 +11,9 @@
  *                  their hash, and which kernels the JIT supports
  *   jit_llvm.c     target machine, O3 pipeline, object emission, LLJIT
  *   jit_cache.c    the on-disk object cache
+ *   jit_row.c      the HG_KERNEL_ROW emitter (softmax / layer_norm rows
+ *                  with prologue and epilogue)
+ *   jit_dnnl_row.c ROW kernels oneDNN's primitives compute faster
  *   jit_program.c  compiling the kernels of a schedule, running one
  *   jit_backend.c  the `jit` backend on top of fast
  */
@@ -141,6 +144,24 @@ void hg_jit_bcast_strides(hg_shape space, hg_shape s, int64_t *st);
  * b->fn set to it, inner_ptrs[0..np) its pointer parameters (its
  * parameters 0 and 1 are begin and end). */
 LLVMValueRef hg_jit_open_kernel(hg_jb *b, const char *name, int np, LLVMValueRef *inner_ptrs);
+
+/* ------------------------------------------- ROW kernels run by oneDNN */
+
+/* jit_dnnl_row.c: a oneDNN primitive for a ROW kernel of a shape it
+ * computes alone (see the file). */
+typedef struct hg_jit_dnnl_row hg_jit_dnnl_row;
+/* 1 when ROW kernel k of g is such a shape: an f32 layer_norm over the
+ * last axis reading kernel input *x_in, alone, or followed by * s + b with s, b kernel inputs *s_in, *b_in of shape [C]
+ * (else -1); one output. */
+int hg_jit_dnnl_row_match(const hg_graph *g, const hg_kernel *k, int *x_in, int *s_in,
+                          int *b_in);
+/* Creates the primitive (own engine and stream) for kernel k, which must
+ * match. Errors: HG_ERR_UNSUPPORTED when oneDNN refuses, HG_ERR_NOMEM. */
+hg_status hg_jit_dnnl_row_create(const hg_graph *g, const hg_kernel *k, hg_jit_dnnl_row **out);
+/* Runs it on the kernel's buffers (ptrs as hg_jit_run: outputs, then
+ * inputs). Errors: HG_ERR_UNSUPPORTED when oneDNN fails. */
+hg_status hg_jit_dnnl_row_run(const hg_jit_dnnl_row *d, void *const *ptrs, int n_outputs);
+void hg_jit_dnnl_row_free(void *d);
 
 /* Canonical text of kernel k (ops, attributes, dtypes, shapes, member and
  * input references by position, the in-place aliases as for
