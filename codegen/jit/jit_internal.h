@@ -138,6 +138,10 @@ int hg_jit_row_supported(const hg_graph *g, const hg_kernel *k);
 /* Element strides st[0..space.rank) of a value of shape s broadcast into
  * space (numpy rules: 0 along broadcast dims, row-major otherwise). */
 void hg_jit_bcast_strides(hg_shape space, hg_shape s, int64_t *st);
+/* Element `off` (i64) of buffer base of dtype t: load to / store from its
+ * register type (bool stored as i8 0/1), aligned to the element size. */
+LLVMValueRef hg_jit_load(hg_jb *b, LLVMValueRef base, hg_dtype t, LLVMValueRef off);
+void hg_jit_store(hg_jb *b, LLVMValueRef base, hg_dtype t, LLVMValueRef off, LLVMValueRef v);
 /* Declares the kernel ABI wrapper `name(i64 begin, i64 end, ptr ptrs)` and
  * an always-inlined inner function taking the np pointers as noalias
  * arguments; returns the inner function with the builder at its entry and

@@ -196,23 +196,26 @@ static LLVMTypeRef mem_type(hg_jb *b, hg_dtype t) {
     return t == HG_BOOL ? b->i8 : hg_jit_reg_type(b, t);
 }
 
-static LLVMValueRef gep(ectx *e, int s, hg_dtype t, LLVMValueRef off) {
-    return LLVMBuildGEP2(e->b->B, mem_type(e->b, t), e->ptr[s], &off, 1, "");
-}
-
-static LLVMValueRef load_elem(ectx *e, int s, hg_dtype t, LLVMValueRef off) {
-    hg_jb *b = e->b;
-    LLVMValueRef v = LLVMBuildLoad2(b->B, mem_type(b, t), gep(e, s, t, off), "");
+LLVMValueRef hg_jit_load(hg_jb *b, LLVMValueRef base, hg_dtype t, LLVMValueRef off) {
+    LLVMValueRef p = LLVMBuildGEP2(b->B, mem_type(b, t), base, &off, 1, "");
+    LLVMValueRef v = LLVMBuildLoad2(b->B, mem_type(b, t), p, "");
     LLVMSetAlignment(v, (unsigned)hg_dtype_size(t));
     if (t == HG_BOOL) v = LLVMBuildICmp(b->B, LLVMIntNE, v, hg_jb_ik(b->i8, 0), "");
     return v;
 }
 
-static void store_elem(ectx *e, int s, hg_dtype t, LLVMValueRef off, LLVMValueRef v) {
-    hg_jb *b = e->b;
+void hg_jit_store(hg_jb *b, LLVMValueRef base, hg_dtype t, LLVMValueRef off, LLVMValueRef v) {
     if (t == HG_BOOL) v = LLVMBuildZExt(b->B, v, b->i8, "");
-    LLVMValueRef st = LLVMBuildStore(b->B, v, gep(e, s, t, off));
-    LLVMSetAlignment(st, (unsigned)hg_dtype_size(t));
+    LLVMValueRef p = LLVMBuildGEP2(b->B, mem_type(b, t), base, &off, 1, "");
+    LLVMSetAlignment(LLVMBuildStore(b->B, v, p), (unsigned)hg_dtype_size(t));
+}
+
+static LLVMValueRef load_elem(ectx *e, int s, hg_dtype t, LLVMValueRef off) {
+    return hg_jit_load(e->b, e->ptr[s], t, off);
+}
+
+static void store_elem(ectx *e, int s, hg_dtype t, LLVMValueRef off, LLVMValueRef v) {
+    hg_jit_store(e->b, e->ptr[s], t, off, v);
 }
 
 static LLVMValueRef emit_random(ectx *e, const hg_node *n, LLVMValueRef *a,

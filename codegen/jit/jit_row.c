@@ -69,26 +69,6 @@ static int pos_in(const hg_value *v, int n, hg_value x) {
     return -1;
 }
 
-static LLVMTypeRef mem_type(hg_jb *b, hg_dtype t) {
-    return t == HG_BOOL ? b->i8 : hg_jit_reg_type(b, t);
-}
-
-static LLVMValueRef load_at(rctx *e, int s, hg_dtype t, LLVMValueRef off) {
-    hg_jb *b = e->b;
-    LLVMValueRef p = LLVMBuildGEP2(b->B, mem_type(b, t), e->ptr[s], &off, 1, "");
-    LLVMValueRef v = LLVMBuildLoad2(b->B, mem_type(b, t), p, "");
-    LLVMSetAlignment(v, (unsigned)hg_dtype_size(t));
-    if (t == HG_BOOL) v = LLVMBuildICmp(b->B, LLVMIntNE, v, hg_jb_ik(b->i8, 0), "");
-    return v;
-}
-
-static void store_at(rctx *e, int s, hg_dtype t, LLVMValueRef off, LLVMValueRef v) {
-    hg_jb *b = e->b;
-    if (t == HG_BOOL) v = LLVMBuildZExt(b->B, v, b->i8, "");
-    LLVMValueRef p = LLVMBuildGEP2(b->B, mem_type(b, t), e->ptr[s], &off, 1, "");
-    LLVMSetAlignment(LLVMBuildStore(b->B, v, p), (unsigned)hg_dtype_size(t));
-}
-
 /* feeds[m]: the anchor's input reads member m (transitively inside the
  * kernel), so the statistics passes compute it. */
 static hg_status classify(rctx *e) {
@@ -134,7 +114,7 @@ static hg_status element(rctx *e, pass_kind pass, LLVMValueRef *base, LLVMValueR
         return hg_error(HG_ERR_NOMEM, "jit: row scratch");
     }
     for (int i = 0; i < ni; i++) /* unused loads are dead code */
-        inv[i] = load_at(e, no + i, hg_value_dtype(g, k->inputs[i]), off[no + i]);
+        inv[i] = hg_jit_load(b, e->ptr[no + i], hg_value_dtype(g, k->inputs[i]), off[no + i]);
     hg_status st = hg_ok();
     hg_value xin = hg_node_at(g, k->anchor)->in[0];
     for (int m = 0; m < k->n_members && st.code == HG_OK; m++) {
@@ -162,7 +142,7 @@ static hg_status element(rctx *e, pass_kind pass, LLVMValueRef *base, LLVMValueR
     }
     if (st.code == HG_OK && pass == PASS_FINAL)
         for (int o = 0; o < no; o++)
-            store_at(e, o, hg_value_dtype(g, k->outputs[o]), off[o],
+            hg_jit_store(b, e->ptr[o], hg_value_dtype(g, k->outputs[o]), off[o],
                      mem[pos_in(k->members, k->n_members, k->outputs[o])]);
     free(mem);
     free(inv);
