@@ -14,6 +14,11 @@
 #      halograph profile --config configs/demo-transformer.yaml
 #        --graph train|sample-step --backend jit --threads T --iters 5 --no-profile
 #    prints step_median_ms of each and the median over the rounds.
+# 3. With HALOGRAPH_BEFORE: ROUNDS alternating profiles (--iters 5 --top 0,
+#    the profiler on) of each graph and binary, and per round the kernel
+#    time per step of the ROW groups' nodes before and after
+#    (bench/row_kernels.py): the step time moves by less than the load's
+#    noise, the kernels' sum does not.
 #
 # usage: bench/row.sh [HALOGRAPH_BEFORE]
 #   HALOGRAPH_BEFORE: main's binary (default: skip part 2's "before")
@@ -48,4 +53,18 @@ for g in sample-step train; do
         printf "demo %-11s median after_ms %9s\n" "$g" "$(echo "$a_all" | median)"
     fi
 done
+if [ -n "$BEFORE" ]; then
+    tmp=$(mktemp -d)
+    for g in sample-step train; do
+        for r in $(seq "$ROUNDS"); do
+            for w in before after; do
+                bin=$BEFORE; [ $w = after ] && bin=$BUILD/halograph
+                "$bin" profile --config "$here/configs/demo-transformer.yaml" --graph "$g" \
+                    --backend jit --threads "$THREADS" --iters 5 --top 0 > "$tmp/$w.txt"
+            done
+            echo "demo $g round $r: $(python3 "$here/bench/row_kernels.py" "$tmp/before.txt" "$tmp/after.txt")"
+        done
+    done
+    rm -rf "$tmp"
+fi
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
