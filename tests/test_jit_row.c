@@ -396,6 +396,35 @@ static void closed_forms(int softmax) {
     hg_graph_free(g);
 }
 
+/* The f32 layer norm's one-pass shifted variance (jit_row.c) on rows it
+ * could cancel on: a large offset with a tiny spread, an outlier first
+ * element, an outlier last element; within 1 ulp of the reference's two
+ * passes. */
+HG_TEST(layer_norm_cancellation_rows) {
+    enum { R = 6, C = 1000 };
+    hg_graph *g = hg_graph_new();
+    hg_value x = hg_input(g, "x", HG_F32, hg_shape_of(2, (int64_t)R, (int64_t)C));
+    hg_value a = out(g, hg_layer_norm(g, x, 1e-6));
+    out(g, hg_add_s(g, a, 0.0));
+    hg_tensor_map in;
+    hg_map_init(&in);
+    hg_tensor *t;
+    HG_CHECK_OK(hg_map_alloc(&in, "x", HG_F32, hg_shape_of(2, (int64_t)R, (int64_t)C), &t));
+    float *xv = t->data;
+    for (int j = 0; j < C; j++) {
+        double z = hg_rng_normal(5, 6, 0, 0, (uint64_t)j);
+        xv[0 * C + j] = (float)(1e4 + 1e-2 * z);          /* mean / std 1e6 */
+        xv[1 * C + j] = j == 0 ? 1e6f : (float)z;          /* outlier first */
+        xv[2 * C + j] = j == C - 1 ? 1e6f : (float)z;      /* outlier last */
+        xv[3 * C + j] = j == 0 ? 1.0f : (float)(1e-6 * z); /* first = all the variance */
+        xv[4 * C + j] = (float)(-3e7 + 4 * z);             /* huge offset */
+        xv[5 * C + j] = j == 0 ? -1e30f : (float)(1e25 * z);
+    }
+    diff(g, &in, &a, 1, 1.0, 1.0, 1, "cancellation rows");
+    hg_map_free(&in);
+    hg_graph_free(g);
+}
+
 HG_TEST(softmax_closed_forms) { closed_forms(1); }
 HG_TEST(layer_norm_closed_forms) { closed_forms(0); }
 
