@@ -77,7 +77,24 @@ _PROTOTYPES = {
     "halograph_dataset_feature_name": (c_char_p, [c_void_p, c_int]),
     "halograph_dataset_param_name": (c_char_p, [c_void_p, c_int]),
     "halograph_xi": (c_int, [P_f32, c_i64, c_int, c_double, P_f64, c_int, P_f64, P_i64]),
+    "halograph_profile_graph": (c_int, [c_void_p, c_char_p, c_int, c_int, c_int, c_i64, c_int, c_int,
+                                        ctypes.POINTER(c_void_p), PROGRESS, c_void_p]),
+    "halograph_profile_close": (None, [c_void_p]),
+    "halograph_profile_info": (None, [c_void_p, P_int, P_int, P_int, P_int, P_i64, P_f64,
+                                      ctypes.POINTER(c_char_p)]),
+    "halograph_profile_step_seconds": (P_f64, [c_void_p]),
+    "halograph_profile_row_get": (c_int, [c_void_p, c_int, c_void_p]),
+    "halograph_profile_write": (c_int, [c_void_p, c_char_p, c_int]),
+    "halograph_profile_write_trace": (c_int, [c_void_p, c_char_p]),
 }
+
+
+class ProfileRow(ctypes.Structure):
+    """halograph_profile_row of api/halograph.h."""
+    _fields_ = [("name", c_char_p), ("shape", c_char_p), ("kernel", c_int), ("n_members", c_int),
+                ("calls", c_i64), ("total_seconds", c_double), ("mean_seconds", c_double),
+                ("min_seconds", c_double), ("max_seconds", c_double), ("flops_per_call", c_i64),
+                ("bytes_per_call", c_i64), ("gflops", c_double), ("gbytes", c_double), ("share", c_double)]
 for _name, (_res, _args) in _PROTOTYPES.items():
     _f = getattr(lib, _name)
     _f.restype, _f.argtypes = _res, _args
@@ -89,8 +106,33 @@ def check(rc):
         raise _EXCEPTIONS.get(rc, RuntimeError)(lib.halograph_last_error().decode("utf-8", "replace"))
 
 
-def encode(s):
-    return None if s is None else os.fsencode(s)
+def encode(s, what="path"):
+    """A str/bytes/PathLike argument as bytes for C (None stays None); a
+    NUL byte (which C would silently cut at) raises ValueError."""
+    if s is None:
+        return None
+    try:
+        b = os.fsencode(s)
+    except TypeError:
+        raise ValueError(f"{what}: expected a str or path, got {type(s).__name__}") from None
+    if b"\0" in b:
+        raise ValueError(f"{what}: {s!r} contains a NUL byte")
+    return b
+
+
+INT32_MAX, UINT32_MAX, INT64_MAX = 2**31 - 1, 2**32 - 1, 2**63 - 1
+
+
+def int_arg(v, what, lo, hi):
+    """v as a Python int in [lo, hi]: ValueError for a non-integer (2.5, "3",
+    True) or a value out of range, which ctypes would otherwise wrap
+    silently (2**32 + 1 -> 1)."""
+    if isinstance(v, bool) or not hasattr(v, "__index__"):
+        raise ValueError(f"{what}: expected an integer, got {v!r}")
+    i = v.__index__()
+    if not lo <= i <= hi:
+        raise ValueError(f"{what}: {i} is outside [{lo}, {hi}]")
+    return i
 
 
 def ptr(a, ctype):
