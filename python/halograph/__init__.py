@@ -108,6 +108,11 @@ class Run:
             return None
         if isinstance(cond, dict):
             one = np.zeros(C, np.float32)
+            for k, v in cond.items():  # the spec's separators may not hide in a name; values are numbers
+                if not isinstance(k, str) or any(ch in k for ch in ",= \t\n\0"):
+                    raise ValueError(f"cond: {k!r} is not a parameter name ({', '.join(self.cond_names)})")
+                if isinstance(v, (str, bytes, bool)) or not isinstance(v, (int, float, np.number)):
+                    raise ValueError(f"cond: {k}: {v!r} is not a number")
             spec = ",".join(f"{k}={float(v)!r}" for k, v in cond.items())
             check(lib.halograph_run_parse_cond(self.handle, encode(spec, "cond"), ptr(one, ctypes.c_float)))
             return np.ascontiguousarray(np.broadcast_to(one, (n, C)))
@@ -115,7 +120,8 @@ class Run:
         if a.dtype.kind != "f":
             raise ValueError(f"cond: dtype {a.dtype}, expected floating point values")
         if a.shape not in ((C,), (n, C)):
-            raise ValueError(f"cond: shape {list(a.shape)}, expected [{C}] or [{n}, {C}] ({', '.join(self.cond_names)})")
+            raise ValueError(f"cond: shape {list(a.shape)}, expected [{C}] or [{n}, {C}] "
+                             f"({', '.join(self.cond_names)})")
         return np.ascontiguousarray(np.broadcast_to(a.astype(np.float32), (n, C)))
 
     def sample(self, n=1, steps=500, cond=None, seed=0, progress=None):
@@ -128,9 +134,8 @@ class Run:
         c = self._cond(cond, n)
         out = np.empty((n, self.n_points, self.n_features), np.float32)
         pg = Progress(progress)
-        rc = lib.halograph_sample(h, n, steps, seed, ptr(c, ctypes.c_float), ptr(out, ctypes.c_float),
-                                  pg.c, None)
-        pg.reraise(rc)
+        pg.invoke(lib.halograph_sample, h, n, steps, seed, ptr(c, ctypes.c_float), ptr(out, ctypes.c_float),
+                  pg.c, None)
         return out
 
     def _clouds(self, x, mask, batched):
@@ -147,17 +152,17 @@ class Run:
         with `steps` diffusion terms: float64 [n]. Equal to `halograph
         nelbo` on the same clouds. mask float32 [n, N] (1 real, 0 padding)."""
         h = self.handle
-        steps, replicas = int_arg(steps, "nelbo: steps", 1, INT32_MAX), int_arg(replicas, "nelbo: replicas", 1, INT32_MAX)
+        steps = int_arg(steps, "nelbo: steps", 1, INT32_MAX)
+        replicas = int_arg(replicas, "nelbo: replicas", 1, INT32_MAX)
         seed = int_arg(seed, "nelbo: seed", 0, UINT32_MAX)
         x, mask = self._clouds(x, mask, True)
         n = x.shape[0]
         c = self._cond(cond, n)
         out = np.empty(n, np.float64)
         pg = Progress(progress)
-        rc = lib.halograph_nelbo(h, ptr(x, ctypes.c_float), n, x.shape[1], x.shape[2],
-                                 ptr(mask, ctypes.c_float), ptr(c, ctypes.c_float), steps, replicas,
-                                 seed, ptr(out, ctypes.c_double), pg.c, None)
-        pg.reraise(rc)
+        pg.invoke(lib.halograph_nelbo, h, ptr(x, ctypes.c_float), n, x.shape[1], x.shape[2],
+                  ptr(mask, ctypes.c_float), ptr(c, ctypes.c_float), steps, replicas,
+                  seed, ptr(out, ctypes.c_double), pg.c, None)
         return out
 
     def likelihood_profile(self, x, param, grid, cond, mask=None, steps=50, replicas=16, seed=0,
@@ -173,20 +178,19 @@ class Run:
         x, mask = self._clouds(x, mask, False)
         c = self._cond(cond, 1)
         try:
-            g = np.ascontiguousarray(np.asarray(grid, dtype=np.float64).reshape(-1))
+            g = np.ascontiguousarray(np.asarray(grid, dtype=np.float64))
         except (TypeError, ValueError) as e:
             raise ValueError(f"likelihood: grid: {e}") from None
-        if len(g) > INT32_MAX:
-            raise ValueError(f"likelihood: {len(g)} grid points")
+        if g.ndim != 1 or len(g) > INT32_MAX:
+            raise ValueError(f"likelihood: grid of shape {list(g.shape)}, expected 1 dimension (the values of {param})")
         logl = np.empty(len(g), np.float64)
         rep = np.empty((len(g), replicas), np.float64)
         pg = Progress(progress)
-        rc = lib.halograph_likelihood_profile(h, ptr(x, ctypes.c_float), x.shape[0], x.shape[1],
-                                              ptr(mask, ctypes.c_float), ptr(c, ctypes.c_float),
-                                              encode(param, "param"), ptr(g, ctypes.c_double), len(g), steps,
-                                              replicas, seed, ptr(logl, ctypes.c_double), ptr(rep, ctypes.c_double),
-                                              pg.c, None)
-        pg.reraise(rc)
+        pg.invoke(lib.halograph_likelihood_profile, h, ptr(x, ctypes.c_float), x.shape[0], x.shape[1],
+                  ptr(mask, ctypes.c_float), ptr(c, ctypes.c_float),
+                  encode(param, "param"), ptr(g, ctypes.c_double), len(g), steps,
+                  replicas, seed, ptr(logl, ctypes.c_double), ptr(rep, ctypes.c_double),
+                  pg.c, None)
         return (logl, rep) if return_replicas else logl
 
     def export_onnx(self, path, kind="score", batch=1, nelbo_steps=50):
@@ -214,9 +218,12 @@ class Run:
         nelbo_steps = int_arg(nelbo_steps, "profile: nelbo_steps", 0, INT32_MAX)
         p = ctypes.c_void_p()
         pg = Progress(progress)
-        rc = lib.halograph_profile_graph(h, encode(kind, "kind"), batch, iters, warmup, seed, nelbo_steps,
-                                         1 if trace else 0, ctypes.byref(p), pg.c, None)
-        pg.reraise(rc)
+        try:
+            pg.invoke(lib.halograph_profile_graph, h, encode(kind, "kind"), batch, iters, warmup, seed,
+                      nelbo_steps, 1 if trace else 0, ctypes.byref(p), pg.c, None)
+        except BaseException:
+            lib.halograph_profile_close(p)  # made when the callback failed after the last step
+            raise
         return Profile(p, kind)
 
 
@@ -227,9 +234,8 @@ def train(config, data, run_dir, steps=0, resume=False, backend=None, progress=N
     progress(step, total, loss). Returns the Run."""
     steps = int_arg(steps, "train: steps", 0, INT64_MAX)
     pg = Progress(progress)
-    rc = lib.halograph_train(encode(config), encode(data), encode(run_dir), steps, 1 if resume else 0,
-                             encode(backend, "backend"), pg.c, None)
-    pg.reraise(rc)
+    pg.invoke(lib.halograph_train, encode(config), encode(data), encode(run_dir), steps, 1 if resume else 0,
+              encode(backend, "backend"), pg.c, None)
     return Run(run_dir, backend=backend)
 
 

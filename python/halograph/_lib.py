@@ -12,6 +12,8 @@ progress callback re-acquires it while it runs.
 import ctypes
 import ctypes.util
 import os
+import signal
+import threading
 
 import numpy as np
 
@@ -157,21 +159,48 @@ def f32_array(a, what, ndims):
 class Progress:
     """Adapts a Python callable progress(done, total, loss) to the C
     callback. A truthy return value stops the call; an exception raised by
-    the callable stops it too and is re-raised by reraise()."""
+    the callable stops it too and is re-raised by invoke().
+
+    Ctrl-C: Python runs signal handlers only between bytecodes, i.e. inside
+    a callback, where a KeyboardInterrupt would be lost in ctypes. So
+    invoke() (called from the main thread, with Python's default SIGINT
+    handler in place) swaps in a handler that only records the signal; the
+    callback (a no-op one when no callable is given) then stops the call,
+    and invoke() raises KeyboardInterrupt once the library has returned
+    (training saves its checkpoint first)."""
 
     def __init__(self, fn):
-        self.fn, self.error = fn, None
+        self.fn, self.error, self.sigint = fn, None, False
 
         def call(_user, done, total, loss):
+            if self.sigint:
+                return 1
             try:
-                return 1 if self.fn(int(done), int(total), float(loss)) else 0
+                return 1 if self.fn is not None and self.fn(int(done), int(total), float(loss)) else 0
             except BaseException as e:  # noqa: B036 -- re-raised after the C call returns
                 self.error = e
                 return 1
 
-        self.c = PROGRESS(call) if fn is not None else PROGRESS()
+        self.c = PROGRESS(call)
 
-    def reraise(self, rc):
+    def _on_sigint(self, signum, frame):
+        self.sigint = True
+
+    def invoke(self, cfn, *args):
+        """cfn(*args) (args include self.c), then raises the error of a
+        nonzero return code (the callback's exception, KeyboardInterrupt
+        after Ctrl-C, or the library's error)."""
+        swap = (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+        if swap:
+            signal.signal(signal.SIGINT, self._on_sigint)
+        try:
+            rc = cfn(*args)
+        finally:
+            if swap:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
         if self.error is not None:
             raise self.error
+        if self.sigint:
+            raise KeyboardInterrupt(lib.halograph_last_error().decode("utf-8", "replace") if rc else "")
         check(rc)
