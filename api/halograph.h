@@ -3,7 +3,8 @@
  * A small, stable interface over what the `halograph` command line does:
  * open a training run, sample point clouds of haloes (SPEC 3.5), compute
  * NELBOs and likelihood profiles (SPEC 3.6), train (SPEC 5), export a
- * graph as ONNX, read a dataset (SPEC 1) and compute the two-point
+ * graph as ONNX, profile the kernels of a graph kind (`halograph
+ * profile`), read a dataset (SPEC 1) and compute the two-point
  * correlation function (SPEC 6). Link with `pkg-config --cflags --libs
  * halograph` (or CMake: find_package(halograph) -> halograph::halograph).
  *
@@ -15,8 +16,10 @@
  *     unchanged). Arguments are checked before anything is computed or
  *     written: a failed call changes no output file and leaves its output
  *     arrays unspecified.
- *   - Handles (halograph_run, halograph_dataset) are opaque; each is owned
- *     by the caller and freed with its *_close function (NULL is a no-op).
+ *   - Handles (halograph_run, halograph_dataset, halograph_profile) are
+ *     opaque; each is owned by the caller and freed with its *_close
+ *     function (NULL is a no-op). Functions returning an int refuse a NULL
+ *     run handle (HALOGRAPH_ERR_INVALID).
  *     A handle may be used by one thread at a time; different handles may
  *     be used from different threads.
  *   - Arrays are dense, row-major, caller-allocated; shapes are written
@@ -75,7 +78,9 @@ int halograph_set_threads(int n);
 typedef struct halograph_run halograph_run;
 
 /* Opens the training run directory `dir` (its latest checkpoint, config
- * and normalisation; `halograph train` writes it). *out is NULL on
+ * and normalisation; `halograph train` writes it), or a weights directory
+ * of `halograph export-weights` such as the shipped
+ * data/pretrained/default. *out is NULL on
  * failure. Errors: IO (no such directory, "not a training run
  * directory"), FORMAT, INVALID (checkpoint incompatible with the config). */
 int halograph_run_open(const char *dir, halograph_run **out);
@@ -259,11 +264,12 @@ const char *halograph_dataset_param_name(const halograph_dataset *ds, int i);
 /* ============================================================ statistics */
 
 /* Real-space two-point correlation function (SPEC 6) of n points
- * pts f32 [n, stride] (columns 0..2: positions, Mpc/h) in a periodic box
- * of side `box`: natural estimator with the analytic periodic RR,
+ * pts f32 [n, stride] (columns 0..2: positions, Mpc/h, in [0, box)) in a
+ * periodic box of side `box`: natural estimator with the analytic periodic RR,
  * xi f64 [n_edges - 1] for separation bins [edges[b], edges[b+1]) (Mpc/h,
  * strictly increasing, last <= box / 2); npairs i64 [n_edges - 1] ordered
- * pair counts (may be NULL). Errors: INVALID, NUMERIC. */
+ * pair counts (may be NULL). Errors: INVALID (a point outside the box,
+ * bad edges, box not > 0), NUMERIC. */
 int halograph_xi(const float *pts, int64_t n, int stride, double box, const double *edges, int n_edges,
                  double *xi, int64_t *npairs);
 

@@ -252,6 +252,9 @@ raises(ValueError, "'abc' is not a number", run.sample, n=1, steps=2, cond={"Ome
 raises(ValueError, "Omega_m: inf is not finite", run.sample, n=1, steps=2, cond={"Omega_m": 1e40, "sigma_8": 0.8})
 raises(ValueError, "grid of shape [1, 2]", run.likelihood_profile, s_py[0], param="Omega_m", grid=[[0.1, 0.2]],
        cond=COND)
+raises(ValueError, "point 2, coordinate 0: 600 is outside the box [0, 10)", hg.xi,
+       np.array([[1, 1, 1], [2, 2, 2], [600, 1, 1]], np.float32), box=10, bins=[0.5, 1, 2])
+raises(ValueError, "box size inf", hg.xi, two, box=float("inf"), bins=[0.5, 1, 2])
 raises(ValueError, "contains a NUL byte", run.export_onnx, os.path.join(T, "a\0b.onnx"))
 raises(ValueError, "character device", run.export_onnx, "/dev/null")
 raises(ValueError, "character device", run.set_profile, "/dev/null")

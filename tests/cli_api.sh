@@ -57,7 +57,7 @@ echo "$flags" | grep -q -- "-lhalograph" || fail "pkg-config flags lack -lhalogr
 (cd "$C" && cc -std=c11 -Wall -Werror -o example example.c $flags -Wl,-rpath,"$P/lib") || fail "compiling the example (shared)"
 out=$(cd "$C" && ./example "$RUN" 2>&1) || fail "running the example: $out"
 for pat in "N = 64 haloes, F = 7 features, C = 2" "sample: 10/10" "NELBO: " "Omega_m = 0.40: log L" \
-           "expected error: .*'h' is not a conditioning parameter" "xi: "; do
+           "expected error: .*'h' is not a conditioning parameter" "xi: " "profile: [0-9]* kernels"; do
     echo "$out" | grep -q -- "$pat" || fail "example output lacks '$pat': $out"
 done
 # the same program statically linked gives the same output
@@ -66,6 +66,8 @@ sflags=$(pkg-config --cflags --libs halograph-static) || fail "pkg-config --cfla
 ldd "$C/example-static" | grep -q libhalograph && fail "example-static links libhalograph.so"
 out_s=$(cd "$C" && ./example-static "$RUN" 2>&1) || fail "running the static example: $out_s"
 [ "$out" = "$out_s" ] || fail "static and shared examples differ: $out_s"
+# every kernel of the train step's schedule was timed in both steps
+echo "$out" | grep -qE "^profile: ([0-9]+) kernels, \1 of them timed in both steps$" || fail "example profile: $(echo "$out" | grep profile)"
 unset PKG_CONFIG_PATH
 
 # ---- find_package(halograph) from a CMake project
