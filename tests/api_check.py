@@ -367,8 +367,40 @@ def boom(d, t, l):
 
 raises(Boom, "from the callback", run.sample, n=1, steps=5, cond=COND, progress=boom)
 
+# ---- a tqdm bar as progress: the module sets its total and advances it (tqdm itself when installed)
+class Bar:
+    """What the module uses of tqdm.tqdm: n, total, update(k), refresh(), set_postfix()."""
+
+    def __init__(self):
+        self.n, self.total, self.updates, self.postfix = 0, None, [], None
+
+    def update(self, k):
+        self.n += k
+        self.updates.append(k)
+
+    def refresh(self):
+        pass
+
+    def set_postfix(self, **kw):
+        self.postfix = kw
+
+
+bars = [Bar()]
+try:
+    import io  # noqa: E402
+
+    from tqdm import tqdm  # noqa: E402
+
+    bars.append(tqdm(file=io.StringIO()))
+except ImportError:
+    pass
+for bar in bars:
+    run.sample(n=3, steps=4, cond=COND, seed=7, progress=bar)
+    check(bar.n == 8 and bar.total == 8, f"{type(bar).__name__} progress: n {bar.n}, total {bar.total}")
+check(bars[0].updates == [1] * 8 and bars[0].postfix is None, f"bar updates {bars[0].updates}")
+
 # ---- train == `halograph train` (same samples from both runs), with progress
-losses = []
+losses, tbar = [], Bar()
 r2 = hg.train(os.path.join(SRC, "configs/tiny-test.yaml"), DATA, os.path.join(T, "run-py"), steps=2,
               progress=lambda step, total, loss: losses.append((step, total, loss)))
 cli("train", "--config", os.path.join(SRC, "configs/tiny-test.yaml"), "--data", DATA, "--out",
@@ -380,6 +412,8 @@ check(r2.sample(n=1, steps=3, cond=COND).tobytes() == r3.sample(n=1, steps=3, co
       "train: the Python run samples differently from the CLI run")
 raises(ValueError, "", hg.train, os.path.join(SRC, "configs/tiny-test.yaml"), DATA, os.path.join(T, "run-py"),
        steps=2)  # a fresh run into a directory holding a checkpoint
+hg.train(None, DATA, os.path.join(T, "run-py"), steps=3, resume=True, progress=tbar)
+check(tbar.n == tbar.total == 3 and math.isfinite(float(tbar.postfix["loss"])), f"train bar {tbar.__dict__}")
 
 if failures:
     raise SystemExit(f"FAIL api_check: {len(failures)} failures")

@@ -17,9 +17,11 @@ are read-only views of the library's memory).
 Units are the dataset's (SPEC 1): positions Mpc/h in [0, L), velocities
 km/s, mass Msun/h (linear). Errors raise ValueError (bad arguments, shapes,
 names, NaN), OSError (files) or RuntimeError with the library's message.
-Long calls release the GIL and take progress=callable(done, total, loss);
-a truthy return stops the call (KeyboardInterrupt), e.g. with tqdm:
-    bar = tqdm(total=500); run.sample(..., progress=lambda d, t, l: bar.update(d - bar.n))
+Long calls release the GIL and take progress=callable(done, total, loss)
+(a truthy return stops the call: KeyboardInterrupt) or a tqdm bar, which
+the module drives (total, position, training loss):
+    from tqdm import tqdm; run.sample(n=4, steps=500, cond=..., progress=tqdm())
+Ctrl-C stops a long call within a step (KeyboardInterrupt).
 """
 import ctypes
 
@@ -44,10 +46,46 @@ def set_threads(n):
     check(lib.halograph_set_threads(int_arg(n, "threads", 1, INT32_MAX)))
 
 
-class Run:
+class _Handle:
+    """An owned library handle self._h, freed by the library function named
+    _free on close() (also at garbage collection and on leaving a `with`
+    block); `handle` raises ValueError once it is closed."""
+    _free = None
+
+    @property
+    def handle(self):
+        if not getattr(self, "_h", None):
+            raise ValueError(f"{self._name()} is closed")
+        return self._h
+
+    def _name(self):
+        return type(self).__name__.lower()
+
+    def close(self):
+        """Frees the library's object; later calls raise ValueError."""
+        if getattr(self, "_h", None):
+            getattr(lib, self._free)(self._h)
+            self._h = None
+
+    def __del__(self):
+        self.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Run(_Handle):
     """A trained model: a run directory written by `halograph train` (or
     halograph.train). Attributes: n_points N, n_features F, cond_names,
     feature_names, box (L, Mpc/h), redshift, steps_done."""
+
+    _free = "halograph_run_close"
+
+    def _name(self):
+        return f"run {getattr(self, 'path', '?')!r}"
 
     def __init__(self, path, backend=None):
         self._h = None
@@ -64,28 +102,6 @@ class Run:
         self.feature_names = [lib.halograph_run_feature_name(h, i).decode() for i in range(F.value)]
         if backend is not None:
             check(lib.halograph_run_set_backend(h, encode(backend)))
-
-    @property
-    def handle(self):
-        """The C handle; ValueError once the run is closed."""
-        if not getattr(self, "_h", None):
-            raise ValueError(f"run {getattr(self, 'path', '?')!r} is closed")
-        return self._h
-
-    def close(self):
-        """Frees the run's parameters; later calls raise ValueError."""
-        if getattr(self, "_h", None):
-            lib.halograph_run_close(self._h)
-            self._h = None
-
-    def __del__(self):
-        self.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __repr__(self):
         return (f"halograph.Run({self.path!r}: N={self.n_points}, F={self.n_features}, "
@@ -260,7 +276,7 @@ def xi(positions, box, bins=None):
     return out
 
 
-class Profile:
+class Profile(_Handle):
     """Kernel profile of one graph kind (Run.profile; `halograph profile`):
     rows, one dict per kernel of the backend's schedule sorted by total
     time (name, shape, kernel, n_members, calls, total_seconds,
@@ -268,6 +284,8 @@ class Profile:
     bytes_per_call, gflops, gbytes, share); step_seconds float64 [iters];
     n_kernels, batch, flops_per_step, compile_seconds, backend. write(path)
     writes the CLI's table, write_trace(path) the Chrome trace."""
+
+    _free = "halograph_profile_close"
 
     def __init__(self, h, kind):
         self._h, self.kind = h, kind
@@ -286,26 +304,13 @@ class Profile:
             d["name"], d["shape"] = r.name.decode(), r.shape.decode()
             self.rows.append(d)
 
-    def _handle(self):
-        if not getattr(self, "_h", None):
-            raise ValueError("profile is closed")
-        return self._h
-
     def write(self, path, by_shape=False):
         """The table `halograph profile` prints, to the text file `path` (atomically)."""
-        check(lib.halograph_profile_write(self._handle(), encode(path), 1 if by_shape else 0))
+        check(lib.halograph_profile_write(self.handle, encode(path), 1 if by_shape else 0))
 
     def write_trace(self, path):
         """The Chrome trace event file (Perfetto); needs Run.profile(trace=True)."""
-        check(lib.halograph_profile_write_trace(self._handle(), encode(path)))
-
-    def close(self):
-        if getattr(self, "_h", None):
-            lib.halograph_profile_close(self._h)
-            self._h = None
-
-    def __del__(self):
-        self.close()
+        check(lib.halograph_profile_write_trace(self.handle, encode(path)))
 
     def __repr__(self):
         return (f"halograph.Profile({self.kind}: {self.n_kernels} kernels, batch {self.batch}, backend "

@@ -156,6 +156,21 @@ def f32_array(a, what, ndims):
     return np.ascontiguousarray(a)
 
 
+def bar_progress(bar):
+    """A progress callable driving a tqdm-like bar (attributes n and total,
+    methods update, optionally refresh and set_postfix): total set from the
+    library's count, the bar advanced to `done`, the training loss shown."""
+    def f(done, total, loss):
+        if getattr(bar, "total", None) != total:
+            bar.total = total
+            if hasattr(bar, "refresh"):
+                bar.refresh()
+        if loss == loss and hasattr(bar, "set_postfix"):  # not NaN: a training step
+            bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
+        bar.update(done - bar.n)
+    return f
+
+
 class Progress:
     """Adapts a Python callable progress(done, total, loss) to the C
     callback. A truthy return value stops the call; an exception raised by
@@ -170,6 +185,8 @@ class Progress:
     (training saves its checkpoint first)."""
 
     def __init__(self, fn):
+        if fn is not None and not callable(fn) and hasattr(fn, "update"):
+            fn = bar_progress(fn)
         self.fn, self.error, self.sigint = fn, None, False
 
         def call(_user, done, total, loss):
