@@ -307,6 +307,26 @@ raises(KeyboardInterrupt, "interrupted", run.sample, n=1, steps=10**7, cond=COND
 check(time.perf_counter() - t0 < 20, f"Ctrl-C took {time.perf_counter() - t0:.1f} s to stop a sample")
 check(run.sample(n=3, steps=4, cond=COND, seed=7).tobytes() == s_cli.tobytes(), "sample after Ctrl-C differs")
 
+# ---- two handles used from two threads at once, compiling the same new graph (batch 3): both succeed
+# (both threads miss the JIT's in-process table and load the same object; before the fix in
+# codegen/jit/jit_llvm.c the second load failed with "Duplicate definition of symbol")
+pair, got = [hg.Run(RUN), hg.Run(RUN)], []
+
+
+def profile_on(r):
+    try:
+        got.append(len(r.profile("train", batch=3, iters=1).rows))
+    except Exception as e:  # noqa: BLE001 -- reported below
+        got.append(str(e))
+
+
+workers = [threading.Thread(target=profile_on, args=(r,)) for r in pair]
+for w in workers:
+    w.start()
+for w in workers:
+    w.join()
+check(len(got) == 2 and got[0] == got[1] and isinstance(got[0], int), f"concurrent profiles: {got}")
+
 # ---- the last error is per thread: a failure on one thread leaves another's message alone
 barrier, seen = threading.Barrier(2), {}
 
