@@ -418,6 +418,7 @@ for bar in bars:
     run.sample(n=3, steps=4, cond=COND, seed=7, progress=bar)
     check(bar.n == 8 and bar.total == 8, f"{type(bar).__name__} progress: n {bar.n}, total {bar.total}")
 check(bars[0].updates == [1] * 8 and bars[0].postfix is None, f"bar updates {bars[0].updates}")
+raises(ValueError, "progress: expected a callable", run.sample, n=1, steps=1, cond=COND, progress=123)
 
 # ---- train == `halograph train` (same samples from both runs), with progress
 losses, tbar = [], Bar()

@@ -185,7 +185,9 @@ class Progress:
     (training saves its checkpoint first)."""
 
     def __init__(self, fn):
-        if fn is not None and not callable(fn) and hasattr(fn, "update"):
+        if fn is not None and not callable(fn):
+            if not hasattr(fn, "update"):
+                raise ValueError(f"progress: expected a callable(done, total, loss) or a tqdm bar, got {fn!r}")
             fn = bar_progress(fn)
         self.fn, self.error, self.sigint = fn, None, False
 
