@@ -176,8 +176,9 @@ typedef struct halograph_profile halograph_profile;
  * halograph_profile_write_trace. Progress counts warm-up plus timed
  * steps. *out (NULL on failure) is freed with halograph_profile_close and
  * does not refer to the run. Errors: INVALID (unknown kind, batch < 0,
- * iters < 1, warmup < 0, seed >= 2^32, a model too large for the
- * machine's memory), NOMEM, INTERRUPTED. */
+ * iters < 1, warmup < 0, seed >= 2^32, NULL run or out, a model the size
+ * estimate finds too large for the machine), NOMEM (e.g. the arena of a
+ * huge batch), INTERRUPTED. */
 int halograph_profile_graph(halograph_run *run, const char *kind, int batch, int iters, int warmup, int64_t seed,
                             int nelbo_steps, int trace, halograph_profile **out, halograph_progress_fn progress,
                             void *user);
