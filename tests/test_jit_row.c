@@ -281,6 +281,7 @@ HG_TEST(model_row_groups_are_covered) {
     model_patterns("demo-transformer.yaml", 1, 0, known, nk, seen);
     model_patterns("demo-graph.yaml", 0, 1, known, nk, seen);
     model_patterns("paper-transformer.yaml", 0, 0, known, nk, seen);
+    model_patterns("paper-graph.yaml", 0, 1, known, nk, seen);
     /* the model graphs do produce ROW groups on jit */
     HG_CHECK(seen[0] && seen[4] && seen[5]);
 }
