@@ -1,14 +1,18 @@
 /* The LLVM JIT (issue 11 part 3; DESIGN.md "Data flow": schedule ->
  * codegen): the fusion groups of a schedule (passes/schedule.h kernels of
- * kind HG_KERNEL_LOOP, and OP kernels of one elementwise or reduction
- * node; ROW kernels are not emitted yet) compiled to machine code for the
- * host CPU with the LLVM 19 C API and ORC LLJIT.
+ * kind HG_KERNEL_LOOP and HG_KERNEL_ROW, and OP kernels of one elementwise
+ * or reduction node) compiled to machine code for the host CPU with the
+ * LLVM 19 C API and ORC LLJIT.
  *
  * Each kernel becomes one LLVM function: a loop nest over the kernel's
  * iteration space with its inputs broadcast by strides, every member's
  * formula (ir/elementwise.def, the formula table the reference kernels
  * expand too) and every output stored, optionally a trailing sum / mean /
- * max reduction (codegen/jit/jit_loop.c). The module is optimised with
+ * max reduction (codegen/jit/jit_loop.c); a ROW kernel becomes a loop over
+ * rows with statistics passes and a final pass over each row
+ * (codegen/jit/jit_row.c: softmax / layer_norm with their prologue and
+ * epilogue; the reference's formulas with the statistics in double, the
+ * result within 1 ulp of it). The module is optimised with
  * default<O3> for a target machine of the host CPU name and features
  * ("prefer-vector-width"="512" on AVX-512), with noalias pointers, emitted
  * as an object file and linked by LLJIT. Transcendentals are this
@@ -74,6 +78,8 @@ typedef struct {
      * as oneDNN post-ops / by the reference kernels after their matmul
      * (hg_fast_epilogue_counts). */
     int n_post_ops, n_post_ref;
+    /* ROW kernels run by a oneDNN primitive (hg_jit_backend_compile only) */
+    int n_dnnl_rows;
     double seconds;     /* wall time of hg_jit_compile */
     char cache_file[4200]; /* the object's cache file ("" if none) */
     char cache_error[512]; /* why the object could not be cached ("" if it was) */
@@ -82,9 +88,10 @@ typedef struct {
 /* 1 when the JIT compiles kernel k of g: a LOOP kernel whose members all
  * have an LLVM formula for their dtypes (elementwise ops of
  * ir/elementwise.def, broadcast_to, cast, random_* in floats) with a float
- * sum/mean/max as reduction, or an OP kernel of one such node. Others
- * (ROW, MATMUL, MULTI kernels, other OP kernels, i32 reductions, f64
- * erf/sin/cos/pow) are left to the caller. */
+ * sum/mean/max as reduction, or an OP kernel of one such node, or a ROW
+ * kernel of a float softmax / layer_norm whose other members have LLVM
+ * formulas (no random ops). Others (MATMUL, MULTI kernels, other OP
+ * kernels, i32 reductions, f64 erf/sin/cos/pow) are left to the caller. */
 int hg_jit_supports(const hg_graph *g, const hg_kernel *k);
 
 /* Compiles every kernel of s (a schedule of g) that hg_jit_supports
@@ -127,7 +134,9 @@ void hg_jit_free(hg_jit_program *p);
 /* The jit backend's schedule of g (verified by the caller): hg_fuse with
  * LOOP groups of the members the JIT can emit (can_fuse: elementwise
  * formulas of ir/elementwise.def for the dtypes, casts, broadcasts,
- * float random ops, float sum/mean/max as the trailing reduction) and
+ * float random ops, float sum/mean/max as the trailing reduction), ROW
+ * groups (a float softmax / layer_norm whose input has its dtype, with
+ * prologue and epilogue members of those elementwise formulas) and
  * MATMUL groups fast runs as one oneDNN primitive (an f32 matmul and its
  * epilogue of f32 add/mul, whose other operand is of the matmul's shape or
  * broadcast over every dim but the last, and gelu_tanh); other nodes are
@@ -141,6 +150,15 @@ typedef struct hg_jit_backend hg_jit_backend;
  * those of both; HG_ERR_UNSUPPORTED naming a kernel with internal members
  * the JIT does not compile. */
 hg_status hg_jit_backend_compile(const hg_graph *g, const hg_schedule *s, hg_jit_backend **out);
+/* As hg_jit_backend_compile; dnnl_rows 1 (what hg_jit_backend_compile
+ * passes): the ROW kernels oneDNN's layer normalization forward primitive
+ * computes alone (an f32 layer_norm reading its input from memory, alone
+ * or followed by * s + b with s, b of shape [C], one output) run as that
+ * primitive, which bench/row.sh
+ * measured faster; 0: every ROW kernel runs the JIT's code (the tests and
+ * the bench use it to measure and check the JIT's kernel). */
+hg_status hg_jit_backend_compile_ex(const hg_graph *g, const hg_schedule *s, int dnnl_rows,
+                                    hg_jit_backend **out);
 /* hg_fast_run's contract. */
 hg_status hg_jit_backend_run(hg_jit_backend *b, hg_tensor_map *state, const hg_tensor_map *inputs,
                              hg_tensor_map *outputs, const hg_exec_hooks *hooks);

@@ -11,6 +11,9 @@
  *                  their hash, and which kernels the JIT supports
  *   jit_llvm.c     target machine, O3 pipeline, object emission, LLJIT
  *   jit_cache.c    the on-disk object cache
+ *   jit_row.c      the HG_KERNEL_ROW emitter (softmax / layer_norm rows
+ *                  with prologue and epilogue)
+ *   jit_dnnl_row.c ROW kernels oneDNN's primitives compute faster
  *   jit_program.c  compiling the kernels of a schedule, running one
  *   jit_backend.c  the `jit` backend on top of fast
  */
@@ -118,6 +121,51 @@ void hg_jit_extent(const hg_graph *g, const hg_kernel *k, int64_t *units,
  * emitted. */
 hg_status hg_jit_emit_loop(hg_jb *b, const hg_graph *g, const hg_kernel *k, const int *alias,
                            const char *name);
+
+/* Emits ROW kernel k of g (a softmax / layer_norm anchor over the last
+ * axis of k->space with elementwise prologue and epilogue members,
+ * passes/schedule.h HG_KERNEL_ROW) as function `name` (jit_row.c); the
+ * ABI, alias[] and errors as hg_jit_emit_loop, the parallel extent is the
+ * rows. */
+hg_status hg_jit_emit_row(hg_jb *b, const hg_graph *g, const hg_kernel *k, const int *alias,
+                          const char *name);
+/* 1 when hg_jit_emit_row compiles ROW kernel k: a float softmax or
+ * layer_norm anchor and every other member an elementwise-class op with
+ * an LLVM formula (hg_jit_ew_supported; random ops are not ROW members). */
+int hg_jit_row_supported(const hg_graph *g, const hg_kernel *k);
+
+/* Shared by the kernel emitters (defined in jit_loop.c). */
+/* Element strides st[0..space.rank) of a value of shape s broadcast into
+ * space (numpy rules: 0 along broadcast dims, row-major otherwise). */
+void hg_jit_bcast_strides(hg_shape space, hg_shape s, int64_t *st);
+/* Element `off` (i64) of buffer base of dtype t: load to / store from its
+ * register type (bool stored as i8 0/1), aligned to the element size. */
+LLVMValueRef hg_jit_load(hg_jb *b, LLVMValueRef base, hg_dtype t, LLVMValueRef off);
+void hg_jit_store(hg_jb *b, LLVMValueRef base, hg_dtype t, LLVMValueRef off, LLVMValueRef v);
+/* Declares the kernel ABI wrapper `name(i64 begin, i64 end, ptr ptrs)` and
+ * an always-inlined inner function taking the np pointers as noalias
+ * arguments; returns the inner function with the builder at its entry and
+ * b->fn set to it, inner_ptrs[0..np) its pointer parameters (its
+ * parameters 0 and 1 are begin and end). */
+LLVMValueRef hg_jit_open_kernel(hg_jb *b, const char *name, int np, LLVMValueRef *inner_ptrs);
+
+/* ------------------------------------------- ROW kernels run by oneDNN */
+
+/* jit_dnnl_row.c: a oneDNN primitive for a ROW kernel of a shape it
+ * computes alone (see the file). */
+typedef struct hg_jit_dnnl_row hg_jit_dnnl_row;
+/* 1 when ROW kernel k of g is such a shape: an f32 layer_norm over the
+ * last axis reading kernel input *x_in, alone, or followed by * s + b with s, b kernel inputs *s_in, *b_in of shape [C]
+ * (else -1); one output. */
+int hg_jit_dnnl_row_match(const hg_graph *g, const hg_kernel *k, int *x_in, int *s_in,
+                          int *b_in);
+/* Creates the primitive (own engine and stream) for kernel k, which must
+ * match. Errors: HG_ERR_UNSUPPORTED when oneDNN refuses, HG_ERR_NOMEM. */
+hg_status hg_jit_dnnl_row_create(const hg_graph *g, const hg_kernel *k, hg_jit_dnnl_row **out);
+/* Runs it on the kernel's buffers (ptrs as hg_jit_run: outputs, then
+ * inputs). Errors: HG_ERR_UNSUPPORTED when oneDNN fails. */
+hg_status hg_jit_dnnl_row_run(const hg_jit_dnnl_row *d, void *const *ptrs, int n_outputs);
+void hg_jit_dnnl_row_free(void *d);
 
 /* Canonical text of kernel k (ops, attributes, dtypes, shapes, member and
  * input references by position, the in-place aliases as for

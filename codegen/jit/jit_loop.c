@@ -81,8 +81,7 @@ static int input_pos(const hg_kernel *k, hg_value v) {
     return -1;
 }
 
-/* Strides of a value of shape s broadcast into space (numpy rules). */
-static void bcast_strides(hg_shape space, hg_shape s, int64_t *st) {
+void hg_jit_bcast_strides(hg_shape space, hg_shape s, int64_t *st) {
     int r = space.rank;
     int64_t m = 1;
     for (int d = r - 1; d >= 0; d--) {
@@ -123,12 +122,12 @@ static void make_plan(const hg_graph *g, const hg_kernel *k, plan *p) {
                 if (!p->red_axis[d]) m *= sp.dim[d];
             }
         } else {
-            bcast_strides(sp, sp, st[o]);
+            hg_jit_bcast_strides(sp, sp, st[o]);
         }
     }
     for (int i = 0; i < k->n_inputs; i++)
-        bcast_strides(sp, hg_value_shape(g, k->inputs[i]), st[k->n_outputs + i]);
-    bcast_strides(sp, sp, st[p->idx_stream]);
+        hg_jit_bcast_strides(sp, hg_value_shape(g, k->inputs[i]), st[k->n_outputs + i]);
+    hg_jit_bcast_strides(sp, sp, st[p->idx_stream]);
     /* loop order: kept dims then reduced dims; collapse within a class */
     nest *ln = &p->ln;
     ln->ns = ns;
@@ -197,23 +196,26 @@ static LLVMTypeRef mem_type(hg_jb *b, hg_dtype t) {
     return t == HG_BOOL ? b->i8 : hg_jit_reg_type(b, t);
 }
 
-static LLVMValueRef gep(ectx *e, int s, hg_dtype t, LLVMValueRef off) {
-    return LLVMBuildGEP2(e->b->B, mem_type(e->b, t), e->ptr[s], &off, 1, "");
-}
-
-static LLVMValueRef load_elem(ectx *e, int s, hg_dtype t, LLVMValueRef off) {
-    hg_jb *b = e->b;
-    LLVMValueRef v = LLVMBuildLoad2(b->B, mem_type(b, t), gep(e, s, t, off), "");
+LLVMValueRef hg_jit_load(hg_jb *b, LLVMValueRef base, hg_dtype t, LLVMValueRef off) {
+    LLVMValueRef p = LLVMBuildGEP2(b->B, mem_type(b, t), base, &off, 1, "");
+    LLVMValueRef v = LLVMBuildLoad2(b->B, mem_type(b, t), p, "");
     LLVMSetAlignment(v, (unsigned)hg_dtype_size(t));
     if (t == HG_BOOL) v = LLVMBuildICmp(b->B, LLVMIntNE, v, hg_jb_ik(b->i8, 0), "");
     return v;
 }
 
-static void store_elem(ectx *e, int s, hg_dtype t, LLVMValueRef off, LLVMValueRef v) {
-    hg_jb *b = e->b;
+void hg_jit_store(hg_jb *b, LLVMValueRef base, hg_dtype t, LLVMValueRef off, LLVMValueRef v) {
     if (t == HG_BOOL) v = LLVMBuildZExt(b->B, v, b->i8, "");
-    LLVMValueRef st = LLVMBuildStore(b->B, v, gep(e, s, t, off));
-    LLVMSetAlignment(st, (unsigned)hg_dtype_size(t));
+    LLVMValueRef p = LLVMBuildGEP2(b->B, mem_type(b, t), base, &off, 1, "");
+    LLVMSetAlignment(LLVMBuildStore(b->B, v, p), (unsigned)hg_dtype_size(t));
+}
+
+static LLVMValueRef load_elem(ectx *e, int s, hg_dtype t, LLVMValueRef off) {
+    return hg_jit_load(e->b, e->ptr[s], t, off);
+}
+
+static void store_elem(ectx *e, int s, hg_dtype t, LLVMValueRef off, LLVMValueRef v) {
+    hg_jit_store(e->b, e->ptr[s], t, off, v);
 }
 
 static LLVMValueRef emit_random(ectx *e, const hg_node *n, LLVMValueRef *a,
@@ -444,9 +446,7 @@ static hg_status emit_nest(ectx *e, int l, LLVMValueRef *base, LLVMValueRef begi
     return hg_ok();
 }
 
-/* Declares the wrapper `name(i64, i64, ptr)` and the inner function with
- * noalias pointers; returns the inner function, builder at its entry. */
-static LLVMValueRef open_kernel(hg_jb *b, const char *name, int np, LLVMValueRef *inner_ptrs) {
+LLVMValueRef hg_jit_open_kernel(hg_jb *b, const char *name, int np, LLVMValueRef *inner_ptrs) {
     LLVMTypeRef wt_args[3] = {b->i64, b->i64, b->ptr};
     LLVMTypeRef wt = LLVMFunctionType(b->vd, wt_args, 3, 0);
     LLVMValueRef w = LLVMAddFunction(b->M, name, wt);
@@ -498,7 +498,7 @@ hg_status hg_jit_emit_loop(hg_jb *b, const hg_graph *g, const hg_kernel *k, cons
     e->b = b;
     e->p = p;
     int np = k->n_outputs + k->n_inputs;
-    LLVMValueRef in = open_kernel(b, name, np, e->ptr);
+    LLVMValueRef in = hg_jit_open_kernel(b, name, np, e->ptr);
     for (int o = 0; alias && o < k->n_outputs; o++)
         if (alias[o] >= 0) e->ptr[o] = e->ptr[k->n_outputs + alias[o]];
     LLVMTypeRef rng_args[5] = {b->i32, b->i32, b->i32, b->i32, b->i64};

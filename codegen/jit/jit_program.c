@@ -13,7 +13,7 @@
 
 #include "codegen/jit/jit_internal.h"
 
-#define JIT_VERSION "halograph-jit 2" /* bump when the emitted code changes */
+#define JIT_VERSION "halograph-jit 4" /* bump when the emitted code changes */
 #define MIN_CHUNK_ELEMS 16384 /* fewer elements per thread: one thread */
 
 struct hg_jit_program {
@@ -75,10 +75,19 @@ static int loop_view(const hg_graph *g, const hg_kernel *k, hg_kernel *v) {
     return 1;
 }
 
+/* The kernel as an emitter sees it (*v: a ROW kernel as is, else
+ * loop_view) and whether that emitter compiles it. */
+static int view_supported(const hg_graph *g, const hg_kernel *k, hg_kernel *v) {
+    if (k->kind == HG_KERNEL_ROW) {
+        *v = *k;
+        return hg_jit_row_supported(g, k);
+    }
+    return loop_view(g, k, v) && loop_supported(g, v);
+}
+
 int hg_jit_supports(const hg_graph *g, const hg_kernel *k) {
     hg_kernel v;
-    if (loop_view(g, k, &v)) return loop_supported(g, &v);
-    return 0;
+    return view_supported(g, k, &v);
 }
 
 /* ------------------------------------------------------------ compile */
@@ -86,7 +95,7 @@ int hg_jit_supports(const hg_graph *g, const hg_kernel *k) {
 typedef struct {
     char **sig;     /* per kernel (NULL: not compiled by the JIT) */
     int **alias;    /* per kernel: in-place input of each output, or NULL */
-    hg_kernel *view; /* per kernel: loop_view */
+    hg_kernel *view; /* per kernel: view_supported's view */
     int *slot;      /* per kernel: index into the new-kernel list, or -1 */
     int *first;     /* per new kernel: the kernel index that defines it */
     int n_new;
@@ -136,7 +145,8 @@ static hg_status emit_object(hg_jit_session *s, const hg_graph *g, const hg_sche
         char name[64];
         sym_name(w->key, j, name, sizeof name);
         const hg_kernel *k = &w->view[w->first[j]];
-        st = hg_jit_emit_loop(&b, g, k, w->alias[w->first[j]], name);
+        st = k->kind == HG_KERNEL_ROW ? hg_jit_emit_row(&b, g, k, w->alias[w->first[j]], name)
+                                      : hg_jit_emit_loop(&b, g, k, w->alias[w->first[j]], name);
         if (st.code != HG_OK) st = hg_status_prefix(st, "kernel %d (%s)", w->first[j], k->name);
     }
     LLVMDisposeBuilder(b.B);
@@ -221,8 +231,7 @@ static hg_status compile_into(hg_jit_program *p, const hg_graph *g, const hg_sch
     if (!w->sig || !w->alias || !w->view || !w->slot || !w->first) return hg_error(HG_ERR_NOMEM, "jit: compile");
     for (int i = 0; i < n; i++) {
         w->slot[i] = -1;
-        if (!loop_view(g, &sc->kernels[i], &w->view[i]) || !loop_supported(g, &w->view[i]))
-            continue;
+        if (!view_supported(g, &sc->kernels[i], &w->view[i])) continue;
         const hg_kernel *k = &w->view[i];
         hg_jit_extent(g, k, &p->units[i], &p->unit_elems[i]);
         HG_TRY(aliases(k, plan, &w->alias[i]));
