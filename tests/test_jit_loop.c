@@ -369,17 +369,17 @@ HG_TEST(loop_fused_chain) {
     hg_graph_free(g);
 }
 
-/* random_uniform / random_normal in a fused kernel draw exactly the
- * reference's numbers. */
-HG_TEST(loop_random_exact) {
+/* random_uniform / random_normal of dtype t and shape sh in one fused
+ * kernel with an elementwise use of both: the draws and u x + z equal the
+ * reference's bits (Philox inline, jit_random.c), on `threads` threads. */
+static void random_exact(hg_dtype t, hg_shape sh, int threads) {
     hg_graph *g = hg_graph_new();
     hg_value seed = hg_input(g, "seed", HG_I32, hg_shape_scalar());
     hg_value step = hg_input(g, "step", HG_I32, hg_shape_scalar());
     hg_value rep = hg_input(g, "rep", HG_I32, hg_shape_scalar());
-    hg_value x = hg_input(g, "x0", HG_F32, hg_shape_of(2, (int64_t)7, (int64_t)33));
-    hg_shape s = hg_shape_of(2, (int64_t)7, (int64_t)33);
-    hg_value u = hg_random_uniform(g, HG_F32, s, seed, step, rep);
-    hg_value z = hg_random_normal(g, HG_F32, s, seed, step, rep);
+    hg_value x = hg_input(g, "x0", t, sh);
+    hg_value u = hg_random_uniform(g, t, sh, seed, step, rep);
+    hg_value z = hg_random_normal(g, t, sh, seed, step, rep);
     hg_value y = hg_add(g, hg_mul(g, u, x), z);
     HG_CHECK_OK(hg_graph_status(g));
     hg_value mem[4] = {u, z, y - 1, y};
@@ -387,20 +387,38 @@ HG_TEST(loop_random_exact) {
     out_all(g, outs, 3);
     hg_tensor_map in;
     hg_map_init(&in);
-    hg_tensor *t;
-    int32_t sv[3] = {12345, 17, 2};
+    hg_tensor *tt;
+    /* seed and replica with the top bit set: the i32 inputs are uint32 words */
+    int32_t sv[3] = {(int32_t)0x9abcdef1u, 17, (int32_t)0x80000002u};
     const char *nm[3] = {"seed", "step", "rep"};
     for (int i = 0; i < 3; i++) {
-        HG_CHECK_OK(hg_map_alloc(&in, nm[i], HG_I32, hg_shape_scalar(), &t));
-        ((int32_t *)t->data)[0] = sv[i];
+        HG_CHECK_OK(hg_map_alloc(&in, nm[i], HG_I32, hg_shape_scalar(), &tt));
+        ((int32_t *)tt->data)[0] = sv[i];
     }
-    HG_CHECK_OK(feed(g, x, &in, 0, INFINITY));
+    HG_CHECK_OK(feed(g, x, &in, 0, 1e30));
     double err = 0;
     char what[256] = "";
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(threads);
     HG_CHECK_OK(jit_vs_ref(g, mem, 4, HG_NONE, &in, &err, what, sizeof what));
-    if (err != 0) HG_FAIL("random draws differ: %s", what);
+    omp_set_num_threads(saved);
+    if (err != 0)
+        HG_FAIL("%s, %lld elements, %d threads: random draws differ: %s", hg_dtype_name(t),
+                (long long)hg_shape_numel(sh), threads, what);
     hg_map_free(&in);
     hg_graph_free(g);
+}
+
+/* every size class: rank 0, below / not a multiple of the vector width
+ * (16 f32, 8 f64) and of the Philox block (4), one split across threads */
+HG_TEST(loop_random_exact) {
+    hg_shape sh[] = {hg_shape_scalar(), hg_shape_of(1, (int64_t)3), hg_shape_of(1, (int64_t)17),
+                     hg_shape_of(2, (int64_t)7, (int64_t)33),
+                     hg_shape_of(2, (int64_t)3, (int64_t)40001)};
+    hg_dtype dt[2] = {HG_F32, HG_F64};
+    for (int d = 0; d < 2; d++)
+        for (int i = 0; i < 5; i++)
+            for (int th = 1; th <= 2; th++) random_exact(dt[d], sh[i], th);
 }
 
 /* The same kernel on 1 and 2 threads gives the same bits (elementwise and

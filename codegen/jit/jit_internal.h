@@ -119,6 +119,14 @@ void hg_jit_extent(const hg_graph *g, const hg_kernel *k, int64_t *units,
 hg_status hg_jit_emit_loop(hg_jb *b, const hg_graph *g, const hg_kernel *k, const int *alias,
                            const char *name);
 
+/* Element `flat` (i64, row-major index) of random op n (random_uniform or
+ * random_normal, float dtype) drawn inline (jit_random.c): exactly
+ * hg_rng_uniform / hg_rng_normal rounded to n's dtype. seed, step,
+ * replica: the i32 input values. prefix: the kernel function's name (the
+ * vector variants of the Box-Muller call are named after it). */
+LLVMValueRef hg_jit_emit_random(hg_jb *b, const hg_node *n, LLVMValueRef seed, LLVMValueRef step,
+                                LLVMValueRef replica, LLVMValueRef flat, const char *prefix);
+
 /* Canonical text of kernel k (ops, attributes, dtypes, shapes, member and
  * input references by position, the in-place aliases as for
  * hg_jit_emit_loop): two kernels with equal signatures compute the same

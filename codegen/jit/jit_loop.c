@@ -15,9 +15,8 @@
  * [begin, end).
  *
  * Body, per element: every input is loaded first, then the members are
- * computed in node order (formulas of jit_ew.c; random ops call
- * hg_rng_uniform / hg_rng_normal of ir.h, so they draw exactly the
- * reference's numbers), then every output of shape space is stored. So an
+ * computed in node order (formulas of jit_ew.c; random ops drawn inline
+ * from the flat index by jit_random.c, exactly the reference's numbers), then every output of shape space is stored. So an
  * output buffer may be the same buffer as an input of the same shape and
  * element size (in place, hg_memplan_schedule's rule): the function then
  * reads and writes it through one pointer (alias[]); any other overlap is
@@ -189,8 +188,7 @@ typedef struct {
     LLVMValueRef acc;     /* reduction accumulator (alloca) or NULL */
     LLVMValueRef acc_tile; /* [COL_TILE] accumulators of a column reduction */
     LLVMTypeRef acc_t;
-    LLVMValueRef rng_fn[2];
-    LLVMTypeRef rng_t;
+    const char *name;     /* the kernel function's name */
 } ectx;
 
 static LLVMTypeRef mem_type(hg_jb *b, hg_dtype t) {
@@ -214,15 +212,6 @@ static void store_elem(ectx *e, int s, hg_dtype t, LLVMValueRef off, LLVMValueRe
     if (t == HG_BOOL) v = LLVMBuildZExt(b->B, v, b->i8, "");
     LLVMValueRef st = LLVMBuildStore(b->B, v, gep(e, s, t, off));
     LLVMSetAlignment(st, (unsigned)hg_dtype_size(t));
-}
-
-static LLVMValueRef emit_random(ectx *e, const hg_node *n, LLVMValueRef *a,
-                                LLVMValueRef flat) {
-    hg_jb *b = e->b;
-    int normal = n->op == HG_OP_random_normal;
-    LLVMValueRef args[5] = {a[0], hg_jb_ik(b->i32, n->attrs.stream), a[1], a[2], flat};
-    LLVMValueRef d = LLVMBuildCall2(b->B, e->rng_t, e->rng_fn[normal], args, 5, "");
-    return n->dtype == HG_F32 ? LLVMBuildFPTrunc(b->B, d, b->f32, "") : d;
 }
 
 /* One element: offsets off[s] of every stream. */
@@ -266,7 +255,7 @@ static hg_status emit_element(ectx *e, LLVMValueRef *off) {
             continue;
         }
         if (n->op == HG_OP_random_uniform || n->op == HG_OP_random_normal)
-            mem[m] = emit_random(e, n, a, off[e->p->idx_stream]);
+            mem[m] = hg_jit_emit_random(b, n, a[0], a[1], a[2], off[e->p->idx_stream], e->name);
         else
             mem[m] = hg_jit_ew_emit(b, n, dt, a);
         if (!mem[m]) {
@@ -501,13 +490,7 @@ hg_status hg_jit_emit_loop(hg_jb *b, const hg_graph *g, const hg_kernel *k, cons
     LLVMValueRef in = open_kernel(b, name, np, e->ptr);
     for (int o = 0; alias && o < k->n_outputs; o++)
         if (alias[o] >= 0) e->ptr[o] = e->ptr[k->n_outputs + alias[o]];
-    LLVMTypeRef rng_args[5] = {b->i32, b->i32, b->i32, b->i32, b->i64};
-    e->rng_t = LLVMFunctionType(b->f64, rng_args, 5, 0);
-    for (int i = 0; i < 2; i++) {
-        const char *fname = i ? "hg_rng_normal" : "hg_rng_uniform";
-        e->rng_fn[i] = LLVMGetNamedFunction(b->M, fname);
-        if (!e->rng_fn[i]) e->rng_fn[i] = LLVMAddFunction(b->M, fname, e->rng_t);
-    }
+    e->name = name;
     if (k->reduce != HG_NONE) {
         const hg_node *rn = hg_node_at(g, k->reduce);
         e->acc_t = rn->op == HG_OP_max ? hg_jit_reg_type(b, rn->dtype) : b->f64;
