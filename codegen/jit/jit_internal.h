@@ -54,6 +54,7 @@ LLVMTypeRef hg_jb_int_of(hg_jb *b, LLVMTypeRef t);
 typedef struct {
     LLVMBasicBlockRef head, body, exit;
     LLVMValueRef iv, start, end;
+    int no_vectorize; /* set before hg_jb_loop_end: llvm.loop.vectorize.enable false */
 } hg_jb_loop;
 LLVMValueRef hg_jb_loop_begin(hg_jb *b, hg_jb_loop *l, LLVMValueRef start,
                               LLVMValueRef end, const char *name);
