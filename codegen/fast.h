@@ -61,8 +61,9 @@ struct hg_fast_impl {
 /* Compiles g (which must pass hg_verify, checked here) with schedule s
  * (which must pass hg_schedule_check for g; hg_program_compile checks it)
  * for the fast backend: memory plan,
- * arena (plan.arena_bytes, 64-byte aligned, touched once so later runs do
- * not page-fault), oneDNN engine and stream, and one implementation record
+ * arena (plan.arena_bytes, 64-byte aligned, transparent huge pages from
+ * 8 MiB on; touched once before the first run's first kernel so that no
+ * kernel page-faults), oneDNN engine and stream, and one implementation record
  * per kernel. g and s are BORROWED: they must stay alive and unchanged
  * until hg_fast_free (the program executor passes its own copies).
  * The memory plan is made over nodes (hg_memplan), so the schedule's

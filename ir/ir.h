@@ -566,6 +566,12 @@ int64_t hg_node_bytes(const hg_graph *g, hg_value v);
 /* Philox4x32-10 (Salmon et al., SC'11): one block of 4 random words from a
  * 2-word key and a 4-word counter. */
 void hg_philox4x32_10(const uint32_t key[2], const uint32_t ctr[4], uint32_t out[4]);
+/* Its round constants: multipliers M0, M1 and key (Weyl) increments W0, W1
+ * (the paper's Table 2; also emitted by the JIT, codegen/jit/jit_random.c). */
+#define HG_PHILOX_M0 0xD2511F53u
+#define HG_PHILOX_M1 0xCD9E8D57u
+#define HG_PHILOX_W0 0x9E3779B9u
+#define HG_PHILOX_W1 0xBB67AE85u
 /* The draws of the random ops (element e of a tensor, see the op table):
  * key (seed, stream), counter (e / 4 low word, step, replica, e / 4 high
  * word), word w = out[e % 4].
@@ -578,6 +584,11 @@ double hg_rng_uniform(uint32_t seed, uint32_t stream, uint32_t step,
                       uint32_t replica, uint64_t element);
 double hg_rng_normal(uint32_t seed, uint32_t stream, uint32_t step,
                      uint32_t replica, uint64_t element);
+/* The Box-Muller step of hg_rng_normal from its two words (w_a, w_b) of
+ * the block: r cos(2 pi u2) when second is 0, r sin(2 pi u2) otherwise
+ * (double, libm's log/sqrt/cos/sin; the JIT calls it per element so that
+ * its draws are the reference's bits). */
+double hg_rng_box_muller(uint32_t wa, uint32_t wb, int32_t second);
 
 /* ------------------------------------------------------ tensors and maps */
 

@@ -5,25 +5,21 @@
 
 #include "ir/ir.h"
 
-#define PHILOX_M0 0xD2511F53u
-#define PHILOX_M1 0xCD9E8D57u
-#define PHILOX_W0 0x9E3779B9u
-#define PHILOX_W1 0xBB67AE85u
 
 void hg_philox4x32_10(const uint32_t key[2], const uint32_t ctr[4], uint32_t out[4]) {
     uint32_t c0 = ctr[0], c1 = ctr[1], c2 = ctr[2], c3 = ctr[3];
     uint32_t k0 = key[0], k1 = key[1];
     for (int r = 0; r < 10; r++) {
-        uint64_t p0 = (uint64_t)PHILOX_M0 * c0;
-        uint64_t p1 = (uint64_t)PHILOX_M1 * c2;
+        uint64_t p0 = (uint64_t)HG_PHILOX_M0 * c0;
+        uint64_t p1 = (uint64_t)HG_PHILOX_M1 * c2;
         uint32_t hi0 = (uint32_t)(p0 >> 32), lo0 = (uint32_t)p0;
         uint32_t hi1 = (uint32_t)(p1 >> 32), lo1 = (uint32_t)p1;
         c0 = hi1 ^ c1 ^ k0;
         c1 = lo1;
         c2 = hi0 ^ c3 ^ k1;
         c3 = lo0;
-        k0 += PHILOX_W0;
-        k1 += PHILOX_W1;
+        k0 += HG_PHILOX_W0;
+        k1 += HG_PHILOX_W1;
     }
     out[0] = c0;
     out[1] = c1;
@@ -54,9 +50,13 @@ double hg_rng_normal(uint32_t seed, uint32_t stream, uint32_t step,
     block(seed, stream, step, replica, element, w);
     int lane = (int)(element % 4);
     int a = lane < 2 ? 0 : 2;
-    double u1 = ((double)(w[a] >> 8) + 1.0) * (1.0 / 16777216.0);
-    double u2 = u24(w[a + 1]);
+    return hg_rng_box_muller(w[a], w[a + 1], lane % 2);
+}
+
+double hg_rng_box_muller(uint32_t wa, uint32_t wb, int32_t second) {
+    double u1 = ((double)(wa >> 8) + 1.0) * (1.0 / 16777216.0);
+    double u2 = u24(wb);
     double r = sqrt(-2.0 * log(u1));
     double th = 2.0 * M_PI * u2;
-    return (lane % 2 == 0) ? r * cos(th) : r * sin(th);
+    return second ? r * sin(th) : r * cos(th);
 }

@@ -70,6 +70,10 @@ const char *hg_program_backend(const hg_program *p);
 /* Wall time hg_program_compile took for p (schedule, check, the backend's
  * compile: for `jit` the LLVM compilation or the disk-cache load), s. */
 double hg_program_compile_seconds(const hg_program *p);
+/* The process CPU time (all threads, clock()) of the same compile, s: the
+ * figure to read on a loaded machine, where wall time includes waiting
+ * for a core. */
+double hg_program_compile_cpu_seconds(const hg_program *p);
 
 void hg_program_free(hg_program *p);
 

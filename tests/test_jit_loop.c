@@ -335,6 +335,93 @@ HG_TEST(loop_reductions) {
     }
 }
 
+/* Reductions with broadcast inputs, where the loop order is chosen by the
+ * inputs' sizes (jit_loop.c column_reduction): a row variance
+ * mean((x - m)^2) with a [R, 1] m (row-wise nest), a column sum
+ * sum(x g + c) over the rows with a [1, C] g and a [R, 1] c (column tiles),
+ * and sum((c + g) x g c) (both broadcast inputs used twice). The expected
+ * bound is computed here from the terms: |jit - ref| <= 1e-6 sum |terms|
+ * (mean: / C), as loop_reductions. */
+HG_TEST(loop_reductions_broadcast_inputs) {
+    for (int cs = 0; cs < 3; cs++) {
+        hg_graph *g = hg_graph_new();
+        int64_t R = cs == 0 ? 37 : 301, C = cs == 0 ? 129 : 19;
+        hg_value x = hg_input(g, "x0", HG_F32, hg_shape_of(2, R, C));
+        hg_value m = hg_input(g, "x1", HG_F32, hg_shape_of(2, R, (int64_t)1));
+        hg_value gr = hg_input(g, "x2", HG_F32, hg_shape_of(2, (int64_t)1, C));
+        hg_value a, b, r;
+        int ax = cs == 0 ? 1 : 0;
+        if (cs == 0) {
+            a = hg_sub(g, x, m);
+            b = hg_square(g, a);
+        } else if (cs == 1) {
+            a = hg_mul(g, x, gr);
+            b = hg_add(g, a, m);
+        } else {
+            a = hg_mul(g, hg_add(g, m, gr), x);
+            b = hg_mul(g, hg_mul(g, a, gr), m);
+        }
+        r = hg_reduce(g, cs == 0 ? HG_OP_mean : HG_OP_sum, b, 1, &ax, 0);
+        HG_CHECK_OK(hg_graph_status(g));
+        hg_value mem[8];
+        int n = 0;
+        for (hg_value v = gr + 1; v <= r; v++) mem[n++] = v;
+        out_all(g, &r, 1);
+        hg_tensor_map in;
+        hg_map_init(&in);
+        HG_CHECK_OK(feed(g, x, &in, 0, 1e3));
+        HG_CHECK_OK(feed(g, m, &in, 1, 1e3));
+        HG_CHECK_OK(feed(g, gr, &in, 2, 1e3));
+        /* reference sums of |terms| per output element, for the bound */
+        hg_tensor_map ref;
+        hg_map_init(&ref);
+        HG_CHECK_OK(hg_ref_run(g, NULL, &in, &ref, NULL));
+        double err = 0;
+        char what[256] = "";
+        hg_schedule s;
+        HG_CHECK_OK(jt_schedule(g, mem, n, r, &s));
+        hg_jit_program *p = NULL;
+        hg_jit_options opt = {"", NULL};
+        HG_CHECK_OK(hg_jit_compile(g, &s, NULL, &opt, &p));
+        HG_CHECK(hg_jit_has(p, 0));
+        hg_tensor o[1] = {{0}};
+        HG_CHECK_OK(jt_run(g, &s, p, &in, o));
+        char name[32];
+        snprintf(name, sizeof name, "o%d", r);
+        const hg_tensor *want = hg_map_get(&ref, name);
+        HG_CHECK(want);
+        const float *xv = hg_map_get(&in, "x0")->data, *mv = hg_map_get(&in, "x1")->data,
+                    *gv = hg_map_get(&in, "x2")->data;
+        int64_t nout = hg_shape_numel(want->shape);
+        for (int64_t j = 0; j < nout; j++) {
+            double abs_sum = 0;
+            int64_t nt = cs == 0 ? C : R;
+            for (int64_t t = 0; t < nt; t++) {
+                int64_t i = cs == 0 ? j : t, c = cs == 0 ? t : j;
+                double xx = xv[i * C + c], mm = mv[i], gg = gv[c], term;
+                if (cs == 0) term = (xx - mm) * (xx - mm);
+                else if (cs == 1) term = xx * gg + mm;
+                else term = (mm + gg) * xx * gg * mm;
+                abs_sum += fabs(term);
+            }
+            if (cs == 0) abs_sum /= (double)C;
+            double got = ((float *)o[0].data)[j], w = hg_tensor_get(want, j);
+            double e = fabs(got - w) / (abs_sum > 0 ? abs_sum : 1);
+            if (e > err) {
+                err = e;
+                snprintf(what, sizeof what, "case %d [%lld]: jit %.9g ref %.9g", cs, (long long)j, got, w);
+            }
+        }
+        if (!(err <= 1e-6)) HG_FAIL("relative error %.3g at %s", err, what);
+        hg_tensor_free(&o[0]);
+        hg_jit_free(p);
+        hg_schedule_free(&s);
+        hg_map_free(&ref);
+        hg_map_free(&in);
+        hg_graph_free(g);
+    }
+}
+
 /* A fused chain with several outputs and broadcast inputs of every kind
  * (scalar constant, row, column). */
 HG_TEST(loop_fused_chain) {
@@ -369,17 +456,17 @@ HG_TEST(loop_fused_chain) {
     hg_graph_free(g);
 }
 
-/* random_uniform / random_normal in a fused kernel draw exactly the
- * reference's numbers. */
-HG_TEST(loop_random_exact) {
+/* random_uniform / random_normal of dtype t and shape sh in one fused
+ * kernel with an elementwise use of both: the draws and u x + z equal the
+ * reference's bits (Philox inline, jit_random.c), on `threads` threads. */
+static void random_exact(hg_dtype t, hg_shape sh, int threads) {
     hg_graph *g = hg_graph_new();
     hg_value seed = hg_input(g, "seed", HG_I32, hg_shape_scalar());
     hg_value step = hg_input(g, "step", HG_I32, hg_shape_scalar());
     hg_value rep = hg_input(g, "rep", HG_I32, hg_shape_scalar());
-    hg_value x = hg_input(g, "x0", HG_F32, hg_shape_of(2, (int64_t)7, (int64_t)33));
-    hg_shape s = hg_shape_of(2, (int64_t)7, (int64_t)33);
-    hg_value u = hg_random_uniform(g, HG_F32, s, seed, step, rep);
-    hg_value z = hg_random_normal(g, HG_F32, s, seed, step, rep);
+    hg_value x = hg_input(g, "x0", t, sh);
+    hg_value u = hg_random_uniform(g, t, sh, seed, step, rep);
+    hg_value z = hg_random_normal(g, t, sh, seed, step, rep);
     hg_value y = hg_add(g, hg_mul(g, u, x), z);
     HG_CHECK_OK(hg_graph_status(g));
     hg_value mem[4] = {u, z, y - 1, y};
@@ -387,20 +474,38 @@ HG_TEST(loop_random_exact) {
     out_all(g, outs, 3);
     hg_tensor_map in;
     hg_map_init(&in);
-    hg_tensor *t;
-    int32_t sv[3] = {12345, 17, 2};
+    hg_tensor *tt;
+    /* seed and replica with the top bit set: the i32 inputs are uint32 words */
+    int32_t sv[3] = {(int32_t)0x9abcdef1u, 17, (int32_t)0x80000002u};
     const char *nm[3] = {"seed", "step", "rep"};
     for (int i = 0; i < 3; i++) {
-        HG_CHECK_OK(hg_map_alloc(&in, nm[i], HG_I32, hg_shape_scalar(), &t));
-        ((int32_t *)t->data)[0] = sv[i];
+        HG_CHECK_OK(hg_map_alloc(&in, nm[i], HG_I32, hg_shape_scalar(), &tt));
+        ((int32_t *)tt->data)[0] = sv[i];
     }
-    HG_CHECK_OK(feed(g, x, &in, 0, INFINITY));
+    HG_CHECK_OK(feed(g, x, &in, 0, 1e30));
     double err = 0;
     char what[256] = "";
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(threads);
     HG_CHECK_OK(jit_vs_ref(g, mem, 4, HG_NONE, &in, &err, what, sizeof what));
-    if (err != 0) HG_FAIL("random draws differ: %s", what);
+    omp_set_num_threads(saved);
+    if (err != 0)
+        HG_FAIL("%s, %lld elements, %d threads: random draws differ: %s", hg_dtype_name(t),
+                (long long)hg_shape_numel(sh), threads, what);
     hg_map_free(&in);
     hg_graph_free(g);
+}
+
+/* every size class: rank 0, below / not a multiple of the vector width
+ * (16 f32, 8 f64) and of the Philox block (4), one split across threads */
+HG_TEST(loop_random_exact) {
+    hg_shape sh[] = {hg_shape_scalar(), hg_shape_of(1, (int64_t)3), hg_shape_of(1, (int64_t)17),
+                     hg_shape_of(2, (int64_t)7, (int64_t)33),
+                     hg_shape_of(2, (int64_t)3, (int64_t)40001)};
+    hg_dtype dt[2] = {HG_F32, HG_F64};
+    for (int d = 0; d < 2; d++)
+        for (int i = 0; i < 5; i++)
+            for (int th = 1; th <= 2; th++) random_exact(dt[d], sh[i], th);
 }
 
 /* The same kernel on 1 and 2 threads gives the same bits (elementwise and

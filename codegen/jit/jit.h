@@ -31,7 +31,7 @@
  * (sigmoid, softplus, rsqrt are formulas of those plus f32 roundings).
  * f64 kernels: + - * / etc. exact, exp/log/tanh... within 8 units of
  * 2^-52 relative (gelu_tanh 64), erf/sin/cos/pow not compiled. Random ops
- * call hg_rng_uniform / hg_rng_normal: the reference's numbers exactly.
+ * are drawn inline (Philox vectorised, jit_random.c): the reference's numbers exactly.
  * Reductions accumulate in double like the reference but in a vectorised
  * order (sums may differ from the reference by one f32 rounding).
  *

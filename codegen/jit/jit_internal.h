@@ -57,6 +57,7 @@ LLVMTypeRef hg_jb_int_of(hg_jb *b, LLVMTypeRef t);
 typedef struct {
     LLVMBasicBlockRef head, body, exit;
     LLVMValueRef iv, start, end;
+    int no_vectorize; /* set before hg_jb_loop_end: llvm.loop.vectorize.enable false */
 } hg_jb_loop;
 LLVMValueRef hg_jb_loop_begin(hg_jb *b, hg_jb_loop *l, LLVMValueRef start,
                               LLVMValueRef end, const char *name);
@@ -166,6 +167,14 @@ hg_status hg_jit_dnnl_row_create(const hg_graph *g, const hg_kernel *k, hg_jit_d
  * inputs). Errors: HG_ERR_UNSUPPORTED when oneDNN fails. */
 hg_status hg_jit_dnnl_row_run(const hg_jit_dnnl_row *d, void *const *ptrs, int n_outputs);
 void hg_jit_dnnl_row_free(void *d);
+
+/* Element `flat` (i64, row-major index) of random op n (random_uniform or
+ * random_normal, float dtype) drawn inline (jit_random.c): exactly
+ * hg_rng_uniform / hg_rng_normal rounded to n's dtype. seed, step,
+ * replica: the i32 input values. prefix: the kernel function's name (the
+ * vector variants of the Box-Muller call are named after it). */
+LLVMValueRef hg_jit_emit_random(hg_jb *b, const hg_node *n, LLVMValueRef seed, LLVMValueRef step,
+                                LLVMValueRef replica, LLVMValueRef flat, const char *prefix);
 
 /* Canonical text of kernel k (ops, attributes, dtypes, shapes, member and
  * input references by position, the in-place aliases as for

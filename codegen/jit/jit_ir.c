@@ -2,6 +2,8 @@
  * calls, Horner polynomials, counted loops. */
 #include <string.h>
 
+#include <llvm-c/DebugInfo.h>
+
 #include "codegen/jit/jit_internal.h"
 
 void hg_jb_types(hg_jb *b) {
@@ -75,10 +77,26 @@ LLVMValueRef hg_jb_loop_begin(hg_jb *b, hg_jb_loop *l, LLVMValueRef start,
     return l->iv;
 }
 
+/* Loop metadata {self, {"llvm.loop.vectorize.enable", i1 false}} on latch
+ * branch br (the self-reference through a temporary node: the C API has no
+ * distinct nodes; a uniqued node that becomes self-referential is made
+ * distinct by LLVM). */
+static void set_no_vectorize(hg_jb *b, LLVMValueRef br) {
+    static const char key[] = "llvm.loop.vectorize.enable";
+    LLVMMetadataRef tmp = LLVMTemporaryMDNode(b->C, NULL, 0);
+    LLVMMetadataRef kv[2] = {LLVMMDStringInContext2(b->C, key, sizeof key - 1),
+                             LLVMValueAsMetadata(LLVMConstInt(b->i1, 0, 0))};
+    LLVMMetadataRef ops[2] = {tmp, LLVMMDNodeInContext2(b->C, kv, 2)};
+    LLVMMetadataRef id = LLVMMDNodeInContext2(b->C, ops, 2);
+    LLVMMetadataReplaceAllUsesWith(tmp, id);
+    LLVMSetMetadata(br, LLVMGetMDKindIDInContext(b->C, "llvm.loop", 9), LLVMMetadataAsValue(b->C, id));
+}
+
 void hg_jb_loop_end(hg_jb *b, hg_jb_loop *l) {
     LLVMValueRef next = LLVMBuildNSWAdd(b->B, l->iv, hg_jb_ik(b->i64, 1), "");
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(b->B);
     LLVMAddIncoming(l->iv, &next, &latch, 1);
-    LLVMBuildBr(b->B, l->head);
+    LLVMValueRef br = LLVMBuildBr(b->B, l->head);
+    if (l->no_vectorize) set_no_vectorize(b, br);
     LLVMPositionBuilderAtEnd(b->B, l->exit);
 }

@@ -14,7 +14,7 @@
  * Compiled objects go into LLJIT's main JITDylib; symbol names carry the
  * object's cache key, so two objects never define the same name. The main
  * JITDylib resolves the C library (memset, fmodf, ...) from the process
- * and hg_rng_uniform / hg_rng_normal (ir.h) as absolute symbols. */
+ * and hg_rng_box_muller (ir.h) as an absolute symbol. */
 #include <llvm-c/Analysis.h>
 #include <llvm-c/Error.h>
 #include <llvm-c/LLJIT.h>
@@ -76,13 +76,11 @@ static hg_status define_runtime_symbols(hg_jit_session *s) {
     if (e) return llvm_error(e, "process symbols");
     LLVMOrcJITDylibAddGenerator(jd, gen);
     LLVMJITSymbolFlags fl = {LLVMJITSymbolGenericFlagsExported | LLVMJITSymbolGenericFlagsCallable, 0};
-    LLVMOrcCSymbolMapPair syms[2] = {
-        {LLVMOrcLLJITMangleAndIntern(s->jit, "hg_rng_uniform"),
-         {(LLVMOrcExecutorAddress)(uintptr_t)&hg_rng_uniform, fl}},
-        {LLVMOrcLLJITMangleAndIntern(s->jit, "hg_rng_normal"),
-         {(LLVMOrcExecutorAddress)(uintptr_t)&hg_rng_normal, fl}},
+    LLVMOrcCSymbolMapPair syms[1] = {
+        {LLVMOrcLLJITMangleAndIntern(s->jit, "hg_rng_box_muller"),
+         {(LLVMOrcExecutorAddress)(uintptr_t)&hg_rng_box_muller, fl}},
     };
-    e = LLVMOrcJITDylibDefine(jd, LLVMOrcAbsoluteSymbols(syms, 2));
+    e = LLVMOrcJITDylibDefine(jd, LLVMOrcAbsoluteSymbols(syms, 1));
     if (e) return llvm_error(e, "runtime symbols");
     return hg_ok();
 }

@@ -13,7 +13,7 @@
 
 #include "codegen/jit/jit_internal.h"
 
-#define JIT_VERSION "halograph-jit 4" /* bump when the emitted code changes */
+#define JIT_VERSION "halograph-jit 6" /* bump when the emitted code changes */
 #define MIN_CHUNK_ELEMS 16384 /* fewer elements per thread: one thread */
 
 struct hg_jit_program {
