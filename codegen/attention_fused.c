@@ -216,10 +216,19 @@ static int use_tile(const attn *a) {
 }
 
 /* Runs the forward (backward = 0) or the backward over every head. */
-static hg_status run_heads(const attn *a, int backward) {
-    int64_t nbh = a->B * a->H;
-    int failed = 0, dnnl_failed = 0, tile = use_tile(a);
+static hg_status run_heads(const attn *a_in, int backward) {
+    int64_t nbh = a_in->B * a_in->H;
+    int failed = 0, dnnl_failed = 0, tile = use_tile(a_in);
     if (nbh == 0) return hg_ok();
+    attn tiled = *a_in;
+    const attn *a = &tiled;
+    uint16_t *bits = NULL;
+    if (tile) {
+        bits = malloc(sizeof *bits * (size_t)(hg_attn_tile_mask_words(a) + 1));
+        if (!bits) return hg_error(HG_ERR_NOMEM, "fused attention mask bits");
+        hg_attn_tile_mask_bits(a, bits);
+        tiled.mbits = bits;
+    }
     size_t tile_bytes = tile ? ((size_t)hg_attn_tile_scratch(a, backward) * sizeof(float) + 63) / 64 * 64 : 64;
 #pragma omp parallel
     {
@@ -256,6 +265,7 @@ static hg_status run_heads(const attn *a, int backward) {
             free(acc);
         }
     }
+    free(bits);
     if (failed) return hg_error(HG_ERR_NOMEM, "fused attention scratch");
     if (dnnl_failed) return hg_error(HG_ERR_UNSUPPORTED, "fused attention: oneDNN sgemm failed");
     return hg_ok();

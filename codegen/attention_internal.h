@@ -17,6 +17,8 @@ typedef struct {
     float scale;
     const float *q, *k, *v, *mask, *o, *lse, *dout;
     float *out_o, *out_lse, *dq, *dk, *dv;
+    /* the vector path's mask as bits (hg_attn_tile_mask_bits), or NULL */
+    const uint16_t *mbits;
 } hg_attn;
 
 /* exp(x) in f32 (Cephes expf): x = n ln2 + r, |r| <= ln2/2, a degree-6
@@ -48,6 +50,12 @@ static inline const float *hg_attn_mask_row(const hg_attn *a, int64_t b, int64_t
  * (dq, dk, dv, those set), same semantics as the portable path; scratch
  * of hg_attn_tile_scratch floats, 64-byte aligned. */
 int hg_attn_tile_ok(const hg_attn *a);
+/* The mask of a as bits, one uint16 per 16 keys (bit j: key 16 w + j is
+ * kept), rows over the mask's own broadcast dims (b if mst[0], h if
+ * mst[1], i if mst[2]; Nk keys each). hg_attn_tile_mask_words: uint16s
+ * of it; hg_attn_tile_mask_bits fills bits (OpenMP over rows). */
+int64_t hg_attn_tile_mask_words(const hg_attn *a);
+void hg_attn_tile_mask_bits(const hg_attn *a, uint16_t *bits);
 int64_t hg_attn_tile_scratch(const hg_attn *a, int backward);
 void hg_attn_tile_fwd_head(const hg_attn *a, int64_t bh, float *scratch);
 void hg_attn_tile_bwd_head(const hg_attn *a, int64_t bh, float *scratch);

@@ -81,6 +81,29 @@ TGT static inline __mmask16 keep16(const float *mk, int64_t ms, int64_t n) {
     return (__mmask16)bits;
 }
 
+static int64_t mask_rows(const hg_attn *a) {
+    return (a->mst[0] ? a->B : 1) * (a->mst[1] ? a->H : 1) * (a->mst[2] ? a->Nq : 1);
+}
+
+int64_t hg_attn_tile_mask_words(const hg_attn *a) { return mask_rows(a) * (round16(a->Nk) / 16); }
+
+TGT void hg_attn_tile_mask_bits(const hg_attn *a, uint16_t *bits) {
+    int64_t nh = a->mst[1] ? a->H : 1, nq = a->mst[2] ? a->Nq : 1, W = round16(a->Nk) / 16;
+    int64_t rows = mask_rows(a), ms = a->mst[3];
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *mk = hg_attn_mask_row(a, r / (nh * nq), r / nq % nh, r % nq);
+        for (int64_t w = 0; w < W; w++)
+            bits[r * W + w] = keep16(mk + 16 * w * ms, ms, a->Nk - 16 * w < 16 ? a->Nk - 16 * w : 16);
+    }
+}
+
+/* The bit row of query i of head (b, h). */
+static const uint16_t *bit_row(const hg_attn *a, int64_t b, int64_t h, int64_t i) {
+    int64_t nh = a->mst[1] ? a->H : 1, nq = a->mst[2] ? a->Nq : 1, W = round16(a->Nk) / 16;
+    return a->mbits + (((a->mst[0] ? b : 0) * nh + (a->mst[1] ? h : 0)) * nq + (a->mst[2] ? i : 0)) * W;
+}
+
 /* -------------------------------------------------------- micro-kernel */
 
 /* C[r, 0:16 NV] (+ C when acc) = sum_{k < K} A[r ars + k aks] B[k ldb + 0:16 NV]
@@ -154,11 +177,10 @@ static void transpose(const float *src, int64_t n, int64_t D, float *dst, int64_
 /* One row of a forward tile (s: q.k of keys 0 .. nc - 1, unscaled, row of
  * the tile padded to a multiple of 16): as fwd_row of attention_fused.c;
  * lanes nc .. round16(nc) - 1 get P = 0. Returns exp(m_old - m_new). */
-TGT static float fwd_row16(float *s, int64_t nc, const float *mk, int64_t ms, float scale, float *m,
-                           float *l) {
+TGT static float fwd_row16(float *s, int64_t nc, const uint16_t *mk, float scale, float *m, float *l) {
     __m512 vmx = _mm512_set1_ps(*m), vs = _mm512_set1_ps(scale), ninf = _mm512_set1_ps(-INFINITY);
     for (int64_t j = 0; j < nc; j += 16) {
-        __mmask16 keep = keep16(mk + j * ms, ms, nc - j);
+        __mmask16 keep = mk[j / 16];
         __m512 x = _mm512_mask_mul_ps(ninf, keep, _mm512_loadu_ps(s + j), vs);
         _mm512_storeu_ps(s + j, x);
         vmx = _mm512_max_ps(vmx, x);
@@ -193,8 +215,7 @@ TGT void hg_attn_tile_fwd_head(const hg_attn *a, int64_t bh, float *scratch) {
             int64_t nc = Nk - j0 < BK ? Nk - j0 : BK;
             tile_gemm(nr, round16(nc) / 16, D, Q + i0 * D, D, 1, kt + j0, Nkp, s, BK, 0);
             for (int64_t i = 0; i < nr; i++) {
-                float alpha = fwd_row16(s + i * BK, nc, hg_attn_mask_row(a, b, h, i0 + i) + j0 * a->mst[3],
-                                        a->mst[3], a->scale, &m[i], &l[i]);
+                float alpha = fwd_row16(s + i * BK, nc, bit_row(a, b, h, i0 + i) + j0 / 16, a->scale, &m[i], &l[i]);
                 if (a->out_o && alpha != 1.0f) {
                     __m512 va = _mm512_set1_ps(alpha);
                     for (int64_t c = 0; c < Dv; c += 16)
@@ -208,11 +229,13 @@ TGT void hg_attn_tile_fwd_head(const hg_attn *a, int64_t bh, float *scratch) {
             if (a->out_lse) a->out_lse[bh * a->Nq + i0 + i] = masked ? -INFINITY : m[i] + logf(l[i]);
             if (!a->out_o) continue;
             float *o = a->out_o + (bh * a->Nq + i0 + i) * Dv;
+            if (!masked) {
+                __m512 inv = _mm512_set1_ps(l[i]);
+                for (int64_t c = 0; c < Dv; c += 16)
+                    _mm512_storeu_ps(o + c, _mm512_div_ps(_mm512_loadu_ps(acc + i * Dv + c), inv));
+                continue;
+            }
             for (int64_t c = 0; c < Dv; c++) {
-                if (!masked) {
-                    o[c] = acc[i * Dv + c] / l[i];
-                    continue;
-                }
                 double sum = 0; /* mean of V over all keys */
                 for (int64_t j = 0; j < Nk; j++) sum += V[j * Dv + c];
                 o[c] = Nk ? (float)(sum / (double)Nk) : 0.0f;
@@ -227,8 +250,8 @@ TGT void hg_attn_tile_fwd_head(const hg_attn *a, int64_t bh, float *scratch) {
  * dO.v; P = exp(scale s - lse) (1/Nk for a fully masked row, lse = -inf)
  * into s, and scale dS = scale P (dP - d) (0 where masked or the row is
  * fully masked) into dp. Lanes nc .. round16(nc) - 1 get 0. */
-TGT static void bwd_row16(float *s, float *dp, int64_t nc, const float *mk, int64_t ms, float scale,
-                          float lse, float d, float uniform) {
+TGT static void bwd_row16(float *s, float *dp, int64_t nc, const uint16_t *mk, float scale, float lse,
+                          float d, float uniform) {
     if (lse == -INFINITY) {
         for (int64_t j = 0; j < nc; j += 16) {
             __mmask16 tail = nc - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (nc - j)) - 1);
@@ -239,7 +262,7 @@ TGT static void bwd_row16(float *s, float *dp, int64_t nc, const float *mk, int6
     }
     __m512 vs = _mm512_set1_ps(scale), vl = _mm512_set1_ps(lse), vd = _mm512_set1_ps(d);
     for (int64_t j = 0; j < nc; j += 16) {
-        __mmask16 keep = keep16(mk + j * ms, ms, nc - j);
+        __mmask16 keep = mk[j / 16];
         __m512 p = _mm512_maskz_mov_ps(keep, exp16(_mm512_fmsub_ps(_mm512_loadu_ps(s + j), vs, vl)));
         _mm512_storeu_ps(s + j, p);
         if (dp)
@@ -274,8 +297,8 @@ TGT void hg_attn_tile_bwd_head(const hg_attn *a, int64_t bh, float *scratch) {
             if (need_ds) tile_gemm(nr, nv, Dv, dO + i0 * Dv, Dv, 1, vt, BK, dp, BK, 0);
             for (int64_t i = 0; i < nr; i++)
                 bwd_row16(s + i * BK, need_ds ? dp + i * BK : NULL, nc,
-                          hg_attn_mask_row(a, b, h, i0 + i) + j0 * a->mst[3], a->mst[3], a->scale,
-                          lse[i0 + i], drow[i0 + i], uniform);
+                          bit_row(a, b, h, i0 + i) + j0 / 16, a->scale, lse[i0 + i], drow[i0 + i],
+                          uniform);
             /* dV and dK rows of this key tile start at the first query
              * tile (acc = 0), so they need no zeroing */
             if (dV) tile_gemm(nc, Dv / 16, nr, s, 1, BK, dO + i0 * Dv, Dv, dV + j0 * Dv, Dv, !first);
@@ -292,6 +315,8 @@ TGT void hg_attn_tile_bwd_head(const hg_attn *a, int64_t bh, float *scratch) {
 #else /* not x86-64 with GNU C: the portable path only */
 
 int hg_attn_tile_ok(const hg_attn *a) { return 0; }
+int64_t hg_attn_tile_mask_words(const hg_attn *a) { return 0; }
+void hg_attn_tile_mask_bits(const hg_attn *a, uint16_t *bits) {}
 int64_t hg_attn_tile_scratch(const hg_attn *a, int backward) { return 0; }
 void hg_attn_tile_fwd_head(const hg_attn *a, int64_t bh, float *scratch) {}
 void hg_attn_tile_bwd_head(const hg_attn *a, int64_t bh, float *scratch) {}
