@@ -165,11 +165,10 @@ TGT static void tile_gemm(int64_t M, int64_t nv, int64_t K, const float *A, int6
  * .. round16(n) - 1 of dst set to 0. dst has ldd columns. */
 static void transpose(const float *src, int64_t n, int64_t D, float *dst, int64_t ldd) {
     int64_t np = round16(n);
-    for (int64_t c = 0; c < D; c++) {
-        float *d = dst + c * ldd;
-        for (int64_t j = 0; j < n; j++) d[j] = src[j * D + c];
-        for (int64_t j = n; j < np; j++) d[j] = 0.0f;
-    }
+    for (int64_t j = 0; j < n; j++) /* src rows read in order, D sequential write streams */
+        for (int64_t c = 0; c < D; c++) dst[c * ldd + j] = src[j * D + c];
+    for (int64_t c = 0; c < D; c++)
+        for (int64_t j = n; j < np; j++) dst[c * ldd + j] = 0.0f;
 }
 
 /* ------------------------------------------------------------ forward */
