@@ -2,10 +2,14 @@
  * Dao 2023, Algorithms 1 and 2), f32, for the fast backend and what builds
  * on it (codegen/fast_internal.h; DESIGN.md "Key decisions: multi-output").
  *
- * Per (batch, head), query rows in tiles of BQ and keys in tiles of BK:
- * the tile products are oneDNN sgemm calls (row-major), the online softmax
- * of a tile is a vectorised row loop (target_clones: AVX-512 where the
- * host has it, AVX2 or baseline otherwise; exp by a degree-6 polynomial).
+ * Two implementations of the same algorithm: on a host with AVX-512F
+ * (head dims multiples of 16 up to 64) the register-blocked tile kernels
+ * of codegen/attention_tile.c; otherwise, or with HG_ATTENTION_PORTABLE=1
+ * in the environment, the portable path below. Portable path: per (batch,
+ * head), query rows in tiles of BQ and keys in tiles of BK: the tile
+ * products are oneDNN sgemm calls (row-major), the online softmax of a
+ * tile is a vectorised row loop (target_clones: AVX-512 where the host
+ * has it, AVX2 or baseline otherwise; exp by a degree-6 polynomial).
  * No [Nq, Nk] matrix exists: per thread two [BQ, BK] tiles and O(Nq)
  * row statistics per head.
  *
