@@ -130,6 +130,32 @@ static int gemm(char ta, char tb, int64_t M, int64_t N, int64_t K, float alpha, 
     return dnnl_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) != dnnl_success;
 }
 
+void hg_attn_fwd_begin(const attn *a, int64_t nr, float *m, float *l, float *acc) {
+    for (int64_t i = 0; i < nr; i++) m[i] = -INFINITY, l[i] = 0.0f;
+    if (a->out_o) memset(acc, 0, (size_t)(nr * a->Dv) * sizeof *acc);
+}
+
+void hg_attn_fwd_end(const attn *a, int64_t bh, int64_t i0, int64_t nr, const float *m,
+                     const float *l, const float *acc) {
+    int64_t Dv = a->Dv, Nk = a->Nk;
+    const float *V = a->v + bh * Nk * Dv;
+    for (int64_t i = 0; i < nr; i++) {
+        int masked = l[i] == 0.0f; /* no key kept: uniform weights */
+        if (a->out_lse) a->out_lse[bh * a->Nq + i0 + i] = masked ? -INFINITY : m[i] + logf(l[i]);
+        if (!a->out_o) continue;
+        float *o = a->out_o + (bh * a->Nq + i0 + i) * Dv;
+        for (int64_t c = 0; c < Dv; c++) {
+            if (!masked) {
+                o[c] = acc[i * Dv + c] / l[i];
+                continue;
+            }
+            double sum = 0; /* mean of V over all keys */
+            for (int64_t j = 0; j < Nk; j++) sum += V[j * Dv + c];
+            o[c] = Nk ? (float)(sum / (double)Nk) : 0.0f;
+        }
+    }
+}
+
 /* ------------------------------------------------------------ forward */
 
 /* Head bh: out_o (if set) and out_lse (if set). s: [BQ * BK] scratch;
@@ -140,8 +166,7 @@ static int fwd_head(const attn *a, int64_t bh, float *s, float *acc, float *m, f
     int err = 0;
     for (int64_t i0 = 0; i0 < a->Nq; i0 += BQ) {
         int64_t nr = a->Nq - i0 < BQ ? a->Nq - i0 : BQ;
-        for (int64_t i = 0; i < nr; i++) m[i] = -INFINITY, l[i] = 0.0f;
-        if (a->out_o) memset(acc, 0, (size_t)(nr * Dv) * sizeof *acc);
+        hg_attn_fwd_begin(a, nr, m, l, acc);
         for (int64_t j0 = 0; j0 < Nk; j0 += BK) {
             int64_t nc = Nk - j0 < BK ? Nk - j0 : BK;
             err |= gemm('N', 'T', nr, nc, D, 1.0f, Q + i0 * D, D, K + j0 * D, D, 0.0f, s, nc);
@@ -153,21 +178,7 @@ static int fwd_head(const attn *a, int64_t bh, float *s, float *acc, float *m, f
             }
             if (a->out_o) err |= gemm('N', 'N', nr, Dv, nc, 1.0f, s, nc, V + j0 * Dv, Dv, 1.0f, acc, Dv);
         }
-        for (int64_t i = 0; i < nr; i++) {
-            int masked = l[i] == 0.0f; /* no key kept: uniform weights */
-            if (a->out_lse) a->out_lse[bh * a->Nq + i0 + i] = masked ? -INFINITY : m[i] + logf(l[i]);
-            if (!a->out_o) continue;
-            float *o = a->out_o + (bh * a->Nq + i0 + i) * Dv;
-            for (int64_t c = 0; c < Dv; c++) {
-                if (!masked) {
-                    o[c] = acc[i * Dv + c] / l[i];
-                    continue;
-                }
-                double sum = 0; /* mean of V over all keys */
-                for (int64_t j = 0; j < Nk; j++) sum += V[j * Dv + c];
-                o[c] = Nk ? (float)(sum / (double)Nk) : 0.0f;
-            }
-        }
+        hg_attn_fwd_end(a, bh, i0, nr, m, l, acc);
     }
     return err;
 }

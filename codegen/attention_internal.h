@@ -42,6 +42,16 @@ static inline const float *hg_attn_mask_row(const hg_attn *a, int64_t b, int64_t
     return a->mask + b * a->mst[0] + h * a->mst[1] + i * a->mst[2];
 }
 
+/* attention_fused.c, the forward's per-query-tile steps both paths share:
+ * hg_attn_fwd_begin sets the running max m[0:nr] to -inf, the sums l to 0
+ * and the O accumulator acc [nr, Dv] to 0 (if a->out_o); hg_attn_fwd_end
+ * writes rows i0 .. i0 + nr - 1 of head bh: lse = m + log l, O = acc / l,
+ * and for a row with no key kept (l = 0) lse = -inf and O the mean of V
+ * over all keys (the op's uniform softmax). */
+void hg_attn_fwd_begin(const hg_attn *a, int64_t nr, float *m, float *l, float *acc);
+void hg_attn_fwd_end(const hg_attn *a, int64_t bh, int64_t i0, int64_t nr, const float *m,
+                     const float *l, const float *acc);
+
 /* attention_tile.c. hg_attn_tile_ok: 1 when the vector path can run a
  * (host with AVX-512F, D and Dv multiples of 16 up to 64), 0 otherwise.
  * hg_attn_tile_scratch: floats of per-thread scratch the vector path

@@ -208,8 +208,7 @@ TGT void hg_attn_tile_fwd_head(const hg_attn *a, int64_t bh, float *scratch) {
     transpose(K, Nk, D, kt, Nkp);
     for (int64_t i0 = 0; i0 < a->Nq; i0 += BQ) {
         int64_t nr = a->Nq - i0 < BQ ? a->Nq - i0 : BQ;
-        for (int64_t i = 0; i < nr; i++) m[i] = -INFINITY, l[i] = 0.0f;
-        if (a->out_o) memset(acc, 0, (size_t)(nr * Dv) * sizeof *acc);
+        hg_attn_fwd_begin(a, nr, m, l, acc);
         for (int64_t j0 = 0; j0 < Nk; j0 += BK) {
             int64_t nc = Nk - j0 < BK ? Nk - j0 : BK;
             tile_gemm(nr, round16(nc) / 16, D, Q + i0 * D, D, 1, kt + j0, Nkp, s, BK, 0);
@@ -223,23 +222,7 @@ TGT void hg_attn_tile_fwd_head(const hg_attn *a, int64_t bh, float *scratch) {
             }
             if (a->out_o) tile_gemm(nr, Dv / 16, nc, s, BK, 1, V + j0 * Dv, Dv, acc, Dv, 1);
         }
-        for (int64_t i = 0; i < nr; i++) {
-            int masked = l[i] == 0.0f; /* no key kept: uniform weights */
-            if (a->out_lse) a->out_lse[bh * a->Nq + i0 + i] = masked ? -INFINITY : m[i] + logf(l[i]);
-            if (!a->out_o) continue;
-            float *o = a->out_o + (bh * a->Nq + i0 + i) * Dv;
-            if (!masked) {
-                __m512 inv = _mm512_set1_ps(l[i]);
-                for (int64_t c = 0; c < Dv; c += 16)
-                    _mm512_storeu_ps(o + c, _mm512_div_ps(_mm512_loadu_ps(acc + i * Dv + c), inv));
-                continue;
-            }
-            for (int64_t c = 0; c < Dv; c++) {
-                double sum = 0; /* mean of V over all keys */
-                for (int64_t j = 0; j < Nk; j++) sum += V[j * Dv + c];
-                o[c] = Nk ? (float)(sum / (double)Nk) : 0.0f;
-            }
-        }
+        hg_attn_fwd_end(a, bh, i0, nr, m, l, acc);
     }
 }
 
