@@ -1,5 +1,6 @@
 /* libhalograph datasets (read-only views of a loaded hg_dataset) and the
  * two-point correlation function (models/eval.h). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,6 +73,15 @@ int halograph_xi(const float *pts, int64_t n, int stride, double box, const doub
     if (n_edges < 2) return hg_api_fail(HALOGRAPH_ERR_INVALID, "xi: %d bin edges (need at least 2)", n_edges);
     if (stride < 3) return hg_api_fail(HALOGRAPH_ERR_INVALID, "xi: %d columns per point (need x, y, z)", stride);
     if (!(box > 0)) return hg_api_fail(HALOGRAPH_ERR_INVALID, "xi: box %g is not > 0", box);
+    /* the pair counter wraps separations into the periodic box: a point outside it is the caller's error */
+    for (int64_t i = 0; i < n; i++)
+        for (int d = 0; d < 3; d++) {
+            float v = pts[i * stride + d];
+            if (v >= 0 && v < box) continue;
+            if (!isfinite(v)) break; /* named by the pair counter */
+            return hg_api_fail(HALOGRAPH_ERR_INVALID, "xi: point %lld, coordinate %d: %g is outside the box [0, %g)",
+                               (long long)i, d, (double)v, box);
+        }
     int64_t *dd = calloc((size_t)(n_edges - 1), sizeof *dd);
     if (!dd) return hg_api_fail(HALOGRAPH_ERR_NOMEM, "xi: out of memory");
     hg_status s = hg_eval_pair_counts(pts, n, stride, box, edges, n_edges, dd);

@@ -52,6 +52,7 @@ const char *halograph_run_feature_name(const halograph_run *run, int i) {
 }
 
 int halograph_run_set_backend(halograph_run *run, const char *backend) {
+    if (!run) return hg_api_fail(HALOGRAPH_ERR_INVALID, "backend: NULL run");
     if (backend && !hg_backend_find(backend))
         return hg_api_fail(HALOGRAPH_ERR_INVALID, "backend: unknown backend '%s' (available: %s)", backend,
                            hg_program_backends());
@@ -72,6 +73,7 @@ static hg_status check_output(const hg_run *r, const char *path) {
 }
 
 int halograph_run_set_profile(halograph_run *run, const char *path) {
+    if (!run) return hg_api_fail(HALOGRAPH_ERR_INVALID, "profile: NULL run");
     if (path) {
         if (strlen(path) >= sizeof run->profile)
             return hg_api_fail(HALOGRAPH_ERR_INVALID, "profile: path longer than %d bytes", HG_PATH_MAX - 1);
@@ -83,7 +85,8 @@ int halograph_run_set_profile(halograph_run *run, const char *path) {
 }
 
 int halograph_run_parse_cond(const halograph_run *run, const char *spec, float *cond) {
-    if (!spec) return hg_api_fail(HALOGRAPH_ERR_INVALID, "cond: NULL");
+    if (!run) return hg_api_fail(HALOGRAPH_ERR_INVALID, "cond: NULL run");
+    if (!spec || !cond) return hg_api_fail(HALOGRAPH_ERR_INVALID, "cond: NULL %s", spec ? "output" : "spec");
     double v[HG_MAX_COND];
     hg_status s = hg_parse_cond(spec, &run->run.cfg, v);
     if (s.code) return hg_api_status(s);
@@ -93,6 +96,7 @@ int halograph_run_parse_cond(const halograph_run *run, const char *spec, float *
 
 int halograph_sample(halograph_run *run, int n, int steps, uint32_t seed, const float *cond, float *out,
                      halograph_progress_fn progress, void *user) {
+    if (!run) return hg_api_fail(HALOGRAPH_ERR_INVALID, "sample: NULL run");
     const hg_config *c = &run->run.cfg;
     if (n < 1) return hg_api_fail(HALOGRAPH_ERR_INVALID, "sample: n = %d clouds (need at least 1)", n);
     if (steps < 1) return hg_api_fail(HALOGRAPH_ERR_INVALID, "sample: steps = %d (need at least 1)", steps);
@@ -159,7 +163,7 @@ static hg_status prepare_nelbo(const halograph_run *run, const float *x, int64_t
 int halograph_nelbo(halograph_run *run, const float *x, int64_t n, int64_t N, int64_t F, const float *mask,
                     const float *cond, int steps, int replicas, uint32_t seed, double *out,
                     halograph_progress_fn progress, void *user) {
-    if (!out) return hg_api_fail(HALOGRAPH_ERR_INVALID, "nelbo: NULL output");
+    if (!run || !out) return hg_api_fail(HALOGRAPH_ERR_INVALID, "nelbo: NULL %s", run ? "output" : "run");
     hg_api_progress pg;
     hg_nelbo_options o;
     hg_pipeline pl;
@@ -174,8 +178,9 @@ int halograph_likelihood_profile(halograph_run *run, const float *x, int64_t N, 
                                  const float *theta, const char *param, const double *grid, int n_grid,
                                  int steps, int replicas, uint32_t seed, double *logl, double *logl_rep,
                                  halograph_progress_fn progress, void *user) {
+    if (!run) return hg_api_fail(HALOGRAPH_ERR_INVALID, "sample: NULL run");
+    if (!run || !logl) return hg_api_fail(HALOGRAPH_ERR_INVALID, "likelihood: NULL %s", run ? "output" : "run");
     const hg_config *c = &run->run.cfg;
-    if (!logl) return hg_api_fail(HALOGRAPH_ERR_INVALID, "likelihood: NULL output");
     int k = -1;
     for (int i = 0; param && i < c->n_cond; i++)
         if (!strcmp(param, c->conditioning[i])) k = i;
@@ -208,6 +213,7 @@ int halograph_likelihood_profile(halograph_run *run, const float *x, int64_t N, 
 }
 
 int halograph_export_onnx(halograph_run *run, const char *kind, int batch, int nelbo_steps, const char *path) {
+    if (!run) return hg_api_fail(HALOGRAPH_ERR_INVALID, "export_onnx: NULL run");
     static const char *kinds[] = {"score", "sample-step", "sample-decode", "nelbo"};
     int known = 0;
     for (int i = 0; i < 4; i++) known |= kind && !strcmp(kind, kinds[i]);

@@ -3,7 +3,8 @@
  * A small, stable interface over what the `halograph` command line does:
  * open a training run, sample point clouds of haloes (SPEC 3.5), compute
  * NELBOs and likelihood profiles (SPEC 3.6), train (SPEC 5), export a
- * graph as ONNX, read a dataset (SPEC 1) and compute the two-point
+ * graph as ONNX, profile the kernels of a graph kind (`halograph
+ * profile`), read a dataset (SPEC 1) and compute the two-point
  * correlation function (SPEC 6). Link with `pkg-config --cflags --libs
  * halograph` (or CMake: find_package(halograph) -> halograph::halograph).
  *
@@ -15,8 +16,10 @@
  *     unchanged). Arguments are checked before anything is computed or
  *     written: a failed call changes no output file and leaves its output
  *     arrays unspecified.
- *   - Handles (halograph_run, halograph_dataset) are opaque; each is owned
- *     by the caller and freed with its *_close function (NULL is a no-op).
+ *   - Handles (halograph_run, halograph_dataset, halograph_profile) are
+ *     opaque; each is owned by the caller and freed with its *_close
+ *     function (NULL is a no-op). Functions returning an int refuse a NULL
+ *     run handle (HALOGRAPH_ERR_INVALID).
  *     A handle may be used by one thread at a time; different handles may
  *     be used from different threads.
  *   - Arrays are dense, row-major, caller-allocated; shapes are written
@@ -75,7 +78,9 @@ int halograph_set_threads(int n);
 typedef struct halograph_run halograph_run;
 
 /* Opens the training run directory `dir` (its latest checkpoint, config
- * and normalisation; `halograph train` writes it). *out is NULL on
+ * and normalisation; `halograph train` writes it), or a weights directory
+ * of `halograph export-weights` such as the shipped
+ * data/pretrained/default. *out is NULL on
  * failure. Errors: IO (no such directory, "not a training run
  * directory"), FORMAT, INVALID (checkpoint incompatible with the config). */
 int halograph_run_open(const char *dir, halograph_run **out);
@@ -154,6 +159,68 @@ int halograph_likelihood_profile(halograph_run *run, const float *x, int64_t N, 
  * run's files), IO. */
 int halograph_export_onnx(halograph_run *run, const char *kind, int batch, int nelbo_steps, const char *path);
 
+/* ============================================================ profiling */
+
+typedef struct halograph_profile halograph_profile;
+
+/* Profiles the kernels of graph `kind` ("train": one training step with
+ * its AdamW update; "sample-step", "score", "nelbo") of the run's model,
+ * built for batch `batch` (0: the config's training batch size) on the
+ * run's backend, exactly as `halograph profile --config RUN/config.yaml
+ * --graph kind` does (the same code, models/drivers.h hg_graph_profile_*):
+ * parameters initialised from `seed` (< 0: the config's training.seed;
+ * not the run's trained ones, so a train step never changes the run),
+ * seeded random inputs, `warmup` untimed steps, then `iters` timed steps
+ * with the kernel profiler attached (nelbo: `nelbo_steps` terms in one
+ * call, 0 = 50). trace != 0 also keeps the events of
+ * halograph_profile_write_trace. Progress counts warm-up plus timed
+ * steps. *out (NULL on failure) is freed with halograph_profile_close and
+ * does not refer to the run. Errors: INVALID (unknown kind, batch < 0,
+ * iters < 1, warmup < 0, seed >= 2^32, NULL run or out, a model the size
+ * estimate finds too large for the machine), NOMEM (e.g. the arena of a
+ * huge batch), INTERRUPTED. */
+int halograph_profile_graph(halograph_run *run, const char *kind, int batch, int iters, int warmup, int64_t seed,
+                            int nelbo_steps, int trace, halograph_profile **out, halograph_progress_fn progress,
+                            void *user);
+void halograph_profile_close(halograph_profile *p);
+
+/* n_kernels: kernels of the backend's schedule (one per graph node on ref
+ * and fast; fusion groups on jit); n_rows: those called (each timed step
+ * calls every kernel once, so calls = iters); iters, the batch built,
+ * FLOPs of one step (SPEC 7 convention), compile seconds, backend name
+ * (owned by the handle). Any pointer may be NULL. */
+void halograph_profile_info(const halograph_profile *p, int *n_kernels, int *n_rows, int *iters, int *batch,
+                            int64_t *flops_per_step, double *compile_seconds, const char **backend);
+/* Wall seconds of each timed step, f64 [iters] in order (owned by the handle). */
+const double *halograph_profile_step_seconds(const halograph_profile *p);
+
+/* One kernel of the profile (`halograph profile`'s table row). */
+typedef struct {
+    const char *name;       /* op name ("matmul") or fusion group name; owned by the handle */
+    const char *shape;      /* output dtype and shape, "f32[4,16]" */
+    int kernel;             /* index in the schedule */
+    int n_members;          /* graph nodes fused into it */
+    int64_t calls;
+    double total_seconds, mean_seconds, min_seconds, max_seconds; /* wall time */
+    int64_t flops_per_call; /* SPEC 7 convention */
+    int64_t bytes_per_call; /* inputs read + outputs written */
+    double gflops, gbytes;  /* achieved GFLOP/s and GB/s */
+    double share;           /* of the timed steps' wall time */
+} halograph_profile_row;
+
+/* Row i (0 <= i < n_rows; sorted by total time, slowest first) into *row.
+ * Errors: INVALID (i out of range, NULL row). */
+int halograph_profile_row_get(const halograph_profile *p, int i, halograph_profile_row *row);
+/* Writes the table `halograph profile` prints (every row; by_shape != 0:
+ * one row per kernel signature, --by-shape) to the text file `path`,
+ * atomically. Errors: INVALID (path is a directory, a device, one of the
+ * run's files), IO. */
+int halograph_profile_write(const halograph_profile *p, const char *path, int by_shape);
+/* Writes the Chrome trace event file (`halograph profile --trace`; open in
+ * Perfetto): needs trace != 0 at halograph_profile_graph. Errors: INVALID
+ * (no trace kept, bad path as above), IO. */
+int halograph_profile_write_trace(const halograph_profile *p, const char *path);
+
 /* ============================================================= training */
 
 /* Trains a run (`halograph train`, SPEC 5): config YAML `config` (NULL
@@ -198,11 +265,12 @@ const char *halograph_dataset_param_name(const halograph_dataset *ds, int i);
 /* ============================================================ statistics */
 
 /* Real-space two-point correlation function (SPEC 6) of n points
- * pts f32 [n, stride] (columns 0..2: positions, Mpc/h) in a periodic box
- * of side `box`: natural estimator with the analytic periodic RR,
+ * pts f32 [n, stride] (columns 0..2: positions, Mpc/h, in [0, box)) in a
+ * periodic box of side `box`: natural estimator with the analytic periodic RR,
  * xi f64 [n_edges - 1] for separation bins [edges[b], edges[b+1]) (Mpc/h,
  * strictly increasing, last <= box / 2); npairs i64 [n_edges - 1] ordered
- * pair counts (may be NULL). Errors: INVALID, NUMERIC. */
+ * pair counts (may be NULL). Errors: INVALID (a point outside the box,
+ * bad edges, box not > 0), NUMERIC. */
 int halograph_xi(const float *pts, int64_t n, int stride, double box, const double *edges, int n_edges,
                  double *xi, int64_t *npairs);
 

@@ -3,7 +3,8 @@
 #
 #   halograph_shared  libhalograph.so  exports only the halograph_* API
 #                     (cmake/halograph.map); the layers are linked in
-#   halograph_static  libhalograph.a   api/*.c plus every object of the layers
+#   halograph_static  libhalograph.a   api/*.c plus every object of the layers;
+#                     the CLI links it (CMakeLists.txt)
 #
 # `cmake --install build --prefix P` (no option needed) installs
 #   P/bin/halograph                         the CLI
@@ -41,7 +42,13 @@ foreach(layer ${HG_LAYERS})
   list(APPEND HG_LAYER_OBJECTS $<TARGET_OBJECTS:hg_${layer}>)
 endforeach()
 add_library(halograph_static STATIC ${HG_API_SOURCES} ${HG_LAYER_OBJECTS})
-target_link_libraries(halograph_static PRIVATE hgcore)
+# Not hgcore: libhalograph.a holds every layer object itself, so whatever
+# links it (the CLI) takes them from here and no hg_<layer> archive is on
+# its link line. The include directories and HG_VERSION are the layers'
+# (the CLI includes their internal headers); hg_deps the external libraries.
+target_include_directories(halograph_static PUBLIC ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR}/gen)
+target_compile_definitions(halograph_static PUBLIC HG_VERSION="${PROJECT_VERSION}")
+target_link_libraries(halograph_static PUBLIC hg_deps m)
 set_target_properties(halograph_static PROPERTIES OUTPUT_NAME halograph
   ARCHIVE_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/lib)
 

@@ -198,6 +198,60 @@ hg_status hg_ema_update(const hg_mb *mb, double decay, hg_tensor_map *state);
  * Errors: HG_ERR_INVALID naming `where` and the missing tensor. */
 hg_status hg_ema_apply(const hg_mb *mb, hg_tensor_map *state, const char *where);
 
+/* ============================================ profile of one graph kind */
+
+/* `halograph profile` and halograph_profile_graph (issue 8, issue 17): one
+ * graph kind of a config built for a batch, compiled for a backend, its
+ * parameters initialised from the seed (hg_mb_init_params), optimiser
+ * state zero, and seeded random inputs: z, x ~ N(0, 1) (graph-network
+ * positions uniform in [0, L)), mask 1, gamma uniform in [gamma_min,
+ * gamma_max], t = 0.5, s = 0.49, cond uniform in [0.1, 0.6), integer
+ * inputs 0 (seed: the seed). RNG streams are keyed by the input's
+ * position, so the data depend only on the seed. */
+typedef struct {
+    const char *kind;       /* "train", "sample-step", "score" or "nelbo" */
+    int batch;              /* 0: training.batch_size */
+    const char *backend;    /* NULL: HG_BACKEND_DEFAULT */
+    uint32_t seed;
+    int nelbo_steps;        /* 0: the model's default (50) */
+    int nelbo_terms;        /* diffusion terms per nelbo call (0: all) */
+    int profile;            /* attach the kernel profiler (runtime/profile.h) */
+    int trace;              /* keep trace events (HG_PROFILE_TRACE; needs profile) */
+} hg_graph_profile_options;
+
+typedef struct {
+    hg_model m;
+    int built;
+    hg_program *prog;
+    hg_profile prof;        /* kernels = the program's schedule (with .profile) */
+    int profiled;           /* the profiler is attached to the timed steps */
+    hg_tensor_map state, in, out;
+    int batch;              /* the batch built */
+    int64_t flops;          /* FLOPs of one step (SPEC 7 convention) */
+    double *times;          /* [n_times] wall seconds of the timed steps, in order */
+    long n_times;
+} hg_graph_profile;
+
+/* Builds, compiles and fills the graph as described above. gp is zeroed
+ * first; on error everything is freed (hg_graph_profile_free is still
+ * safe). Errors: HG_ERR_INVALID (unknown kind, batch < 0, nelbo_terms
+ * above the steps, trace without profile, build/backend errors),
+ * HG_ERR_NOMEM. */
+hg_status hg_graph_profile_open(const hg_config *c, const hg_graph_profile_options *o, hg_graph_profile *gp);
+/* Runs `warmup` steps without the profiler, then `iters` timed steps
+ * (between hg_profile_step_begin/_end when the profiler is attached),
+ * their wall times in gp->times. interrupt (may be NULL) nonzero stops
+ * between steps (HG_ERR_INTERRUPTED); progress (may be NULL) is called
+ * after each step with done/total counting warm-up and timed steps.
+ * Errors: HG_ERR_INVALID (iters or warmup < 0), HG_ERR_NOMEM, the
+ * program's run errors, HG_ERR_INTERRUPTED. */
+hg_status hg_graph_profile_run(hg_graph_profile *gp, long warmup, long iters, volatile sig_atomic_t *interrupt,
+                               void (*progress)(void *user, int64_t done, int64_t total), void *user);
+void hg_graph_profile_free(hg_graph_profile *gp);
+/* 1 if kind is one of the profiled graph kinds (HG_GRAPH_PROFILE_KINDS). */
+int hg_graph_profile_kind_known(const char *kind);
+#define HG_GRAPH_PROFILE_KINDS "train, sample-step, score or nelbo"
+
 /* ============================================================ sampling */
 
 typedef struct {

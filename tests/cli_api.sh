@@ -34,6 +34,15 @@ nm -D --defined-only "$P/lib/libhalograph.so" | awk '{print $3}' | sort >"$T/exp
 grep -oE '\bhalograph_[a-z_]+\(' "$P/include/halograph.h" | tr -d '(' | sort -u >"$T/declared"
 cmp -s "$T/exported" "$T/declared" || fail "exported vs declared differ: $(diff "$T/exported" "$T/declared" | head -5)"
 
+# the CLI links libhalograph: its `version` comes from the library's halograph_version, and (a
+# Makefile build) its link line names libhalograph.a and none of the layer archives
+nm "$HG" | grep -q " T halograph_version$" || fail "the CLI does not contain libhalograph's halograph_version"
+LT="$BUILD/CMakeFiles/halograph.dir/link.txt"
+if [ -f "$LT" ]; then
+    grep -q "libhalograph\.a" "$LT" || fail "the CLI's link line lacks libhalograph.a: $LT"
+    grep -qE "libhg_[a-z]+\.a" "$LT" && fail "the CLI's link line names layer archives: $(grep -oE "libhg_[a-z]+\.a" "$LT" | head -3)"
+fi
+
 tiny_run "$T" "$SRC/configs/tiny-test.yaml"
 RUN="$T/run"
 
@@ -48,7 +57,7 @@ echo "$flags" | grep -q -- "-lhalograph" || fail "pkg-config flags lack -lhalogr
 (cd "$C" && cc -std=c11 -Wall -Werror -o example example.c $flags -Wl,-rpath,"$P/lib") || fail "compiling the example (shared)"
 out=$(cd "$C" && ./example "$RUN" 2>&1) || fail "running the example: $out"
 for pat in "N = 64 haloes, F = 7 features, C = 2" "sample: 10/10" "NELBO: " "Omega_m = 0.40: log L" \
-           "expected error: .*'h' is not a conditioning parameter" "xi: "; do
+           "expected error: .*'h' is not a conditioning parameter" "xi: " "profile: [0-9]* kernels"; do
     echo "$out" | grep -q -- "$pat" || fail "example output lacks '$pat': $out"
 done
 # the same program statically linked gives the same output
@@ -57,6 +66,8 @@ sflags=$(pkg-config --cflags --libs halograph-static) || fail "pkg-config --cfla
 ldd "$C/example-static" | grep -q libhalograph && fail "example-static links libhalograph.so"
 out_s=$(cd "$C" && ./example-static "$RUN" 2>&1) || fail "running the static example: $out_s"
 [ "$out" = "$out_s" ] || fail "static and shared examples differ: $out_s"
+# every kernel of the train step's schedule was timed in both steps
+echo "$out" | grep -qE "^profile: ([0-9]+) kernels, \1 of them timed in both steps$" || fail "example profile: $(echo "$out" | grep profile)"
 unset PKG_CONFIG_PATH
 
 # ---- find_package(halograph) from a CMake project
@@ -81,12 +92,13 @@ mkdir -p "$D"
 (cd "$D" && env -u HALOGRAPH_LIBRARY PYTHONPATH="$P/lib/python3/dist-packages" \
     $PY "$SRC/tests/api_check.py" "$P/bin/halograph" "$SRC" "$T") || fail "tests/api_check.py"
 
-# ---- the notebook, headless
+# ---- the notebook, headless: the shipped weights and the bundled simulations (20 sampler steps)
 N="$T/clean-nb"
 mkdir -p "$N"
 (cd "$N" && env -u HALOGRAPH_LIBRARY MPLBACKEND=Agg PYTHONPATH="$P/lib/python3/dist-packages" \
-    HG_NOTEBOOK_DATA="$T/d.h5" HG_NOTEBOOK_RUN="$N/run" HG_NOTEBOOK_OUT="$N/universe.png" \
-    HG_NOTEBOOK_TRAIN_STEPS=3 HG_NOTEBOOK_SAMPLE_STEPS=20 \
+    HG_NOTEBOOK_OUT="$N/universe.png" HG_NOTEBOOK_SAMPLE_STEPS=20 \
     $PY "$SRC/docs/notebook.py" >"$N/log" 2>&1) || fail "docs/notebook.py: $(tail -5 "$N/log")"
 head -c 8 "$N/universe.png" | od -An -c | grep -q "P   N   G" || fail "notebook: universe.png is not a PNG"
+grep -q "pretrained/default': N=640" "$N/log" || fail "notebook: did not load the shipped weights: $(head -3 "$N/log")"
+grep -q "^Omega_m grid .* max at" "$N/log" || fail "notebook: no likelihood profile: $(tail -2 "$N/log")"
 echo "PASS cli_api"

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "models/models.h"
+#include "models/drivers.h"
 #include "runtime/profile.h"
 #include "runtime/program.h"
 #include "tools/cli.h"
@@ -46,42 +46,6 @@ static const char *USAGE =
     "                   the profiler on and one off (alternating which goes first);\n"
     "                   prints the median wall and process CPU time of each mode and\n"
     "                   their ratios (bench/profile_overhead.sh)\n";
-
-static const char *const KINDS[] = {"train", "sample-step", "score", "nelbo"};
-
-/* Fills every input of g: the rules of the usage text; RNG streams keyed by
- * the input's position so the data only depend on the seed. */
-static hg_status make_inputs(const hg_graph *g, const hg_config *c, double box, uint32_t seed,
-                             hg_tensor_map *in) {
-    int k = 0;
-    for (int v = 0; v < g->n_nodes; v++) {
-        const hg_node *nd = &g->nodes[v];
-        if (nd->op != HG_OP_input) continue;
-        const char *name = nd->attrs.name;
-        hg_tensor *t;
-        HG_TRY(hg_map_alloc(in, name, nd->dtype, nd->shape, &t));
-        int64_t n = hg_shape_numel(nd->shape);
-        uint32_t stream = 0x1000u + (uint32_t)k++;
-        int is_point = (!strcmp(name, "x") || !strcmp(name, "z")) && nd->shape.rank == 3;
-        int64_t F = is_point ? nd->shape.dim[2] : 1;
-        for (int64_t i = 0; i < n; i++) {
-            double val;
-            if (nd->dtype == HG_I32) val = !strcmp(name, "seed") ? (double)seed : 0; /* step, replica */
-            else if (nd->dtype == HG_BOOL) val = 1;
-            else if (!strcmp(name, "mask")) val = 1;
-            else if (!strcmp(name, "t")) val = 0.5;
-            else if (!strcmp(name, "s")) val = 0.49;
-            else if (!strcmp(name, "gamma"))
-                val = c->gamma_min + (c->gamma_max - c->gamma_min) * hg_rng_uniform(seed, stream, 0, 0, (uint64_t)i);
-            else if (!strcmp(name, "cond")) val = 0.1 + 0.5 * hg_rng_uniform(seed, stream, 0, 0, (uint64_t)i);
-            else if (is_point && c->score == HG_SCORE_GRAPH && F >= 3 && i % F < 3)
-                val = box * hg_rng_uniform(seed, stream, 0, 0, (uint64_t)i);
-            else val = hg_rng_normal(seed, stream, 0, 0, (uint64_t)i);
-            hg_tensor_set(t, i, val);
-        }
-    }
-    return hg_ok();
-}
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -130,88 +94,52 @@ static hg_status overhead_steps(hg_program *prog, hg_profile *prof, hg_tensor_ma
     return hg_ok();
 }
 
-/* Builds, runs and reports; everything it allocates is freed on every path. */
+/* Builds and runs (models/drivers.h hg_graph_profile_*), then reports;
+ * everything allocated is freed on every path. */
 static hg_status profile_run(const opts *o, const hg_config *c) {
-    hg_model_opts mo;
-    hg_model_opts_default(&mo, c);
-    if (o->nelbo_steps) mo.nelbo_steps = (int)o->nelbo_steps;
-    if (o->nelbo_terms) mo.nelbo_terms_per_call = (int)o->nelbo_terms;
-    int batch = (int)(o->batch ? o->batch : c->batch_size);
-    uint32_t seed = (uint32_t)(o->seed >= 0 ? o->seed : c->seed);
-    hg_model m;
-    memset(&m, 0, sizeof m);
-    hg_program *prog = NULL;
-    hg_profile prof;
-    memset(&prof, 0, sizeof prof);
-    hg_tensor_map state, in, out;
-    hg_map_init(&state);
-    hg_map_init(&in);
-    hg_map_init(&out);
+    hg_graph_profile_options go = {o->kind, (int)o->batch, o->backend, (uint32_t)(o->seed >= 0 ? o->seed : c->seed),
+                                   (int)o->nelbo_steps, (int)o->nelbo_terms, !o->no_profile, o->trace != NULL};
+    hg_graph_profile gp;
     double *times = calloc(4 * (size_t)o->iters, sizeof *times);
-    hg_status s = times ? hg_ok() : hg_error(HG_ERR_NOMEM, "profile: %ld step times", o->iters);
-    int built = 0;
+    if (!times) return hg_error(HG_ERR_NOMEM, "profile: %ld step times", o->iters);
+    hg_status s = hg_graph_profile_open(c, &go, &gp);
     if (s.code == HG_OK) {
-        s = hg_model_build(c, o->kind, batch, HG_F32, &mo, &m);
-        built = s.code == HG_OK;
-    }
-    if (s.code == HG_OK) s = hg_program_compile(m.g, o->backend, &prog);
-    const hg_graph *g = prog ? hg_program_graph(prog) : NULL;
-    if (s.code == HG_OK) s = hg_mb_init_params(&m.mb, seed, &state);
-    if (s.code == HG_OK) s = hg_optim_init_state(g, &state);
-    if (s.code == HG_OK) s = make_inputs(g, c, mo.norm.box, seed, &in);
-    if (s.code == HG_OK && !o->no_profile)
-        s = hg_profile_init_schedule(&prof, g, hg_program_schedule(prog),
-                                     o->trace ? HG_PROFILE_TRACE : 0);
-    int64_t flops = 0;
-    if (g)
-        for (int v = 0; v < g->n_nodes; v++) flops += hg_node_flops(g, v);
-    if (s.code == HG_OK) {
+        const hg_graph *g = hg_program_graph(gp.prog);
         printf("profile: %s, graph %s, batch %d, backend %s, %d threads, %ld warm-up + %ld iterations%s\n",
-               o->cfg_path, o->kind, batch, hg_program_backend(prog), omp_get_max_threads(),
+               o->cfg_path, o->kind, gp.batch, hg_program_backend(gp.prog), omp_get_max_threads(),
                o->warmup, o->iters, o->no_profile ? " (profiler off)" : "");
-        printf("graph: %d nodes, %.4g GFLOP per step (SPEC 7 convention)\n", g->n_nodes, (double)flops / 1e9);
-        printf("compile: %.1f ms (schedule and backend compile)\n", 1e3 * hg_program_compile_seconds(prog));
+        printf("graph: %d nodes, %.4g GFLOP per step (SPEC 7 convention)\n", g->n_nodes, (double)gp.flops / 1e9);
+        printf("compile: %.1f ms (schedule and backend compile)\n", 1e3 * hg_program_compile_seconds(gp.prog));
         fflush(stdout);
     }
-    for (long i = 0; i < o->warmup && s.code == HG_OK; i++) s = hg_program_run(prog, &state, &in, &out);
     if (s.code == HG_OK && o->overhead) {
-        s = overhead_steps(prog, &prof, &state, &in, &out, o->iters, times);
-        memcpy(times, times + o->iters, (size_t)o->iters * sizeof *times); /* steps without the profiler */
-    } else if (s.code == HG_OK && !o->no_profile) {
-        hg_exec_hooks h = hg_profile_hooks(&prof);
-        hg_program_set_hooks(prog, &h);
-    }
-    for (long i = 0; i < o->iters && s.code == HG_OK && !o->overhead; i++) {
-        double t0 = omp_get_wtime();
-        if (!o->no_profile) hg_profile_step_begin(&prof);
-        s = hg_program_run(prog, &state, &in, &out);
-        if (!o->no_profile) hg_profile_step_end(&prof);
-        times[i] = omp_get_wtime() - t0;
+        s = hg_graph_profile_run(&gp, o->warmup, 0, NULL, NULL, NULL); /* the warm-up only */
+        if (s.code == HG_OK) s = overhead_steps(gp.prog, &gp.prof, &gp.state, &gp.in, &gp.out, o->iters, times);
+        memmove(times, times + o->iters, (size_t)o->iters * sizeof *times); /* steps without the profiler */
+    } else if (s.code == HG_OK) {
+        s = hg_graph_profile_run(&gp, o->warmup, o->iters, NULL, NULL, NULL);
+        if (s.code == HG_OK) memcpy(times, gp.times, (size_t)o->iters * sizeof *times);
     }
     if (s.code == HG_OK && !o->no_profile) {
         printf("\n");
-        s = hg_profile_print(&prof, stdout, o->by_shape ? HG_PROFILE_BY_SHAPE : 0, (int)o->top);
+        s = hg_profile_print(&gp.prof, stdout, o->by_shape ? HG_PROFILE_BY_SHAPE : 0, (int)o->top);
     }
     if (s.code == HG_OK) {
         double mean = 0;
         for (long i = 0; i < o->iters; i++) mean += times[i] / (double)o->iters;
         double med = median(times, o->iters);
         printf("\nstep time%s: median %.3f ms, mean %.3f ms, min %.3f ms over %ld iterations; %.3f GFLOP/s\n",
-               o->overhead ? " (profiler off)" : "", 1e3 * med, 1e3 * mean, 1e3 * times[0], o->iters, med > 0 ? (double)flops / med / 1e9 : 0.0);
+               o->overhead ? " (profiler off)" : "", 1e3 * med, 1e3 * mean, 1e3 * times[0], o->iters,
+               med > 0 ? (double)gp.flops / med / 1e9 : 0.0);
         printf("step_median_ms %.6f\n", 1e3 * med);
     }
     if (s.code == HG_OK && o->trace && !o->no_profile) {
-        s = hg_profile_write_trace(&prof, o->trace);
+        s = hg_profile_write_trace(&gp.prof, o->trace);
         if (s.code == HG_OK)
-            printf("trace: %s (%lld events%s)\n", o->trace, (long long)prof.n_events,
-                   prof.dropped_events ? ", some dropped: too many" : "");
+            printf("trace: %s (%lld events%s)\n", o->trace, (long long)gp.prof.n_events,
+                   gp.prof.dropped_events ? ", some dropped: too many" : "");
     }
-    hg_profile_free(&prof);
-    hg_program_free(prog);
-    hg_map_free(&state);
-    hg_map_free(&in);
-    hg_map_free(&out);
-    if (built) hg_model_free(&m);
+    hg_graph_profile_free(&gp);
     free(times);
     return s;
 }
@@ -259,11 +187,9 @@ static int cmd_profile(int argc, char **argv) {
         else return usage_error("unexpected argument '%s' (or a missing value)", a);
     }
     if (!o.cfg_path || !o.kind) return usage_error("%s", "--config and --graph are required");
-    int kind_ok = 0;
-    for (size_t j = 0; j < sizeof KINDS / sizeof KINDS[0]; j++) kind_ok |= !strcmp(o.kind, KINDS[j]);
-    if (!kind_ok)
-        return hg_cli_fail(cmd, HG_EXIT_USAGE,
-                           "--graph: unknown graph kind '%s' (train, sample-step, score or nelbo)", o.kind);
+    if (!hg_graph_profile_kind_known(o.kind))
+        return hg_cli_fail(cmd, HG_EXIT_USAGE, "--graph: unknown graph kind '%s' (" HG_GRAPH_PROFILE_KINDS ")",
+                           o.kind);
     if (!hg_cli_backend_known(o.backend))
         return hg_cli_fail(cmd, HG_EXIT_USAGE, "--backend: unknown backend '%s' (available: %s)", o.backend,
                            hg_program_backends());

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/halograph.h"
 #include "runtime/backend.h"
 #include "tools/cli.h"
 
@@ -136,7 +137,7 @@ int main(int argc, char **argv) {
         return HG_EXIT_USAGE;
     }
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
-        printf("halograph %s\n", HG_VERSION);
+        printf("halograph %s\n", halograph_version()); /* libhalograph's: the CLI links it */
         printf("mpi: %s\n", hg_comm_available() ? "yes (data-parallel train, sample, likelihood, nelbo under mpirun)" : "no");
         return HG_EXIT_OK;
     }

@@ -221,8 +221,20 @@ hg_status hg_jit_session_load(hg_jit_session *s, const char *obj, size_t n, int 
                               char *const *names, void **addrs) {
     pthread_mutex_lock(&session_mu);
     hg_status st = hg_ok();
-    LLVMMemoryBufferRef buf = LLVMCreateMemoryBufferWithMemoryRangeCopy(obj, n, "halograph-kernels");
-    LLVMErrorRef e = LLVMOrcLLJITAddObjectFile(s->jit, LLVMOrcLLJITGetMainJITDylib(s->jit), buf);
+    /* Two threads compiling the same kernels at once (e.g. two library
+     * handles, issue 17) both miss the in-process table and emit the same
+     * object; symbol names carry the object's key, so when its first
+     * symbol is already defined the other thread loaded this very object:
+     * use its symbols instead of defining them twice. */
+    LLVMOrcExecutorAddress a0 = 0;
+    LLVMErrorRef e = n_sym > 0 ? LLVMOrcLLJITLookup(s->jit, &a0, names[0]) : NULL;
+    int loaded = n_sym > 0 && !e;
+    if (e) LLVMConsumeError(e);
+    e = NULL;
+    if (!loaded) {
+        LLVMMemoryBufferRef buf = LLVMCreateMemoryBufferWithMemoryRangeCopy(obj, n, "halograph-kernels");
+        e = LLVMOrcLLJITAddObjectFile(s->jit, LLVMOrcLLJITGetMainJITDylib(s->jit), buf);
+    }
     if (e) st = llvm_error(e, "adding the object file");
     for (int i = 0; st.code == HG_OK && i < n_sym; i++) {
         LLVMOrcExecutorAddress a = 0;
