@@ -11,7 +11,7 @@
 # 2. The demo transformer's train and sample-step step times, BEFORE (a
 #    halograph binary built from main) and AFTER (this tree's), each
 #      halograph profile --config configs/demo-transformer.yaml
-#        --graph train|sample-step --backend jit --threads 2 --iters 5 --no-profile
+#        --graph train|sample-step --backend jit --threads THREADS --iters 5 --no-profile
 #    alternating before/after per graph; prints step_median_ms of each.
 #
 # usage: bench/attention.sh [HALOGRAPH_BEFORE]
@@ -30,7 +30,7 @@ echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
     --threads "$THREADS" --iters "$ITERS"
 step() {
     "$1" profile --config "$here/configs/demo-transformer.yaml" --graph "$2" --backend jit \
-        --threads 2 --iters 5 --no-profile | awk '/^step_median_ms/ {print $2}'
+        --threads "$THREADS" --iters 5 --no-profile | awk '/^step_median_ms/ {print $2}'
 }
 for g in train sample-step; do
     after=$(step "$BUILD/halograph" "$g")

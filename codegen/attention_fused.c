@@ -2,10 +2,14 @@
  * Dao 2023, Algorithms 1 and 2), f32, for the fast backend and what builds
  * on it (codegen/fast_internal.h; DESIGN.md "Key decisions: multi-output").
  *
- * Per (batch, head), query rows in tiles of BQ and keys in tiles of BK:
- * the tile products are oneDNN sgemm calls (row-major), the online softmax
- * of a tile is a vectorised row loop (target_clones: AVX-512 where the
- * host has it, AVX2 or baseline otherwise; exp by a degree-6 polynomial).
+ * Two implementations of the same algorithm: on a host with AVX-512F
+ * (head dims multiples of 16 up to 64) the register-blocked tile kernels
+ * of codegen/attention_tile.c; otherwise, or with HG_ATTENTION_PORTABLE=1
+ * in the environment, the portable path below. Portable path: per (batch,
+ * head), query rows in tiles of BQ and keys in tiles of BK: the tile
+ * products are oneDNN sgemm calls (row-major), the online softmax of a
+ * tile is a vectorised row loop (target_clones: AVX-512 where the host
+ * has it, AVX2 or baseline otherwise; exp by a degree-6 polynomial).
  * No [Nq, Nk] matrix exists: per thread two [BQ, BK] tiles and O(Nq)
  * row statistics per head.
  *
@@ -29,6 +33,7 @@
  * (tests/test_attention_fused.c checks 1 vs 2 threads bit for bit). No
  * atomics: dQ of a head accumulates over key tiles in ascending order,
  * dK and dV rows of a key tile are owned by the key loop. */
+#include "codegen/attention_internal.h"
 #include "codegen/fast_internal.h"
 #include "codegen/ref_internal.h"
 
@@ -38,36 +43,28 @@
 
 enum { BQ = 128, BK = 128 };
 
-/* The shapes and data of one attention (q, k, v, mask, optional o, lse,
- * do) and its outputs (NULL when not wanted). */
-typedef struct {
-    int64_t B, H, Nq, Nk, D, Dv, mst[4];
-    float scale;
-    const float *q, *k, *v, *mask, *o, *lse, *dout;
-    float *out_o, *out_lse, *dq, *dk, *dv;
-} attn;
+typedef hg_attn attn;
 
 /* ------------------------------------------------------------ row math */
 
-/* exp(x) in f32 for x <= 88 (Cephes expf: x = n ln2 + r, |r| <= ln2/2,
- * degree-6 polynomial, 2^n through the exponent bits); 0 below -87.3
- * (and for x = -inf). Relative error ~2 ulp. Branch-free, so the row
- * loops below vectorise. */
+/* exp(x) in f32 for x <= 88 (the polynomial of attention_internal.h);
+ * 0 below HG_EXP_LO (and for x = -inf). Relative error ~2 ulp.
+ * Branch-free, so the row loops below vectorise. */
 static inline float exp_f(float x) {
-    float xc = x < -87.3f ? -87.3f : (x > 88.0f ? 88.0f : x);
-    float fn = (xc * 1.44269504f + 12582912.0f) - 12582912.0f; /* round to nearest */
-    float r = xc - fn * 0.693359375f + fn * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
+    float xc = x < HG_EXP_LO ? HG_EXP_LO : (x > HG_EXP_HI ? HG_EXP_HI : x);
+    float fn = (xc * HG_EXP_LOG2E + 12582912.0f) - 12582912.0f; /* round to nearest */
+    float r = xc - fn * HG_EXP_LN2_HI - fn * HG_EXP_LN2_LO;
+    float p = HG_EXP_P0;
+    p = p * r + HG_EXP_P1;
+    p = p * r + HG_EXP_P2;
+    p = p * r + HG_EXP_P3;
+    p = p * r + HG_EXP_P4;
+    p = p * r + HG_EXP_P5;
     p = p * r * r + r + 1.0f;
     int32_t bits = ((int32_t)fn + 127) << 23;
     float two_n;
     memcpy(&two_n, &bits, sizeof two_n);
-    return x < -87.3f ? 0.0f : p * two_n;
+    return x < HG_EXP_LO ? 0.0f : p * two_n;
 }
 
 /* One row of a forward tile: s[0:nc] holds q.k (unscaled); mk[j * ms] the
@@ -121,10 +118,6 @@ static void bwd_row(float *restrict s, float *restrict dp, int64_t nc, const flo
     }
 }
 
-static const float *mask_row(const attn *a, int64_t b, int64_t h, int64_t i) {
-    return a->mask + b * a->mst[0] + h * a->mst[1] + i * a->mst[2];
-}
-
 /* C = alpha op(A) op(B) + beta C, row-major (dnnl_sgemm). */
 static int gemm(char ta, char tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                 int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
@@ -137,6 +130,32 @@ static int gemm(char ta, char tb, int64_t M, int64_t N, int64_t K, float alpha, 
     return dnnl_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) != dnnl_success;
 }
 
+void hg_attn_fwd_begin(const attn *a, int64_t nr, float *m, float *l, float *acc) {
+    for (int64_t i = 0; i < nr; i++) m[i] = -INFINITY, l[i] = 0.0f;
+    if (a->out_o) memset(acc, 0, (size_t)(nr * a->Dv) * sizeof *acc);
+}
+
+void hg_attn_fwd_end(const attn *a, int64_t bh, int64_t i0, int64_t nr, const float *m,
+                     const float *l, const float *acc) {
+    int64_t Dv = a->Dv, Nk = a->Nk;
+    const float *V = a->v + bh * Nk * Dv;
+    for (int64_t i = 0; i < nr; i++) {
+        int masked = l[i] == 0.0f; /* no key kept: uniform weights */
+        if (a->out_lse) a->out_lse[bh * a->Nq + i0 + i] = masked ? -INFINITY : m[i] + logf(l[i]);
+        if (!a->out_o) continue;
+        float *o = a->out_o + (bh * a->Nq + i0 + i) * Dv;
+        for (int64_t c = 0; c < Dv; c++) {
+            if (!masked) {
+                o[c] = acc[i * Dv + c] / l[i];
+                continue;
+            }
+            double sum = 0; /* mean of V over all keys */
+            for (int64_t j = 0; j < Nk; j++) sum += V[j * Dv + c];
+            o[c] = Nk ? (float)(sum / (double)Nk) : 0.0f;
+        }
+    }
+}
+
 /* ------------------------------------------------------------ forward */
 
 /* Head bh: out_o (if set) and out_lse (if set). s: [BQ * BK] scratch;
@@ -147,34 +166,19 @@ static int fwd_head(const attn *a, int64_t bh, float *s, float *acc, float *m, f
     int err = 0;
     for (int64_t i0 = 0; i0 < a->Nq; i0 += BQ) {
         int64_t nr = a->Nq - i0 < BQ ? a->Nq - i0 : BQ;
-        for (int64_t i = 0; i < nr; i++) m[i] = -INFINITY, l[i] = 0.0f;
-        if (a->out_o) memset(acc, 0, (size_t)(nr * Dv) * sizeof *acc);
+        hg_attn_fwd_begin(a, nr, m, l, acc);
         for (int64_t j0 = 0; j0 < Nk; j0 += BK) {
             int64_t nc = Nk - j0 < BK ? Nk - j0 : BK;
             err |= gemm('N', 'T', nr, nc, D, 1.0f, Q + i0 * D, D, K + j0 * D, D, 0.0f, s, nc);
             for (int64_t i = 0; i < nr; i++) {
-                float alpha = fwd_row(s + i * nc, nc, mask_row(a, b, h, i0 + i) + j0 * a->mst[3],
+                float alpha = fwd_row(s + i * nc, nc, hg_attn_mask_row(a, b, h, i0 + i) + j0 * a->mst[3],
                                       a->mst[3], a->scale, &m[i], &l[i]);
                 if (a->out_o && alpha != 1.0f)
                     for (int64_t c = 0; c < Dv; c++) acc[i * Dv + c] *= alpha;
             }
             if (a->out_o) err |= gemm('N', 'N', nr, Dv, nc, 1.0f, s, nc, V + j0 * Dv, Dv, 1.0f, acc, Dv);
         }
-        for (int64_t i = 0; i < nr; i++) {
-            int masked = l[i] == 0.0f; /* no key kept: uniform weights */
-            if (a->out_lse) a->out_lse[bh * a->Nq + i0 + i] = masked ? -INFINITY : m[i] + logf(l[i]);
-            if (!a->out_o) continue;
-            float *o = a->out_o + (bh * a->Nq + i0 + i) * Dv;
-            for (int64_t c = 0; c < Dv; c++) {
-                if (!masked) {
-                    o[c] = acc[i * Dv + c] / l[i];
-                    continue;
-                }
-                double sum = 0; /* mean of V over all keys */
-                for (int64_t j = 0; j < Nk; j++) sum += V[j * Dv + c];
-                o[c] = Nk ? (float)(sum / (double)Nk) : 0.0f;
-            }
-        }
+        hg_attn_fwd_end(a, bh, i0, nr, m, l, acc);
     }
     return err;
 }
@@ -208,7 +212,7 @@ static int bwd_head(const attn *a, int64_t bh, float *s, float *dp, float *drow)
                 err |= gemm('N', 'T', nr, nc, Dv, 1.0f, dO + i0 * Dv, Dv, V + j0 * Dv, Dv, 0.0f, dp, nc);
             for (int64_t i = 0; i < nr; i++)
                 bwd_row(s + i * nc, need_ds ? dp + i * nc : NULL, nc,
-                        mask_row(a, b, h, i0 + i) + j0 * a->mst[3], a->mst[3], lse[i0 + i],
+                        hg_attn_mask_row(a, b, h, i0 + i) + j0 * a->mst[3], a->mst[3], lse[i0 + i],
                         drow[i0 + i], uniform);
             if (dV) err |= gemm('T', 'N', nc, Dv, nr, 1.0f, s, nc, dO + i0 * Dv, Dv, 1.0f, dV + j0 * Dv, Dv);
             if (dQ) err |= gemm('N', 'N', nr, D, nc, a->scale, dp, nc, K + j0 * D, D, 1.0f, dQ + i0 * D, D);
@@ -218,15 +222,39 @@ static int bwd_head(const attn *a, int64_t bh, float *s, float *dp, float *drow)
     return err;
 }
 
+/* 1 when the vector tile kernels (attention_tile.c) run a: the host has
+ * AVX-512F, the head dims fit, and the environment does not ask for the
+ * portable path (HG_ATTENTION_PORTABLE=1: tests compare the two paths). */
+static int use_tile(const attn *a) {
+    const char *e = getenv("HG_ATTENTION_PORTABLE");
+    return !(e && e[0] == '1') && hg_attn_tile_ok(a);
+}
+
 /* Runs the forward (backward = 0) or the backward over every head. */
-static hg_status run_heads(const attn *a, int backward) {
-    int64_t nbh = a->B * a->H;
-    int failed = 0, dnnl_failed = 0;
+static hg_status run_heads(const attn *a_in, int backward) {
+    int64_t nbh = a_in->B * a_in->H;
+    int failed = 0, dnnl_failed = 0, tile = use_tile(a_in);
     if (nbh == 0) return hg_ok();
+    attn tiled = *a_in;
+    const attn *a = &tiled;
+    uint16_t *bits = NULL;
+    if (tile) {
+        bits = malloc(sizeof *bits * (size_t)(hg_attn_tile_mask_words(a) + 1));
+        if (!bits) return hg_error(HG_ERR_NOMEM, "fused attention mask bits");
+        hg_attn_tile_mask_bits(a, bits);
+        tiled.mbits = bits;
+    }
+    size_t tile_bytes = tile ? ((size_t)hg_attn_tile_scratch(a, backward) * sizeof(float) + 63) / 64 * 64 : 64;
 #pragma omp parallel
     {
-        float *s = malloc(sizeof(float) * BQ * BK), *t = malloc(sizeof(float) * BQ * BK);
-        float *acc = malloc(sizeof(float) * (size_t)(BQ * (a->Dv + 2) + a->Nq + 1));
+        float *s = NULL, *t = NULL, *acc = NULL;
+        if (tile) {
+            s = aligned_alloc(64, tile_bytes);
+            t = acc = s;
+        } else {
+            s = malloc(sizeof(float) * BQ * BK), t = malloc(sizeof(float) * BQ * BK);
+            acc = malloc(sizeof(float) * (size_t)(BQ * (a->Dv + 2) + a->Nq + 1));
+        }
         if (!s || !t || !acc) {
 #pragma omp atomic write
             failed = 1;
@@ -234,6 +262,11 @@ static hg_status run_heads(const attn *a, int backward) {
 #pragma omp for schedule(dynamic, 1)
         for (int64_t bh = 0; bh < nbh; bh++) {
             if (!s || !t || !acc) continue;
+            if (tile) {
+                if (backward) hg_attn_tile_bwd_head(a, bh, s);
+                else hg_attn_tile_fwd_head(a, bh, s);
+                continue;
+            }
             int e = backward ? bwd_head(a, bh, s, t, acc)
                              : fwd_head(a, bh, s, acc, acc + BQ * a->Dv, acc + BQ * (a->Dv + 1));
             if (e) {
@@ -242,9 +275,12 @@ static hg_status run_heads(const attn *a, int backward) {
             }
         }
         free(s);
-        free(t);
-        free(acc);
+        if (!tile) {
+            free(t);
+            free(acc);
+        }
     }
+    free(bits);
     if (failed) return hg_error(HG_ERR_NOMEM, "fused attention scratch");
     if (dnnl_failed) return hg_error(HG_ERR_UNSUPPORTED, "fused attention: oneDNN sgemm failed");
     return hg_ok();

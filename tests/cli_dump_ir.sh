@@ -7,7 +7,8 @@
 # lifetimes intersect share bytes unless one is an in-place or alias
 # successor of the other at the moment the first dies; --stats figures are
 # consistent (and the demo transformer's training graph meets issue 11's
-# targets: >= 4 nodes per kernel, arena <= 1.15 x the lower bound); usage
+# targets: >= 4 nodes per kernel, arena <= 1.15 x the lower bound, and
+# shows its 8 attention MULTI kernels); usage
 # and config errors.
 set -u
 BIN=$1 SRC=$2 TMP=$3
@@ -90,6 +91,9 @@ a = int(re.search(r'^arena_bytes: (\d+)', s, re.M).group(1))
 l = int(re.search(r'^lower_bound_bytes: (\d+)', s, re.M).group(1))
 assert n >= 4 * k, (n, k)
 assert a <= 1.15 * l, (a, l)
+# 4 attention layers: a forward (o + lse) and a backward (dq, dk, dv) MULTI
+# kernel each, as the jit backend groups them
+assert re.search(r'^kernels: .*, multi 8\)$', s, re.M), "multi kernels"
 PYEOF
 
 # usage errors (exit 2), config errors (exit 1), --help (exit 0)

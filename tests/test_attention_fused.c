@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codegen/attention_internal.h"
 #include "models/models.h"
 #include "passes/passes.h"
 #include "runtime/backend.h"
@@ -26,8 +27,10 @@
 /* Mask kinds: all ones [B,1,1,Nk]; key padding [B,1,1,Nk] (batch b pads
  * its last (b+1) Nk/5 keys, at least one key kept); per-row [B,1,Nq,Nk]
  * with ~30% zeros and every query row i % 5 == 3 fully masked; all keys
- * padded [B,1,1,Nk] (every row fully masked). */
-enum { M_ONES, M_KEYPAD, M_ROWS, M_NONE_KEPT };
+ * padded [B,1,1,Nk] (every row fully masked); query rows [B,1,Nq,1]
+ * (rows i % 4 == 1 fully masked, the others keep every key); per head
+ * [B,H,1,Nk] (head h pads its last (h+1) Nk/7 keys). */
+enum { M_ONES, M_KEYPAD, M_ROWS, M_NONE_KEPT, M_QROWS, M_HEADS };
 
 typedef struct {
     int B, H, Nq, Nk, D, mask;
@@ -41,7 +44,12 @@ static hg_shape sh4(int64_t a, int64_t b, int64_t c, int64_t d) {
 }
 
 static hg_shape mask_shape(const cfg *c) {
-    return c->mask == M_ROWS ? sh4(c->B, 1, c->Nq, c->Nk) : sh4(c->B, 1, 1, c->Nk);
+    switch (c->mask) {
+    case M_ROWS: return sh4(c->B, 1, c->Nq, c->Nk);
+    case M_QROWS: return sh4(c->B, 1, c->Nq, 1);
+    case M_HEADS: return sh4(c->B, c->H, 1, c->Nk);
+    default: return sh4(c->B, 1, 1, c->Nk);
+    }
 }
 
 /* The test graph in dtype t (see the file comment). */
@@ -72,8 +80,13 @@ static double urand(uint64_t *s) {
     return (double)(*s >> 11) / 9007199254740992.0;
 }
 
-static float mask_at(const cfg *c, int64_t b, int64_t i, int64_t j, uint64_t *rng) {
+static float mask_at(const cfg *c, int64_t b, int64_t h, int64_t i, int64_t j, uint64_t *rng) {
     switch (c->mask) {
+    case M_QROWS: return i % 4 != 1;
+    case M_HEADS: {
+        int64_t pad = (h + 1) * c->Nk / 7;
+        return j < c->Nk - pad || j == 0;
+    }
     case M_ONES: return 1;
     case M_KEYPAD: {
         int64_t pad = (b + 1) * c->Nk / 5;
@@ -102,11 +115,13 @@ static void make_inputs(const cfg *c, hg_dtype t, int zero_q, hg_tensor_map *in)
     hg_shape ms = mask_shape(c);
     hg_tensor *m;
     if (hg_map_alloc(in, "mask", t, ms, &m).code != HG_OK) return;
-    int64_t rows = ms.dim[2];
+    int64_t heads = ms.dim[1], rows = ms.dim[2], cols = ms.dim[3];
     for (int64_t b = 0; b < c->B; b++)
-        for (int64_t i = 0; i < rows; i++)
-            for (int64_t j = 0; j < c->Nk; j++)
-                hg_tensor_set(m, (b * rows + i) * c->Nk + j, mask_at(c, b, i, j, &rng));
+        for (int64_t h = 0; h < heads; h++)
+            for (int64_t i = 0; i < rows; i++)
+                for (int64_t j = 0; j < cols; j++)
+                    hg_tensor_set(m, ((b * heads + h) * rows + i) * cols + j,
+                                  mask_at(c, b, h, i, j, &rng));
 }
 
 /* Compiles and runs the graph of c in dtype t on backend; outputs in *out. */
@@ -186,6 +201,67 @@ HG_TEST(jit_vs_reference) {
     const cfg a = {2, 2, 63, 63, 32, M_ROWS}, b = {1, 1, 300, 300, 16, M_KEYPAD};
     check_vs_ref(&a, "jit", 2e-5);
     if (!hg_test_failed) check_vs_ref(&b, "jit", 2e-5);
+}
+
+/* The two paths of codegen/attention_fused.c: with HG_ATTENTION_PORTABLE=1
+ * the oneDNN sgemm tile products, otherwise (on an AVX-512F host, head
+ * dims multiples of 16 up to 64) the register-blocked tile kernels of
+ * codegen/attention_tile.c. Sizes straddle the vector path's tiles (48
+ * queries, 128 keys, 16-key vectors, 6/8/12-row micro-kernel blocks). */
+static const cfg PATH_CASES[] = {
+    {1, 1, 1, 1, 16, M_ONES},       {1, 2, 49, 129, 16, M_ROWS},   {2, 2, 97, 257, 64, M_KEYPAD},
+    {1, 2, 47, 17, 32, M_QROWS},    {2, 3, 130, 95, 48, M_HEADS},  {1, 1, 300, 300, 32, M_ROWS},
+    {2, 1, 16, 300, 64, M_KEYPAD}, /* induced: few queries, many keys */
+    {1, 2, 31, 64, 16, M_NONE_KEPT},
+};
+
+static void set_portable(int on) {
+    if (on) setenv("HG_ATTENTION_PORTABLE", "1", 1);
+    else unsetenv("HG_ATTENTION_PORTABLE");
+}
+
+HG_TEST(portable_path_vs_reference) {
+    set_portable(1);
+    for (size_t i = 0; i < sizeof PATH_CASES / sizeof PATH_CASES[0] && !hg_test_failed; i++)
+        check_vs_ref(&PATH_CASES[i], "fast", 2e-5);
+    set_portable(0);
+}
+
+HG_TEST(vector_path_vs_reference) {
+    for (size_t i = 0; i < sizeof PATH_CASES / sizeof PATH_CASES[0] && !hg_test_failed; i++)
+        check_vs_ref(&PATH_CASES[i], "fast", 2e-5);
+}
+
+/* Vector path against the portable path, every output within 2e-5 of the
+ * output's largest magnitude (both are f32 FlashAttention-2 with the same
+ * exp polynomial; only the summation order differs), -inf lse alike. */
+HG_TEST(vector_path_vs_portable) {
+    hg_attn probe = {.D = 16, .Dv = 16};
+    printf("vector tile path on this host: %s\n", hg_attn_tile_ok(&probe) ? "yes" : "no (both runs portable)");
+    for (size_t i = 0; i < sizeof PATH_CASES / sizeof PATH_CASES[0] && !hg_test_failed; i++) {
+        const cfg *c = &PATH_CASES[i];
+        hg_tensor_map port, vec;
+        set_portable(1);
+        HG_CHECK_OK(run_on(c, HG_F32, "fast", 0, &port));
+        set_portable(0);
+        HG_CHECK_OK(run_on(c, HG_F32, "fast", 0, &vec));
+        for (int o = 0; o < N_OUTS; o++) {
+            hg_tensor *p = hg_map_get(&port, OUTS[o]), *x = hg_map_get(&vec, OUTS[o]);
+            HG_CHECK(p && x && hg_shape_numel(p->shape) == hg_shape_numel(x->shape));
+            const float *pd = p->data, *xd = x->data;
+            double big = 1;
+            for (int64_t e = 0; e < hg_shape_numel(p->shape); e++)
+                if (isfinite(pd[e]) && fabs(pd[e]) > big) big = fabs(pd[e]);
+            for (int64_t e = 0; e < hg_shape_numel(p->shape); e++) {
+                if (isinf(pd[e]) && xd[e] == pd[e]) continue;
+                if (!(fabs((double)xd[e] - pd[e]) <= 2e-5 * big))
+                    HG_FAIL("N=%d/%d D=%d mask %d: %s[%lld] vector %.9g, portable %.9g", c->Nq,
+                            c->Nk, c->D, c->mask, OUTS[o], (long long)e, xd[e], pd[e]);
+            }
+        }
+        hg_map_free(&port);
+        hg_map_free(&vec);
+    }
 }
 
 HG_TEST(slow_fused_vs_reference_5000) {

@@ -1,6 +1,7 @@
 /* `halograph dump-ir`: the IR of one graph kind of a config at one stage
  * of the compiler (issue 11): as built, simplified, fused into kernels
- * (passes/fuse.c) and scheduled with the memory plan of the kernel outputs
+ * (passes/fuse.c; attention as the backends' MULTI kernels,
+ * passes/attention_group.c) and scheduled with the memory plan of the kernel outputs
  * (hg_memplan_schedule); or, with --stats, the counts and arena figures. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,9 @@ static const char *USAGE =
     "  built       the graph as the model builder makes it (text format of ir/ir.h)\n"
     "  simplified  after hg_simplify (splat folding, x*1 / x+0 removal, CSE, DCE)\n"
     "  fused       the simplified graph, then its kernels (fusion groups of\n"
-    "              passes/fuse.c), one line each:\n"
+    "              passes/fuse.c, attention nodes grouped into multi kernels as\n"
+    "              the jit backend runs them: passes/attention_group.c), one\n"
+    "              line each:\n"
     "                kernel K KIND DTYPE SPACE name=\"...\" members ... inputs ... outputs ...\n"
     "  scheduled   as fused, then the memory plan of the kernel outputs, one line\n"
     "              per value with arena space:\n"
@@ -138,6 +141,9 @@ static hg_status dump(const opts *o, const hg_config *c) {
     }
     if (st.code == HG_OK)
         st = o->stage >= 2 ? hg_fuse(g, NULL, &s) : hg_schedule_nodes(g, &s);
+    /* the fast and jit backends run attention as MULTI kernels: show them
+     * grouped as jit groups them (passes/attention_group.c) */
+    if (st.code == HG_OK && o->stage >= 2) st = hg_attention_group(g, 0, &s);
     if (st.code == HG_OK) st = hg_schedule_check(g, &s);
     if (st.code == HG_OK && (o->stats || o->stage == 3)) st = hg_memplan_schedule(g, &s, &p);
     if (st.code == HG_OK && o->stats) st = print_stats(o, g, &s, &p, stdout);
