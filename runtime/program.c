@@ -57,6 +57,24 @@ static hg_status decompose_unkept(const hg_backend *be, hg_graph **g) {
     return hg_status_prefix(hg_verify(d), "program: decomposed graph");
 }
 
+/* Replaces *g by hg_remat's graph (activations recomputed before their
+ * far users) on the planning backends; ref, the oracle, runs the graph as
+ * given. Distance 64 nodes, tensors of at least 64K elements: only the
+ * forward-to-backward lifetimes of large values are cut. */
+static hg_status remat_far_uses(const hg_backend *be, hg_graph **g) {
+    if (!strcmp(be->name, "ref")) return hg_ok();
+    hg_graph *r = NULL;
+    int copies = 0;
+    HG_TRY(hg_remat(*g, 64, (int64_t)1 << 16, &r, &copies));
+    if (!copies) {
+        hg_graph_free(r);
+        return hg_ok();
+    }
+    hg_graph_free(*g);
+    *g = r;
+    return hg_status_prefix(hg_verify(r), "program: rematerialised graph");
+}
+
 hg_status hg_program_compile(const hg_graph *g, const char *backend, hg_program **out) {
     *out = NULL;
     const hg_backend *be = hg_backend_find(backend);
@@ -75,6 +93,7 @@ hg_status hg_program_compile(const hg_graph *g, const char *backend, hg_program 
     }
     double t0 = now_seconds();
     hg_status s = decompose_unkept(be, &p->g);
+    if (s.code == HG_OK) s = remat_far_uses(be, &p->g);
     if (s.code == HG_OK) s = be->schedule(p->g, &p->s);
     if (s.code == HG_OK) s = hg_schedule_check(p->g, &p->s);
     if (s.code == HG_OK) s = be->compile(p->g, &p->s, &p->prog);
