@@ -157,6 +157,11 @@ hg_status hg_decompose_some(const hg_graph *g, int (*keep)(hg_op op), hg_graph *
  * Errors: HG_ERR_INVALID if g holds a builder error; HG_ERR_NOMEM. */
 hg_status hg_remat(const hg_graph *g, int min_distance, int64_t min_numel, hg_graph **out,
                    int *n_copies);
+/* The settings the planning backends (runtime/program.c) and dump-ir's
+ * fused/scheduled stages use: only forward-to-backward lifetimes of large
+ * values are cut (64 nodes apart, at least 64K elements). */
+#define HG_REMAT_MIN_DISTANCE 64
+#define HG_REMAT_MIN_NUMEL ((int64_t)1 << 16)
 
 /* ======================================================== optimizers */
 

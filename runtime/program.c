@@ -59,13 +59,12 @@ static hg_status decompose_unkept(const hg_backend *be, hg_graph **g) {
 
 /* Replaces *g by hg_remat's graph (activations recomputed before their
  * far users) on the planning backends; ref, the oracle, runs the graph as
- * given. Distance 64 nodes, tensors of at least 64K elements: only the
- * forward-to-backward lifetimes of large values are cut. */
+ * given (settings HG_REMAT_MIN_DISTANCE, HG_REMAT_MIN_NUMEL). */
 static hg_status remat_far_uses(const hg_backend *be, hg_graph **g) {
     if (!strcmp(be->name, "ref")) return hg_ok();
     hg_graph *r = NULL;
     int copies = 0;
-    HG_TRY(hg_remat(*g, 64, (int64_t)1 << 16, &r, &copies));
+    HG_TRY(hg_remat(*g, HG_REMAT_MIN_DISTANCE, HG_REMAT_MIN_NUMEL, &r, &copies));
     if (!copies) {
         hg_graph_free(r);
         return hg_ok();

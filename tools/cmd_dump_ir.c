@@ -18,8 +18,9 @@ static const char *USAGE =
     "training.batch_size) at one stage of the compiler:\n"
     "  built       the graph as the model builder makes it (text format of ir/ir.h)\n"
     "  simplified  after hg_simplify (splat folding, x*1 / x+0 removal, CSE, DCE)\n"
-    "  fused       the simplified graph, then its kernels (fusion groups of\n"
-    "              passes/fuse.c), one line each:\n"
+    "  fused       the simplified graph, its large activations recomputed before\n"
+    "              far users (hg_remat, as the planning backends do), then its\n"
+    "              kernels (fusion groups of passes/fuse.c), one line each:\n"
     "                kernel K KIND DTYPE SPACE name=\"...\" members ... inputs ... outputs ...\n"
     "  scheduled   as fused, then the memory plan of the kernel outputs, one line\n"
     "              per value with arena space:\n"
@@ -136,7 +137,7 @@ static hg_status dump(const opts *o, const hg_config *c) {
     hg_model_opts_default(&mo, c);
     hg_model m;
     HG_TRY(hg_model_build(c, o->graph, (int)o->batch, HG_F32, &mo, &m));
-    hg_graph *simp = NULL, *dec = NULL;
+    hg_graph *simp = NULL, *dec = NULL, *rem = NULL;
     hg_schedule s;
     memset(&s, 0, sizeof s);
     hg_mem_plan p;
@@ -150,6 +151,10 @@ static hg_status dump(const opts *o, const hg_config *c) {
     if (st.code == HG_OK && o->stage >= 1) {
         st = hg_simplify(g, &simp, NULL);
         g = simp;
+    }
+    if (st.code == HG_OK && o->stage >= 2) {
+        st = hg_remat(g, HG_REMAT_MIN_DISTANCE, HG_REMAT_MIN_NUMEL, &rem, NULL);
+        g = rem;
     }
     if (st.code == HG_OK)
         st = o->stage >= 2 ? hg_fuse(g, NULL, &s) : hg_schedule_nodes(g, &s);
@@ -167,6 +172,7 @@ static hg_status dump(const opts *o, const hg_config *c) {
     hg_schedule_free(&s);
     hg_graph_free(simp);
     hg_graph_free(dec);
+    hg_graph_free(rem);
     hg_model_free(&m);
     return st;
 }
