@@ -142,6 +142,27 @@ hg_status hg_decompose(const hg_graph *g, hg_graph **out, hg_value *map);
 hg_status hg_decompose_some(const hg_graph *g, int (*keep)(hg_op op), hg_graph **out,
                             hg_value *map);
 
+/* ======================================================== remat */
+
+/* Copies g into a new graph *out (caller frees) in which every unary
+ * elementwise, non-random value y = f(x) of at least min_numel elements
+ * whose input x is still live at a user u of y more than min_distance
+ * nodes after y is recomputed (a copy of y's node, inserted just before
+ * the first such u; u and every later user of y read the copy). No value
+ * lives longer; y's own lifetime ends at its last earlier user. Typical
+ * case: an activation read by the next matmul and, in the backward pass,
+ * by that matmul's weight gradient next to the activation's VJP, which
+ * reads x. Values (and their bits) are those of g; outputs, updates and
+ * random streams are kept. *n_copies (may be NULL): how many copies.
+ * Errors: HG_ERR_INVALID if g holds a builder error; HG_ERR_NOMEM. */
+hg_status hg_remat(const hg_graph *g, int min_distance, int64_t min_numel, hg_graph **out,
+                   int *n_copies);
+/* The settings the planning backends (runtime/program.c) and dump-ir's
+ * fused/scheduled stages use: only forward-to-backward lifetimes of large
+ * values are cut (64 nodes apart, at least 64K elements). */
+#define HG_REMAT_MIN_DISTANCE 64
+#define HG_REMAT_MIN_NUMEL ((int64_t)1 << 16)
+
 /* ======================================================== optimizers */
 
 typedef enum { HG_OPTIM_ADAMW = 0, HG_OPTIM_SGD } hg_optim_kind;

@@ -58,6 +58,23 @@ static hg_status decompose_unkept(const hg_backend *be, hg_graph **g) {
     return hg_status_prefix(hg_verify(d), "program: decomposed graph");
 }
 
+/* Replaces *g by hg_remat's graph (activations recomputed before their
+ * far users) on the planning backends; ref, the oracle, runs the graph as
+ * given (settings HG_REMAT_MIN_DISTANCE, HG_REMAT_MIN_NUMEL). */
+static hg_status remat_far_uses(const hg_backend *be, hg_graph **g) {
+    if (!strcmp(be->name, "ref")) return hg_ok();
+    hg_graph *r = NULL;
+    int copies = 0;
+    HG_TRY(hg_remat(*g, HG_REMAT_MIN_DISTANCE, HG_REMAT_MIN_NUMEL, &r, &copies));
+    if (!copies) {
+        hg_graph_free(r);
+        return hg_ok();
+    }
+    hg_graph_free(*g);
+    *g = r;
+    return hg_status_prefix(hg_verify(r), "program: rematerialised graph");
+}
+
 hg_status hg_program_compile(const hg_graph *g, const char *backend, hg_program **out) {
     *out = NULL;
     const hg_backend *be = hg_backend_find(backend);
@@ -77,6 +94,7 @@ hg_status hg_program_compile(const hg_graph *g, const char *backend, hg_program 
     double t0 = now_seconds();
     clock_t c0 = clock();
     hg_status s = decompose_unkept(be, &p->g);
+    if (s.code == HG_OK) s = remat_far_uses(be, &p->g);
     if (s.code == HG_OK) s = be->schedule(p->g, &p->s);
     if (s.code == HG_OK) s = hg_schedule_check(p->g, &p->s);
     if (s.code == HG_OK) s = be->compile(p->g, &p->s, &p->prog);

@@ -96,6 +96,20 @@ assert a <= 1.15 * l, (a, l)
 assert re.search(r'^kernels: .*, multi 8\)$', s, re.M), "multi kernels"
 PYEOF
 
+# --decompose-attention: no attention op is left, and the decomposed form's
+# arena holds the N x N logits (demo transformer: N 640, 4 heads, batch 8:
+# one f32 matrix per layer is 52 MB), so it exceeds the fused form's
+t=$("$BIN" dump-ir --config "$SRC/configs/demo-transformer.yaml" --graph train --stage built \
+    --decompose-attention) || fail "decompose built"
+echo "$t" | grep -q ' attention' && fail "attention op left after --decompose-attention"
+f=$("$BIN" dump-ir --config "$SRC/configs/demo-transformer.yaml" --graph train --stage scheduled --stats) ||
+    fail "fused stats"
+e=$("$BIN" dump-ir --config "$SRC/configs/demo-transformer.yaml" --graph train --stage scheduled --stats \
+    --decompose-attention) || fail "decomposed stats"
+echo "$e" | grep -q '^graph: train, stage scheduled, batch 8, attention decomposed$' || fail "header: $e"
+fa=$(echo "$f" | sed -n 's/^arena_bytes: //p'); ea=$(echo "$e" | sed -n 's/^arena_bytes: //p')
+[ "$ea" -gt $((fa + 4 * 8 * 640 * 640 * 4)) ] || fail "decomposed arena $ea not above fused $fa + one N x N matrix"
+
 # usage errors (exit 2), config errors (exit 1), --help (exit 0)
 h=$("$BIN" dump-ir --help) || fail "--help exit"
 echo "$h" | grep -q '^usage: halograph dump-ir --config C' || fail "--help text"

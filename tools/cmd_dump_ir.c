@@ -13,15 +13,17 @@
 
 static const char *USAGE =
     "usage: halograph dump-ir --config C --graph train|score|sample-step|nelbo\n"
-    "                         --stage built|simplified|fused|scheduled [--stats] [--batch B]\n\n"
+    "                         --stage built|simplified|fused|scheduled [--stats] [--batch B]\n"
+    "                         [--decompose-attention]\n\n"
     "Prints the IR of one graph kind of config C (built for batch B, default\n"
     "training.batch_size) at one stage of the compiler:\n"
     "  built       the graph as the model builder makes it (text format of ir/ir.h)\n"
     "  simplified  after hg_simplify (splat folding, x*1 / x+0 removal, CSE, DCE)\n"
-    "  fused       the simplified graph, then its kernels (fusion groups of\n"
-    "              passes/fuse.c, attention nodes grouped into multi kernels as\n"
-    "              the jit backend runs them: passes/attention_group.c), one\n"
-    "              line each:\n"
+    "  fused       the simplified graph, its large activations recomputed before\n"
+    "              far users (hg_remat, as the planning backends do), then its\n"
+    "              kernels (fusion groups of passes/fuse.c, attention nodes grouped\n"
+    "              into multi kernels as the jit backend runs them:\n"
+    "              passes/attention_group.c), one line each:\n"
     "                kernel K KIND DTYPE SPACE name=\"...\" members ... inputs ... outputs ...\n"
     "  scheduled   as fused, then the memory plan of the kernel outputs, one line\n"
     "              per value with arena space:\n"
@@ -32,7 +34,11 @@ static const char *USAGE =
     "              lower bound (most bytes simultaneously live), the unplanned sum\n"
     "              (every kernel output in its own buffer) and their ratios. At the\n"
     "              built and simplified stages the kernels are one per node.\n"
-    "  --batch B   batch size (default: training.batch_size of C)\n";
+    "  --batch B   batch size (default: training.batch_size of C)\n"
+    "  --decompose-attention  first replace the attention ops (attention,\n"
+    "              attention_lse, attention_grad) by their decomposition into\n"
+    "              matmul, softmax and elementwise ops (hg_decompose_some): the\n"
+    "              form that materialises the N x N logits, to compare its arena\n";
 
 static const char *const GRAPHS[] = {"train", "score", "sample-step", "nelbo"};
 static const char *const STAGES[] = {"built", "simplified", "fused", "scheduled"};
@@ -41,8 +47,13 @@ typedef struct {
     const char *cfg_path, *graph, *stage_name;
     int stage; /* index in STAGES */
     long batch;
-    int stats;
+    int stats, decompose_attention;
 } opts;
+
+/* hg_decompose_some's keep: every composite op but the attention family. */
+static int keep_but_attention(hg_op op) {
+    return op != HG_OP_attention && op != HG_OP_attention_lse && op != HG_OP_attention_grad;
+}
 
 static int usage_error(const char *fmt, const char *arg) {
     char msg[256];
@@ -101,7 +112,8 @@ static hg_status print_stats(const opts *o, const hg_graph *g, const hg_schedule
             n_fused_members += K->n_members;
         }
     }
-    fprintf(f, "graph: %s, stage %s, batch %ld\n", o->graph, o->stage_name, o->batch);
+    fprintf(f, "graph: %s, stage %s, batch %ld%s\n", o->graph, o->stage_name, o->batch,
+            o->decompose_attention ? ", attention decomposed" : "");
     fprintf(f, "nodes: %d (%d leaves)\n", g->n_nodes, n_leaf);
     fprintf(f, "kernels: %d (", s->n_kernels);
     for (int k = 0; k < HG_NUM_KERNEL_KINDS; k++)
@@ -128,16 +140,24 @@ static hg_status dump(const opts *o, const hg_config *c) {
     hg_model_opts_default(&mo, c);
     hg_model m;
     HG_TRY(hg_model_build(c, o->graph, (int)o->batch, HG_F32, &mo, &m));
-    hg_graph *simp = NULL;
+    hg_graph *simp = NULL, *dec = NULL, *rem = NULL;
     hg_schedule s;
     memset(&s, 0, sizeof s);
     hg_mem_plan p;
     memset(&p, 0, sizeof p);
     hg_status st = hg_ok();
     const hg_graph *g = m.g;
-    if (o->stage >= 1) {
-        st = hg_simplify(m.g, &simp, NULL);
+    if (o->decompose_attention) {
+        st = hg_decompose_some(m.g, keep_but_attention, &dec, NULL);
+        g = dec;
+    }
+    if (st.code == HG_OK && o->stage >= 1) {
+        st = hg_simplify(g, &simp, NULL);
         g = simp;
+    }
+    if (st.code == HG_OK && o->stage >= 2) {
+        st = hg_remat(g, HG_REMAT_MIN_DISTANCE, HG_REMAT_MIN_NUMEL, &rem, NULL);
+        g = rem;
     }
     if (st.code == HG_OK)
         st = o->stage >= 2 ? hg_fuse(g, NULL, &s) : hg_schedule_nodes(g, &s);
@@ -157,6 +177,8 @@ static hg_status dump(const opts *o, const hg_config *c) {
     hg_memplan_free(&p);
     hg_schedule_free(&s);
     hg_graph_free(simp);
+    hg_graph_free(dec);
+    hg_graph_free(rem);
     hg_model_free(&m);
     return st;
 }
@@ -167,13 +189,14 @@ static int cmd_dump_ir(int argc, char **argv) {
         fputs(USAGE, stdout);
         return HG_EXIT_OK;
     }
-    opts o = {NULL, NULL, NULL, -1, 0, 0};
+    opts o = {NULL, NULL, NULL, -1, 0, 0, 0};
     static const char *const VALUED[] = {"--config", "--graph", "--stage", "--batch"};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
         if (!has && index_of(a, VALUED, 4) >= 0) return usage_error("%s needs a value", a);
         if (!strcmp(a, "--stats")) o.stats = 1;
+        else if (!strcmp(a, "--decompose-attention")) o.decompose_attention = 1;
         else if (!strcmp(a, "--config") && has) o.cfg_path = argv[++i];
         else if (!strcmp(a, "--graph") && has) o.graph = argv[++i];
         else if (!strcmp(a, "--stage") && has) o.stage_name = argv[++i];
