@@ -297,6 +297,20 @@ usage_case "--backend: unknown backend 'gpu'" "$HG" profile --config "$T/t.yaml"
 usage_case "unknown option '--frob'" "$HG" ir-run "$T/f.hg" --out "$S/o" --frob
 usage_case "unknown command 'bogus'" "$HG" bogus --out "$U"
 
+# ------------------------- standard output that cannot be written (/dev/full)
+# a command whose result is what it prints must not exit 0 having printed
+# nothing: exit 1, one line naming standard output and the reason
+if [ -c /dev/full ]; then
+    for c in "info --config $T/t.yaml" "inspect $T/d.h5" "ir-check $T/f.hg" "--version" "--help" "sample --help" \
+             "dump-ir --config $T/t.yaml --graph score --stage built --stats"; do
+        # shellcheck disable=SC2086
+        "$HG" $c >/dev/full 2>"$S/err"; rc=$?
+        [ $rc = 1 ] || fail "halograph $c >/dev/full: exit $rc, expected 1 ($(cat "$S/err"))"
+        [ "$(wc -l <"$S/err")" = 1 ] && grep -q "write error on standard output: No space left on device" "$S/err" ||
+            fail "halograph $c >/dev/full: message '$(cat "$S/err")'"
+    done
+fi
+
 # ------------------------------------------------------------- nothing left
 left=$(find "$T" "$S" -name '*.tmp.*' 2>/dev/null)
 [ -z "$left" ] || fail "temporary files left: $left"
