@@ -121,6 +121,14 @@ refuse 2 "$IS" "$HG" ir-run "$T/f.hg" --input "x=$T/x.npy" --state "w=$T/w.npy" 
 refuse 2 "$IS" "${EVL[@]}" --samples "$T/ev/stats.h5" --out "$T/ev"
 refuse 2 "$IS" "$HG" train --config "$T/t.yaml" --data "$T/run/norm.h5" --out "$T/run" --resume
 refuse 2 "the output directory exists and is a regular file" "$HG" train --config "$T/t.yaml" --data "$T/d.h5" --out "$T/d.h5"
+# an existing directory of the user's (files, no checkpoint.h5) is not a
+# run: train and export-weights would replace its config.yaml, metrics.csv
+mkdir -p "$T/proj" && echo "my notes" >"$T/proj/metrics.csv" && echo "my config" >"$T/proj/config.yaml"
+FOREIGN="already holds files (e.g. '"
+refuse 1 "$FOREIGN" "$HG" train --config "$T/t.yaml" --data "$T/d.h5" --out "$T/proj" --steps 1
+refuse 1 "$FOREIGN" "$HG" export-weights --run "$T/run" --out "$T/proj"
+refuse 2 "the output path is empty" "${SMP[@]}" --out ""
+refuse 2 "the output path is empty" "${XI[@]}" --out ""
 # train --resume --config RUN/config.yaml reads it and leaves it as it is
 before=$(md5sum <"$T/run/config.yaml")
 cp -r "$T/run" "$S/run-copy"

@@ -32,7 +32,12 @@ int hg_cli_fail(const char *cmd, int code, const char *fmt, ...) {
 }
 
 int hg_cli_status(const char *cmd, hg_status s) {
-    fprintf(stderr, "halograph %s: %s\n", cmd, s.msg);
+    /* the drivers' messages start with their name for the library's callers
+     * ("train: ..."): not "halograph train: train: ..." */
+    const char *msg = s.msg;
+    size_t n = strlen(cmd);
+    if (!strncmp(msg, cmd, n) && msg[n] == ':' && msg[n + 1] == ' ') msg += n + 2;
+    fprintf(stderr, "halograph %s: %s\n", cmd, msg);
     return s.code == HG_ERR_INTERRUPTED ? 130 : HG_EXIT_FAIL;
 }
 
