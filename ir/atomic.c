@@ -77,6 +77,7 @@ hg_status hg_output_check(const char *out, const char *const *inputs, int n_inpu
     char dest[PATH_MAX];
     struct stat so;
     int exists = 0;
+    if (!out || !*out) return hg_error(HG_ERR_INVALID, "the output path is empty");
     HG_TRY(resolve_dest(out, dest, sizeof dest, &exists, &so));
     if (!exists) return hg_ok(); /* a new file cannot be an existing input */
     for (int i = 0; i < n_inputs; i++) {
@@ -104,6 +105,25 @@ hg_status hg_output_dir_check(const char *dir, const char *const *inputs, int n_
                             inputs[i]);
     }
     return hg_ok();
+}
+
+hg_status hg_output_dir_foreign_check(const char *dir, const char *marker) {
+    DIR *d = opendir(dir);
+    if (!d) return hg_ok(); /* missing (created later) or unreadable (the writes will say) */
+    char first[256] = "";
+    int has_marker = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        if (!strcmp(e->d_name, marker)) has_marker = 1;
+        else if (!first[0]) snprintf(first, sizeof first, "%s", e->d_name);
+    }
+    closedir(d);
+    if (has_marker || !first[0]) return hg_ok();
+    return hg_error(HG_ERR_INVALID,
+                    "%s: the output directory already holds files (e.g. '%s') but no %s: refusing to write "
+                    "into it, which could replace them; choose a new or empty directory",
+                    dir, first, marker);
 }
 
 /* ------------------------------------------------------- fault injection */

@@ -37,6 +37,15 @@ hg_status hg_output_check(const char *out, const char *const *inputs, int n_inpu
  * written inside it with hg_output_check. */
 hg_status hg_output_dir_check(const char *dir, const char *const *inputs, int n_inputs);
 
+/* An output directory that a command fills with files of fixed names (a
+ * training run, an export-weights directory): refused (HG_ERR_INVALID, one
+ * line naming the directory and one of its entries) when it exists, holds
+ * any entry and lacks `marker` (e.g. "checkpoint.h5"), since writing the
+ * fixed names there (config.yaml, metrics.csv, ...) would replace files of
+ * the user's. A missing or empty directory, or one with the marker (an
+ * earlier output of the command), is fine. */
+hg_status hg_output_dir_foreign_check(const char *dir, const char *marker);
+
 /* An output file being written (opaque; see above). */
 typedef struct hg_atomic_file hg_atomic_file;
 /* Checks the destination, removes its stale temporary files (those of

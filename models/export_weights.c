@@ -63,6 +63,7 @@ static hg_status write_all(const hg_run *r, const char *out, const char *command
 }
 
 hg_status hg_run_export(const hg_run *r, const char *out_dir, const char *commands, int64_t *n_params) {
+    HG_TRY(hg_output_dir_foreign_check(out_dir, "checkpoint.h5"));
     hg_mkdirs_record made = {0};
     HG_TRY(hg_mkdirs(out_dir, &made));
     hg_status s = write_all(r, out_dir, commands, n_params);

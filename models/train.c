@@ -427,6 +427,7 @@ static hg_status setup(trainer *tr, int64_t *start, int64_t *target) {
         return hg_error(HG_ERR_INVALID,
                         "train: %s already holds a checkpoint; use --resume to continue it, or another --out",
                         o->run_dir);
+    if (!o->resume) HG_TRY(hg_output_dir_foreign_check(o->run_dir, "checkpoint.h5"));
     /* config */
     char cpath[HG_PATH_MAX + 32];
     const char *config_path = o->config_path;

@@ -121,6 +121,14 @@ refuse 2 "$IS" "$HG" ir-run "$T/f.hg" --input "x=$T/x.npy" --state "w=$T/w.npy" 
 refuse 2 "$IS" "${EVL[@]}" --samples "$T/ev/stats.h5" --out "$T/ev"
 refuse 2 "$IS" "$HG" train --config "$T/t.yaml" --data "$T/run/norm.h5" --out "$T/run" --resume
 refuse 2 "the output directory exists and is a regular file" "$HG" train --config "$T/t.yaml" --data "$T/d.h5" --out "$T/d.h5"
+# an existing directory of the user's (files, no checkpoint.h5) is not a
+# run: train and export-weights would replace its config.yaml, metrics.csv
+mkdir -p "$T/proj" && echo "my notes" >"$T/proj/metrics.csv" && echo "my config" >"$T/proj/config.yaml"
+FOREIGN="already holds files (e.g. '"
+refuse 1 "$FOREIGN" "$HG" train --config "$T/t.yaml" --data "$T/d.h5" --out "$T/proj" --steps 1
+refuse 1 "$FOREIGN" "$HG" export-weights --run "$T/run" --out "$T/proj"
+refuse 2 "the output path is empty" "${SMP[@]}" --out ""
+refuse 2 "the output path is empty" "${XI[@]}" --out ""
 # train --resume --config RUN/config.yaml reads it and leaves it as it is
 before=$(md5sum <"$T/run/config.yaml")
 cp -r "$T/run" "$S/run-copy"
@@ -296,6 +304,20 @@ usage_case "unknown option '--frob'" "${ONX[@]}" --config "$T/t.yaml" --out "$U"
 usage_case "--backend: unknown backend 'gpu'" "$HG" profile --config "$T/t.yaml" --graph score --backend gpu
 usage_case "unknown option '--frob'" "$HG" ir-run "$T/f.hg" --out "$S/o" --frob
 usage_case "unknown command 'bogus'" "$HG" bogus --out "$U"
+
+# ------------------------- standard output that cannot be written (/dev/full)
+# a command whose result is what it prints must not exit 0 having printed
+# nothing: exit 1, one line naming standard output and the reason
+if [ -c /dev/full ]; then
+    for c in "info --config $T/t.yaml" "inspect $T/d.h5" "ir-check $T/f.hg" "--version" "--help" "sample --help" \
+             "dump-ir --config $T/t.yaml --graph score --stage built --stats"; do
+        # shellcheck disable=SC2086
+        "$HG" $c >/dev/full 2>"$S/err"; rc=$?
+        [ $rc = 1 ] || fail "halograph $c >/dev/full: exit $rc, expected 1 ($(cat "$S/err"))"
+        [ "$(wc -l <"$S/err")" = 1 ] && grep -q "write error on standard output: No space left on device" "$S/err" ||
+            fail "halograph $c >/dev/full: message '$(cat "$S/err")'"
+    done
+fi
 
 # ------------------------------------------------------------- nothing left
 left=$(find "$T" "$S" -name '*.tmp.*' 2>/dev/null)

@@ -3,6 +3,7 @@
  * (passes/fuse.c; attention as the backends' MULTI kernels,
  * passes/attention_group.c) and scheduled with the memory plan of the kernel outputs
  * (hg_memplan_schedule); or, with --stats, the counts and arena figures. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,8 +173,11 @@ static hg_status dump(const opts *o, const hg_config *c) {
         if (st.code == HG_OK && o->stage >= 2) st = hg_schedule_print(g, &s, stdout);
         if (st.code == HG_OK && o->stage == 3) st = print_memory(g, &s, &p, stdout);
     }
-    if (st.code == HG_OK && fflush(stdout) != 0)
-        st = hg_error(HG_ERR_IO, "dump-ir: write error on standard output");
+    /* one message naming standard output and why (hg_print's and
+     * write_check's say only "write error"); fflush retries and sets errno */
+    errno = 0;
+    if ((fflush(stdout) != 0 || ferror(stdout)) && (st.code == HG_OK || st.code == HG_ERR_IO))
+        st = hg_error(HG_ERR_IO, "write error on standard output: %s", strerror(errno ? errno : EIO));
     hg_memplan_free(&p);
     hg_schedule_free(&s);
     hg_graph_free(simp);

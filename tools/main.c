@@ -32,7 +32,12 @@ int hg_cli_fail(const char *cmd, int code, const char *fmt, ...) {
 }
 
 int hg_cli_status(const char *cmd, hg_status s) {
-    fprintf(stderr, "halograph %s: %s\n", cmd, s.msg);
+    /* the drivers' messages start with their name for the library's callers
+     * ("train: ..."): not "halograph train: train: ..." */
+    const char *msg = s.msg;
+    size_t n = strlen(cmd);
+    if (!strncmp(msg, cmd, n) && msg[n] == ':' && msg[n + 1] == ' ') msg += n + 2;
+    fprintf(stderr, "halograph %s: %s\n", cmd, msg);
     return s.code == HG_ERR_INTERRUPTED ? 130 : HG_EXIT_FAIL;
 }
 
@@ -124,6 +129,21 @@ static void usage(FILE *f) {
     fprintf(f, "\n`halograph COMMAND --help` describes one command.\n");
 }
 
+/* stdout_checked: RC of command CMD ("" for the top level), or, when CMD
+ * succeeded but its standard output could not be written (a full disk,
+ * /dev/full), 1 with one message: a command whose result is what it prints
+ * (info, inspect, --help) must not exit 0 having printed nothing. A failed
+ * command has reported its own error already. */
+static int stdout_checked(const char *cmd, int rc) {
+    if (rc != HG_EXIT_OK) return rc;
+    errno = 0;
+    int flush_failed = fflush(stdout) != 0;
+    if (!flush_failed && !ferror(stdout)) return rc;
+    fprintf(stderr, "halograph%s%s: write error on standard output%s%s\n", *cmd ? " " : "", cmd,
+            flush_failed && errno ? ": " : "", flush_failed && errno ? strerror(errno) : "");
+    return HG_EXIT_FAIL;
+}
+
 int main(int argc, char **argv) {
     /* The reference interpreter allocates and frees large buffers at every
      * node: keep freed memory in the heap instead of returning it to the
@@ -139,14 +159,15 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
         printf("halograph %s\n", halograph_version()); /* libhalograph's: the CLI links it */
         printf("mpi: %s\n", hg_comm_available() ? "yes (data-parallel train, sample, likelihood, nelbo under mpirun)" : "no");
-        return HG_EXIT_OK;
+        return stdout_checked("", HG_EXIT_OK);
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
-        return HG_EXIT_OK;
+        return stdout_checked("", HG_EXIT_OK);
     }
     for (int i = 0; i < n_commands; i++)
-        if (!strcmp(argv[1], commands[i]->name)) return commands[i]->run(argc - 1, argv + 1);
+        if (!strcmp(argv[1], commands[i]->name))
+            return stdout_checked(commands[i]->name, commands[i]->run(argc - 1, argv + 1));
     fprintf(stderr, "halograph: unknown command '%s' (see halograph --help)\n", argv[1]);
     return HG_EXIT_USAGE;
 }
